@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: sets up (idempotent), lints, runs the main suite on Python 3.12+
+# and the llm-guard suite in its own venv. Extra arguments go to the main pytest run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --llm-guard
+
+.venv/bin/ruff check src tests bench scripts
+
+run_pytest() {
+  # pytest exits 5 when it collected no test: for us that is a failure, never a pass.
+  local rc=0
+  "$@" || rc=$?
+  if [ "$rc" = 5 ]; then echo "pytest collected no tests: failing" >&2; return 1; fi
+  return "$rc"
+}
+run_pytest .venv/bin/python -m pytest -q -m "not llm_guard" "$@"
+run_pytest .venv-llmguard/bin/python -m pytest -q -m llm_guard -p no:cacheprovider
