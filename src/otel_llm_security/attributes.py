@@ -197,6 +197,35 @@ RAW_CONTENT_ATTRIBUTES: tuple[str, ...] = (
 RAW_CONTENT_ATTRIBUTE_PREFIXES: tuple[str, ...] = ("gen_ai.prompt.", "gen_ai.completion.", "traceloop.entity.input", "traceloop.entity.output")
 
 
+# --- Baggage key read for the end-user id (never written raw; see ENDUSER_PSEUDO_ID).
+# session.id is read from baggage under SESSION_ID.
+BAGGAGE_ENDUSER_ID = "enduser.id"
+
+# --- Metrics: instrument names, and the low-cardinality attributes they carry ---
+METRIC_REQUESTS = "llm.security.requests"  # counter: every instrumented call
+METRIC_BLOCKS = "llm.security.blocks"  # counter: blocked calls (guard or provider)
+METRIC_THREAT_DETECTIONS = "llm.security.threat.detections"  # counter: one per threat found in a call
+METRIC_TOKEN_USAGE = "llm.security.token.usage"  # histogram of tokens per call
+METRIC_SCAN_DURATION = "llm.security.scan.duration"  # histogram, ms per call
+SIGNAL_THREAT = "llm.security.threat"  # one Threat value (metrics, logs)
+SIGNAL_DIRECTION = "llm.security.direction"  # input | output | provider
+SIGNAL_BLOCK_SOURCE = "llm.security.block.source"  # guard | provider
+SIGNAL_TOKEN_TYPE = "gen_ai.token.type"  # input | output (semconv)
+SIGNAL_EVENT_TYPE = "llm.security.event.type"  # security log: block | guardrail
+
+# --- Security log records (OTel logs API, trace-correlated; never raw text) ---
+LOG_EVENT_BLOCK = "llm.security.block"
+LOG_EVENT_GUARDRAIL = "llm.security.guardrail"
+
+SIGNAL_ATTRIBUTES: tuple[AttributeSpec, ...] = (
+    AttributeSpec(SIGNAL_THREAT, "string", "One threat category (vocabulary: Threat), on metrics and logs."),
+    AttributeSpec(SIGNAL_DIRECTION, "string", "input | output | provider: where a threat was found."),
+    AttributeSpec(SIGNAL_BLOCK_SOURCE, "string", "guard | provider: who blocked the call."),
+    AttributeSpec(SIGNAL_TOKEN_TYPE, "string", "input | output, on the token usage histogram."),
+    AttributeSpec(SIGNAL_EVENT_TYPE, "string", "Security log record type: block | guardrail."),
+)
+
+
 # --- Environment variables (documented in docs/configuration.md) ---
 ENV_MODE = "OTEL_LLM_SECURITY_MODE"
 ENV_POLICY = "OTEL_LLM_SECURITY_POLICY"
