@@ -104,20 +104,21 @@ def flatten(source: dict[str, Any]) -> dict[str, Any]:
 
 def _flatten_into(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
     for key, value in obj.items():
-        name = prefix + key
-        if isinstance(value, dict):
-            _flatten_into(value, name + ".", out)
-        elif isinstance(value, list) and value and any(isinstance(v, dict) for v in value):
+        t = type(value)
+        if t is dict:
+            _flatten_into(value, prefix + key + ".", out)
+        elif t is list and value and type(value[0]) is dict:
             merged: dict[str, list[Any]] = {}
             for item in value:
-                if isinstance(item, dict):
-                    sub: dict[str, Any] = {}
-                    _flatten_into(item, name + ".", sub)
-                    for k, v in sub.items():
-                        merged.setdefault(k, []).extend(v if isinstance(v, list) else [v])
+                if type(item) is not dict:
+                    raise MappingError(f"field {prefix + key!r} mixes objects and values in one array")
+                sub: dict[str, Any] = {}
+                _flatten_into(item, prefix + key + ".", sub)
+                for k, v in sub.items():
+                    merged.setdefault(k, []).extend(v if type(v) is list else [v])
             out.update(merged)
         else:
-            out[name] = value
+            out[prefix + key] = value
 
 
 def _infer_es_type(value: Any) -> str | None:
