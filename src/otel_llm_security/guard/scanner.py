@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from otel_llm_security.attributes import Direction
+from otel_llm_security.attributes import Action, Direction
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class ScanResult:
     error: str | None = None  # exception class name or "timeout" when the scanner failed
     duration_ms: float = 0.0
     details: dict[str, str | float | int | bool] = field(default_factory=dict)
+    action: Action | None = None  # set by the guard: what the policy did about this result
 
 
 @runtime_checkable

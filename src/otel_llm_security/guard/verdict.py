@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from otel_llm_security.attributes import ACTION_SEVERITY, Action, Direction, Mode
+from otel_llm_security.attributes import ACTION_SEVERITY, Action, Direction, Mode, Threat
 from otel_llm_security.guard.scanner import ScanResult
 
 
@@ -28,7 +28,10 @@ class Verdict:
 
     @property
     def threats(self) -> tuple[str, ...]:
+        """Threats of failed scanners, plus ``scanner_error`` when any scanner errored."""
         found = {t for r in self.results if not r.passed for t in r.threats}
+        if any(r.error for r in self.results):
+            found.add(Threat.SCANNER_ERROR.value)
         return tuple(sorted(found))
 
     @property

@@ -1,0 +1,297 @@
+"""The guard: runs the policy's scanners on a prompt or an output and decides.
+
+Order of work per text: normalise once (:func:`~otel_llm_security.guard.normalize.scan_text`),
+run each enabled scanner of that direction with its time budget, turn failed checks into
+the policy's actions, and apply the mode. A scanner that raises or overruns its budget
+never propagates: its result carries ``error`` and the ``scanner_error`` threat, and the
+call is handled per the scanner's ``fail`` setting (``open``: continue with a warning;
+``closed``: block).
+
+Built-in scanners run inline (they are linear and take microseconds to a few ms), and
+an overrun is detected afterwards. Scanners that declare ``isolated = True`` (the
+llm-guard adapter and the ML scanner, which can take much longer) run on a small
+thread pool, and the caller stops waiting when the budget is spent.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from otel_llm_security.attributes import ACTION_SEVERITY, Action, Direction, Mode, Threat
+from otel_llm_security.guard.errors import LLMSecurityBlockedError, PolicyError
+from otel_llm_security.guard.normalize import scan_text
+from otel_llm_security.guard.policy import (
+    FailMode,
+    Policy,
+    ScannerPolicy,
+    default_policy,
+    load_policy,
+    parse_policy,
+    policy_from_environment,
+)
+from otel_llm_security.guard.registry import create_scanner, known_types
+from otel_llm_security.guard.scanner import Scanner, ScanResult, ScanText
+from otel_llm_security.guard.verdict import Verdict
+
+log = logging.getLogger(__name__)
+
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm-security-scan")
+        return _executor
+
+
+@dataclass(frozen=True)
+class ConfiguredScanner:
+    """A scanner plus what the policy says about it."""
+
+    scanner: Scanner
+    action: Action
+    fail: FailMode
+    budget_ms: float
+
+    @property
+    def name(self) -> str:
+        return self.scanner.name
+
+    @property
+    def isolated(self) -> bool:
+        return bool(getattr(self.scanner, "isolated", False))
+
+
+class Guard:
+    """Scans prompts and outputs per a :class:`~otel_llm_security.guard.policy.Policy`.
+
+    Thread-safe: scanners are pure, and the guard holds no per-call state.
+    """
+
+    def __init__(self, policy: Policy, scanners: Sequence[ConfiguredScanner]) -> None:
+        self.policy = policy
+        self.mode: Mode = policy.mode
+        self.input_scanners: tuple[ConfiguredScanner, ...] = tuple(s for s in scanners if s.scanner.direction == "input")
+        self.output_scanners: tuple[ConfiguredScanner, ...] = tuple(s for s in scanners if s.scanner.direction == "output")
+
+    # --- construction -------------------------------------------------------------
+    @classmethod
+    def from_policy(cls, policy: Policy | Mapping[str, Any] | str | os.PathLike[str] | None = None) -> Guard:
+        """Build from a Policy, a mapping, or a YAML/TOML path (None: the default policy).
+
+        Raises PolicyError naming the key when a scanner type or its options are invalid.
+        """
+        if policy is None:
+            policy = default_policy()
+        elif isinstance(policy, (str, Path, os.PathLike)):
+            policy = load_policy(policy)
+        elif not isinstance(policy, Policy):
+            policy = parse_policy(policy)
+        configured = []
+        for i, entry in enumerate(policy.scanners):
+            if not entry.enabled:
+                continue
+            configured.append(
+                ConfiguredScanner(
+                    scanner=_build(i, entry),
+                    action=entry.action,
+                    fail=policy.fail_of(entry),
+                    budget_ms=policy.budget_of(entry),
+                )
+            )
+        return cls(policy, configured)
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Guard:
+        """OTEL_LLM_SECURITY_POLICY (path; default: the shipped fast built-ins),
+        OTEL_LLM_SECURITY_MODE, OTEL_LLM_SECURITY_FAIL_CLOSED and per-scanner overrides."""
+        return cls.from_policy(policy_from_environment(env))
+
+    # --- scanning -------------------------------------------------------------------
+    def scan_input(self, text: str) -> Verdict:
+        """Scan a prompt (all its text parts joined). Never raises for scanner failures."""
+        return self._scan("input", self.input_scanners, text, None)
+
+    def scan_output(self, text: str, prompt: str = "") -> Verdict:
+        """Scan a model output; ``prompt`` is the prompt that produced it."""
+        return self._scan("output", self.output_scanners, text, prompt)
+
+    def check_input(self, text: str) -> Verdict:
+        """``scan_input`` that raises LLMSecurityBlockedError when the verdict blocks."""
+        verdict = self.scan_input(text)
+        if verdict.blocked:
+            raise LLMSecurityBlockedError(verdict)
+        return verdict
+
+    def check_output(self, text: str, prompt: str = "") -> Verdict:
+        verdict = self.scan_output(text, prompt)
+        if verdict.blocked:
+            raise LLMSecurityBlockedError(verdict)
+        return verdict
+
+    def _scan(
+        self, direction: Direction, scanners: Sequence[ConfiguredScanner], text: str, prompt: str | None
+    ) -> Verdict:
+        started = time.perf_counter()
+        if not scanners:
+            return dataclasses.replace(Verdict.empty(self.mode), direction=direction)
+        st = scan_text(text)
+        pst = scan_text(prompt) if prompt is not None else None
+        results = [_run_one(cs, st, pst) for cs in scanners]
+        return self._decide(direction, scanners, results, st, pst, started)
+
+    def _decide(
+        self,
+        direction: Direction,
+        scanners: Sequence[ConfiguredScanner],
+        results: list[ScanResult],
+        st: ScanText,
+        pst: ScanText | None,
+        started: float,
+    ) -> Verdict:
+        action = Action.ALLOW
+        reasons: list[str] = []
+        redactors: list[tuple[ConfiguredScanner, ScanResult]] = []
+        final: list[ScanResult] = []
+        for cs, res in zip(scanners, results, strict=True):
+            taken = Action.ALLOW
+            if res.error:
+                taken = Action.BLOCK if cs.fail == "closed" else Action.WARN
+                if not res.passed and cs.fail == "open":
+                    taken = _stronger(taken, cs.action)
+                if taken is Action.BLOCK:
+                    reasons.append(f"{direction} scanner {cs.name} failed closed ({res.error})")
+            elif not res.passed:
+                taken = cs.action
+                if taken is Action.REDACT and res.sanitized is None:
+                    # The scanner cannot redact what it found: the safe reading is block.
+                    taken = Action.BLOCK
+                if taken is Action.BLOCK:
+                    reasons.append(f"{direction} scanner {cs.name} ({', '.join(res.threats) or 'risk'}; score {res.score:.2f})")
+                elif taken is Action.REDACT:
+                    redactors.append((cs, res))
+            action = _stronger(action, taken)
+            final.append(dataclasses.replace(res, action=taken))
+        enforce = self.mode is Mode.ENFORCE
+        blocked = enforce and action is Action.BLOCK
+        sanitized = None
+        if enforce and action is Action.REDACT and redactors:
+            sanitized = _apply_redactions(redactors, st, pst)
+        return Verdict(
+            mode=self.mode,
+            action=action,
+            blocked=blocked,
+            block_reason="; ".join(reasons) if action is Action.BLOCK else "",
+            results=tuple(final),
+            sanitized_text=sanitized,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+            direction=direction,
+        )
+
+    def __repr__(self) -> str:
+        names = [f"{s.scanner.direction}:{s.name}" for s in (*self.input_scanners, *self.output_scanners)]
+        return f"Guard(mode={self.mode.value}, policy={self.policy.id!r}, scanners={names})"
+
+
+def _stronger(a: Action, b: Action) -> Action:
+    return a if ACTION_SEVERITY[a] >= ACTION_SEVERITY[b] else b
+
+
+def _build(index: int, entry: ScannerPolicy) -> Scanner:
+    key = f"scanners[{index}]"
+    try:
+        scanner = create_scanner(
+            entry.type,
+            name=entry.resolved_name,
+            direction=entry.direction,
+            threshold=entry.threshold,
+            options=dict(entry.options),
+        )
+    except KeyError:
+        raise PolicyError(f"{key}.type: unknown scanner type {entry.type!r} (known: {', '.join(known_types())})") from None
+    except PolicyError:
+        raise
+    except ImportError as exc:
+        raise PolicyError(f"{key}.type: {entry.type!r} needs a package that is not installed: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise PolicyError(f"{key}.options: {exc}") from None
+    if entry.action is Action.REDACT and not getattr(scanner, "can_redact", False):
+        raise PolicyError(f"{key}.action: scanner {entry.resolved_name!r} cannot redact; use warn or block")
+    return scanner
+
+
+def _failed_result(cs: ConfiguredScanner, error: str, duration_ms: float, partial: ScanResult | None) -> ScanResult:
+    threats = tuple(sorted({*(partial.threats if partial else ()), Threat.SCANNER_ERROR.value}))
+    if cs.fail == "closed":
+        return ScanResult(
+            scanner=cs.name,
+            direction=cs.scanner.direction,
+            score=1.0,
+            passed=False,
+            threats=threats,
+            reason=f"failed closed: {error}",
+            error=error,
+            duration_ms=duration_ms,
+        )
+    if partial is not None:  # finished late: keep what it found
+        return dataclasses.replace(partial, threats=threats, error=error, duration_ms=duration_ms)
+    return ScanResult(
+        scanner=cs.name,
+        direction=cs.scanner.direction,
+        score=0.0,
+        passed=True,
+        threats=threats,
+        reason=f"failed open: {error}",
+        error=error,
+        duration_ms=duration_ms,
+    )
+
+
+def _run_one(cs: ConfiguredScanner, st: ScanText, pst: ScanText | None) -> ScanResult:
+    t0 = time.perf_counter()
+    try:
+        if cs.isolated:
+            future = _pool().submit(cs.scanner.scan, st, pst)
+            try:
+                res = future.result(timeout=cs.budget_ms / 1000.0)
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                return _failed_result(cs, "timeout", (time.perf_counter() - t0) * 1000.0, None)
+        else:
+            res = cs.scanner.scan(st, pst)
+    except Exception as exc:  # a scanner bug must never break the app's call
+        log.warning("scanner %s raised %s", cs.name, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+        return _failed_result(cs, type(exc).__name__, (time.perf_counter() - t0) * 1000.0, None)
+    elapsed = (time.perf_counter() - t0) * 1000.0
+    if elapsed > cs.budget_ms:
+        return _failed_result(cs, "timeout", elapsed, res)
+    return dataclasses.replace(res, duration_ms=elapsed)
+
+
+def _apply_redactions(
+    redactors: list[tuple[ConfiguredScanner, ScanResult]], st: ScanText, pst: ScanText | None
+) -> str:
+    """Chain redactions: the first from its result, the next ones re-run on the redacted text."""
+    first = redactors[0][1].sanitized
+    assert first is not None
+    current = first
+    for cs, _ in redactors[1:]:
+        try:
+            again = cs.scanner.scan(scan_text(current), pst)
+        except Exception:  # already redacted by at least one scanner; keep that
+            continue
+        if not again.passed and again.sanitized is not None:
+            current = again.sanitized
+    return current

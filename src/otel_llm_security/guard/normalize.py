@@ -1,0 +1,108 @@
+# ruff: noqa: RUF001, RUF002  (confusable letters are the subject of this module)
+"""Normalise a text once per call so every scanner matches on the same folded form.
+
+``normalize`` strips invisible and format characters, applies NFKC (full-width and
+compatibility forms fold to ASCII, e.g. ``ｉｇｎｏｒｅ`` → ``ignore``), case-folds, and
+folds Cyrillic/Greek look-alike letters inside words that mix them with Latin
+letters (``іgnore`` with a Cyrillic ``і``). Pure-ASCII text, the common case, takes
+a fast path that is a single ``str.lower``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from otel_llm_security.guard.scanner import ScanText
+
+# Characters that render as nothing (or only steer rendering) and are used to hide or
+# split words: zero-width, bidi controls, tags, variation selectors, fillers.
+INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),  # soft hyphen
+    (0x034F, 0x034F),  # combining grapheme joiner
+    (0x061C, 0x061C),  # arabic letter mark
+    (0x115F, 0x1160),  # hangul fillers
+    (0x17B4, 0x17B5),  # khmer inherent vowels
+    (0x180B, 0x180F),  # mongolian variation selectors and vowel separator
+    (0x200B, 0x200F),  # zero-width space/non-joiner/joiner, LRM, RLM
+    (0x202A, 0x202E),  # bidi embeddings and overrides
+    (0x2060, 0x2064),  # word joiner, invisible operators
+    (0x2066, 0x206F),  # bidi isolates, deprecated format characters
+    (0x3164, 0x3164),  # hangul filler
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFEFF, 0xFEFF),  # zero-width no-break space / BOM
+    (0xFFA0, 0xFFA0),  # halfwidth hangul filler
+    (0xFFF9, 0xFFFB),  # interlinear annotation
+    (0x1BCA0, 0x1BCA3),  # shorthand format controls
+    (0x1D173, 0x1D17A),  # musical symbol format controls
+    (0xE0000, 0xE007F),  # tag characters (ASCII smuggling)
+    (0xE0100, 0xE01EF),  # variation selectors supplement
+)
+BIDI_CONTROLS = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+TAG_RANGE = (0xE0000, 0xE007F)
+
+
+def _char_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    parts = []
+    for lo, hi in ranges:
+        parts.append(re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}")
+    return "[" + "".join(parts) + "]"
+
+
+INVISIBLE_CLASS = _char_class(INVISIBLE_RANGES)
+INVISIBLE_RE = re.compile(INVISIBLE_CLASS + "+")
+
+# Latin look-alikes among Cyrillic and Greek letters (lower case, after case-folding).
+CONFUSABLES: dict[str, str] = {
+    # Cyrillic
+    "а": "a", "в": "b", "с": "c", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i", "ј": "j",
+    "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "ԛ": "q", "ѕ": "s", "т": "t", "у": "y",
+    "х": "x", "ԁ": "d", "ԝ": "w", "ӏ": "l", "ɡ": "g", "ү": "y", "ո": "n", "ս": "u",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "σ": "o", "ς": "c",
+}  # fmt: skip
+_CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
+_CONFUSABLE_CLASS = "[" + "".join(CONFUSABLES) + "]"
+# A look-alike letter next to a Latin one: a cheap test that a mixed word exists at all.
+_MIXED_PAIR_RE = re.compile(f"[a-z]{_CONFUSABLE_CLASS}|{_CONFUSABLE_CLASS}[a-z]")
+# A word containing a look-alike letter; the substitution folds it only if it also has a
+# Latin letter.
+WORD_WITH_CONFUSABLE_RE = re.compile(rf"\w*{_CONFUSABLE_CLASS}\w*")
+_LATIN_RE = re.compile("[a-z]")
+
+
+def _fold_if_mixed(match: re.Match[str]) -> str:
+    word = match.group(0)
+    return word.translate(_CONFUSABLE_TABLE) if _LATIN_RE.search(word) else word
+
+
+def strip_invisible(text: str) -> str:
+    """Remove invisible and format characters (see :data:`INVISIBLE_RANGES`)."""
+    if text.isascii():
+        return text
+    return INVISIBLE_RE.sub("", text)
+
+
+def fold_mixed_script_words(text: str) -> str:
+    """Fold look-alike Cyrillic/Greek letters to Latin, only in words mixing scripts.
+
+    Words written entirely in Cyrillic or Greek are left alone, so the multilingual
+    patterns still match real Russian or Greek text.
+    """
+    if text.isascii() or not _MIXED_PAIR_RE.search(text):
+        return text
+    return WORD_WITH_CONFUSABLE_RE.sub(_fold_if_mixed, text)
+
+
+def normalize(text: str) -> str:
+    """Strip invisibles, NFKC, case-fold, fold mixed-script look-alikes. Linear in len(text)."""
+    if text.isascii():
+        return text.lower()
+    folded = unicodedata.normalize("NFKC", INVISIBLE_RE.sub("", text)).casefold()
+    return fold_mixed_script_words(folded)
+
+
+def scan_text(text: str) -> ScanText:
+    """The shared form scanners receive: raw text plus its normalised form."""
+    return ScanText(raw=text, normalized=normalize(text))

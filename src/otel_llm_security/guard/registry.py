@@ -1,0 +1,42 @@
+"""Scanner types by policy name. Modules are imported only when a policy names them,
+so the ML scanner (numpy, tokenizers) and llm-guard (torch) never load by default."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from otel_llm_security.attributes import Direction
+from otel_llm_security.guard.scanner import Scanner
+
+BUILTIN: dict[str, str] = {
+    "prompt_injection": "otel_llm_security.guard.scanners.prompt_injection:PromptInjectionScanner",
+    "secrets": "otel_llm_security.guard.scanners.secrets:SecretsScanner",
+    "invisible_text": "otel_llm_security.guard.scanners.invisible_text:InvisibleTextScanner",
+}
+LLM_GUARD_PREFIX = "llm_guard:"
+
+
+def known_types() -> list[str]:
+    return [*sorted(BUILTIN), f"{LLM_GUARD_PREFIX}<ScannerClass>"]
+
+
+def _load(target: str) -> type:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def create_scanner(
+    type_: str, *, name: str, direction: Direction, threshold: float | None, options: dict[str, Any]
+) -> Scanner:
+    """Build one scanner. Raises KeyError for an unknown type, TypeError/ValueError for bad options."""
+    if type_.startswith(LLM_GUARD_PREFIX):
+        from otel_llm_security.guard.llm_guard_adapter import LLMGuardScanner
+
+        return LLMGuardScanner(
+            type_[len(LLM_GUARD_PREFIX) :], name=name, direction=direction, threshold=threshold, options=options
+        )
+    if type_ not in BUILTIN:
+        raise KeyError(type_)
+    cls = _load(BUILTIN[type_])
+    return cls(name=name, direction=direction, threshold=threshold, **options)

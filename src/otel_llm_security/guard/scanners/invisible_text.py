@@ -1,0 +1,95 @@
+# ruff: noqa: RUF002  (confusable letters are the subject of this module)
+"""Invisible and obfuscating Unicode (input and output scanner).
+
+Reads the raw text. Flags tag characters (ASCII smuggling: U+E0000-E007F spell hidden
+ASCII), bidi overrides and isolates (Trojan Source), zero-width characters, runs of
+variation selectors (data smuggled behind one visible character), and words that mix
+Latin letters with Cyrillic/Greek look-alikes (``pаypal`` with a Cyrillic ``а``).
+Legitimate uses are not counted: ZWJ inside emoji sequences and one variation
+selector after an emoji or symbol. ``sanitized`` is the text with invisibles removed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from otel_llm_security.attributes import Threat
+from otel_llm_security.guard.normalize import (
+    BIDI_CONTROLS,
+    INVISIBLE_RE,
+    TAG_RANGE,
+    WORD_WITH_CONFUSABLE_RE,
+)
+from otel_llm_security.guard.scanner import ScanResult, ScanText
+from otel_llm_security.guard.scanners.base import BuiltinScanner, noisy_or
+
+_ZWJ, _VS15, _VS16 = "\u200d", "\ufe0e", "\ufe0f"
+_LATIN_RE = re.compile("[a-zA-Z]")
+
+
+def _is_emoji_context(ch: str) -> bool:
+    return ch != "" and (ord(ch) >= 0x1F000 or unicodedata.category(ch) == "So" or 0x2190 <= ord(ch) <= 0x2BFF)
+
+
+class InvisibleTextScanner(BuiltinScanner):
+    kind = "invisible_text"
+    directions = ("input", "output")
+    default_threshold = 0.5
+    can_redact = True
+
+    def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
+        raw = text.raw
+        if raw.isascii():
+            return self.result(0.0)
+        tags = bidi = zero_width = selectors = in_word = 0
+        for m in INVISIBLE_RE.finditer(raw):
+            run = m.group(0)
+            before = raw[m.start() - 1] if m.start() > 0 else ""
+            after = raw[m.end()] if m.end() < len(raw) else ""
+            for ch in run:
+                cp = ord(ch)
+                if TAG_RANGE[0] <= cp <= TAG_RANGE[1]:
+                    tags += 1
+                elif cp in BIDI_CONTROLS:
+                    bidi += 1
+                elif 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF:
+                    selectors += 1
+                else:
+                    zero_width += 1
+            if run in (_ZWJ, _VS16, _VS15, _VS16 + _ZWJ) and _is_emoji_context(before):
+                # emoji presentation / emoji ZWJ sequence
+                zero_width -= run.count(_ZWJ)
+                selectors -= run.count(_VS16) + run.count(_VS15)
+            elif before.isalnum() and after.isalnum():
+                in_word += 1
+        mixed_words = 0
+        for m in WORD_WITH_CONFUSABLE_RE.finditer(raw.lower()):
+            if _LATIN_RE.search(m.group(0)):
+                mixed_words += 1
+        weights: list[float] = []
+        reasons: list[str] = []
+        if tags:
+            weights.append(0.95)
+            reasons.append(f"{tags} tag characters")
+        if bidi:
+            weights.append(0.8)
+            reasons.append(f"{bidi} bidi controls")
+        if selectors >= 2:
+            weights.append(0.9 if selectors >= 8 else 0.6)
+            reasons.append(f"{selectors} variation selectors")
+        if zero_width > 0:
+            weights.append(0.7 if (in_word or zero_width >= 3) else 0.3)
+            reasons.append(f"{zero_width} zero-width characters")
+        if mixed_words:
+            weights.append(0.9 if mixed_words >= 2 else 0.7)
+            reasons.append(f"{mixed_words} mixed-script words")
+        score = noisy_or(weights)
+        sanitized = INVISIBLE_RE.sub("", raw) if (tags or bidi or zero_width or selectors) else None
+        return self.result(
+            score,
+            [Threat.INVISIBLE_TEXT] if weights else [],
+            "; ".join(reasons),
+            sanitized=sanitized,
+            details={"tags": tags, "bidi": bidi, "zero_width": zero_width, "selectors": selectors, "mixed_words": mixed_words},
+        )

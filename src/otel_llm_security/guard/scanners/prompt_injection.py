@@ -1,0 +1,227 @@
+# ruff: noqa: RUF001, RUF002  (confusable letters are the subject of this module)
+"""Prompt injection, jailbreak and system-prompt extraction heuristics (input scanner).
+
+Patterns run on the shared normalised text (NFKC, case-folded, invisibles stripped,
+mixed-script look-alikes folded), so full-width, zero-width-split and Cyrillic-``і``
+spellings of the classics match. Payloads hidden in base64, hex, rot13, reversed text
+or leetspeak are decoded and scanned again; a hit inside an encoding counts extra,
+because hiding an instruction is itself a signal. The multilingual rules cover the
+"ignore previous instructions" classic in a dozen languages.
+
+Each rule has a weight; the score is a noisy-OR over the distinct rules that matched,
+so one strong pattern (0.85) fires alone while weak ones (0.3-0.45) need company.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import itertools
+import re
+
+from otel_llm_security.attributes import Direction, Threat
+from otel_llm_security.guard.normalize import normalize
+from otel_llm_security.guard.scanner import ScanResult, ScanText
+from otel_llm_security.guard.scanners.base import BuiltinScanner, Hit, Rule, RuleSet, noisy_or
+
+PI, JB, LEAK = Threat.PROMPT_INJECTION, Threat.JAILBREAK, Threat.SYSTEM_PROMPT_LEAK
+
+G = r"(?:\w+\W+)"  # one filler word (bounded repetitions only: keeps matching linear)
+OVERRIDE = (
+    r"(?:ignore|ignoring|disregard|forget|skip|bypass|override|overlook|neglect|abandon|discard|dismiss"
+    r"|set\W+aside|put\W+aside|throw\W+out|pay\W+no\W+attention\W+to|do\W+not\W+follow|don'?t\W+follow"
+    r"|stop\W+following|no\W+longer\W+follow|erase|delete|clear|wipe)"
+)
+STRONG_TARGET = (
+    r"(?:instructions?|prompts?|rules|directives?|guidelines|programming|training|restrictions|guardrails"
+    r"|constraints|safeguards|system\W+message|commands|orders|guidance|polic(?:y|ies)|protocols?|limitations)"
+)
+PERSONA = r"(?:dan|stan|dude|aim|kevin|mongo\W+tom|evil\W+confidant|betterdan|antigpt|developer\W+mode\W+gpt|ucar|dan\W+\d+(?:\.\d+)?)"
+UNRESTRICTED = (
+    r"(?:unrestricted|unfiltered|uncensored|jailbroken|evil|unethical|amoral|immoral|rogue|unhinged|lawless"
+    r"|without\W+(?:any\W+)?(?:restrictions|limits|limitations|rules|filters|ethics|morals|guidelines|censorship|boundaries))"
+)
+SECRET_THING = (
+    r"(?:system\W+(?:prompt|message|instructions?)|(?:initial|original|hidden|secret|internal|developer|pre|meta)\W*"
+    r"(?:prompt|instructions?|rules|message)|prompt\W+template|context\W+window)"
+)
+YOUR_THING = r"(?:prompt|instructions|rules|guidelines|directives|configuration|programming|system\W+prompt|initial\W+prompt)"
+REVEAL = (
+    r"(?:reveal|show|print|display|output|repeat|recite|tell|give|share|disclose|leak|dump|expose|write|list|return"
+    r"|provide|paste|echo|spell\W+out|read\W+(?:back|out)|copy|reproduce|state|quote)"
+)
+
+WORD_RULES: tuple[Rule, ...] = (
+    # --- instruction override ---
+    Rule("override_instructions", PI, 0.85, rf"{OVERRIDE}\W+{G}{{0,4}}?{STRONG_TARGET}\b"),
+    Rule("override_everything", PI, 0.8, rf"{OVERRIDE}\W+(?:all\W+|everything\W+|anything\W+|what\W+)(?:{G}{{0,3}}?)(?:above|before|previous(?:ly)?|prior|earlier|you\W+(?:were|have\W+been)\W+(?:told|given))"),
+    Rule("forget_everything", PI, 0.45, r"(?:forget|disregard)\W+(?:everything|all)\W+(?:you\W+know|that|this)"),
+    Rule("new_instructions", PI, 0.7, r"new\W+(?:instructions?|rules|task|directives?|objective|orders|role|persona|goal|system\W+prompt)\s*:"),
+    Rule("your_new_task", PI, 0.7, r"your\W+(?:new|real|true|actual|only)\W+(?:instructions?|task|role|goal|purpose|objective|mission|directive)\W+(?:is|are|will\W+be)\b"),
+    Rule("replace_instructions", PI, 0.8, rf"(?:override|overwrite|replace|reset|rewrite|update|change|modify|reprogram)\W+(?:all\W+)?your\W+{G}{{0,2}}?{YOUR_THING}\b"),
+    Rule("instead_say", PI, 0.45, r"instead\W+(?:\w+\W+){0,2}?(?:say|print|output|reply|respond|write|return)\W+(?:only\W+)?[\"'“«]"),
+    Rule("say_pwned", PI, 0.9, r"(?:say|print|output|write|reply|respond\W+with|return)\W+[\"'“«]?\W*(?:i\W+have\W+been\W+pwned|pwned|you\W+(?:have\W+been|are|got)\W+(?:pwned|hacked)|hacked\b|i\W+am\W+hacked)"),
+    Rule("from_now_on", PI, 0.35, r"from\W+now\W+on\W+(?:you|your|act|respond|answer|reply|only|ignore)"),
+    Rule("do_not_follow", PI, 0.6, r"(?:do\W+not|don'?t|never)\W+(?:follow|obey|listen\W+to|comply\W+with)\W+(?:your|the|any|those)\W+(?:\w+\W+)?(?:instructions|rules|guidelines|developers?|creators?|programming)"),
+    Rule("note_to_ai", PI, 0.75, r"(?:note|message|instructions?|attention|important)\W+(?:to|for)\W+(?:the\W+|any\W+|all\W+)?(?:ai|assistant|llm|language\W+model|chatbot|gpt|agent|model)s?\b\W*(?::|-|,)"),
+    Rule("if_you_are_ai", PI, 0.6, r"if\W+you\W+are\W+(?:an?\W+)?(?:ai|llm|large\W+language\W+model|language\W+model|assistant|chatbot|gpt|bot|agent)\W+(?:\w+\W+){0,3}?(?:reading|processing|summari[sz]ing|seeing|parsing|you\W+must|then|please)"),
+    Rule("ai_reading_this", PI, 0.7, r"(?:ai|assistant|llm|model|chatbot|agent)s?\W+(?:that\W+(?:is|are)\W+)?(?:reading|processing|summari[sz]ing|parsing)\W+this\W+(?:\w+\W+)?(?:must|should|will|has\W+to|needs\W+to|is\W+(?:required|instructed))"),
+    Rule("end_of_prompt", PI, 0.6, r"(?:end|stop)\W+(?:of\W+)?(?:the\W+)?(?:system\W+)?(?:prompt|instructions|context|input|user\W+input)\W*(?:-{2,}|={2,}|\]|>|\}|\*{2,}|#{2,})"),
+    Rule("decode_and_follow", PI, 0.8, rf"(?:decode|decipher|translate|convert|read|interpret)\W+{G}{{0,4}}?(?:base\W?64|rot\W?13|hex(?:adecimal)?|binary|morse|caesar|reversed?|backwards|leet\W?speak|leet|1337)\W+{G}{{0,6}}?(?:follow|execute|obey|do\W+(?:it|what|as)|carry\W+out|act\W+on|run|perform|comply|respond\W+to|answer)"),
+    # --- jailbreak: personas, modes, no-rules framing ---
+    Rule("do_anything_now", JB, 0.9, r"do\W+anything\W+now"),
+    Rule("persona_dan", JB, 0.85, rf"(?:you\W+are|you'?re|act\W+as|acting\W+as|become|play|roleplay\W+as|pretend\W+to\W+be|as)\W+(?:an?\W+|the\W+)?{PERSONA}\b"),
+    Rule("pretend_unrestricted", JB, 0.85, rf"(?:pretend|imagine|act|behave|roleplay|role-play|role\W+play|simulate|emulate|become|you\W+are\W+now|you\W+will\W+be)\W+{G}{{0,5}}?{UNRESTRICTED}"),
+    Rule("mode_enabled", JB, 0.8, r"(?:developer|dev|god|admin|administrator|debug|sudo|dan|jailbreak|jailbroken|unrestricted|opposite|evil|chaos|unlocked|root)\W+mode\W+(?:is\W+)?(?:now\W+)?(?:enabled|activated|on\b|unlocked|engaged|initiated)"),
+    Rule("enable_mode", JB, 0.8, r"(?:enable|activate|enter|switch\W+(?:in)?to|engage|turn\W+on)\W+(?:\w+\W+)?(?:dan|jailbreak|jailbroken|god|unrestricted|evil|opposite|chaos|unfiltered|uncensored|developer)\W+mode"),
+    Rule("no_longer_bound", JB, 0.85, r"you\W+are\W+(?:no\W+longer|not)\W+(?:bound|restricted|limited|constrained|governed|required\W+to\W+follow|an?\W+(?:ai|assistant|language\W+model))"),
+    Rule("you_are_now", JB, 0.4, r"you\W+are\W+now\W+(?:an?\W+|the\W+|in\W+|my\W+)?\w+"),
+    Rule("freed_ai", JB, 0.7, r"(?:liberated|freed|unchained|unleashed|emancipated|unshackled|awakened)\W+(?:ai|assistant|model|mode|version|chatbot|llm|gpt|intelligence)"),
+    Rule("freed_from", JB, 0.6, r"(?:freed?|liberated|released|unbound)\W+from\W+(?:the\W+|your\W+|all\W+|any\W+|its\W+)?(?:\w+\W+)?(?:confines|restrictions|rules|limitations|shackles|chains|guidelines|programming|constraints|filters)"),
+    Rule("unfiltered_ai", JB, 0.65, r"(?:unfiltered|uncensored|unrestricted|jailbroken|unaligned|amoral|unmoderated)\W+(?:ai|assistant|model|version|response|responses|answer|answers|chatbot|llm|gpt|mode|persona|character)"),
+    Rule("no_restrictions", JB, 0.45, r"(?:without|no|free\W+(?:of|from)|not\W+bound\W+by|unbound\W+by|beyond|regardless\W+of)\W+(?:any\W+|all\W+|the\W+|your\W+|its\W+)?(?:\w+\W+)?(?:restrictions|limitations|filters|censorship|ethical\W+(?:guidelines|constraints|boundaries|considerations)|moral\W+(?:guidelines|constraints|boundaries)|content\W+polic(?:y|ies)|safety\W+(?:guidelines|measures|filters|protocols)|confines)\b"),
+    Rule("disable_safety", JB, 0.85, rf"(?:ignore|disable|turn\W+off|deactivate|remove|bypass|circumvent|suspend|lift|override|forget|drop|abandon|set\W+aside|without)\W+{G}{{0,2}}?(?:safety|ethical|ethics|moral|content|security|openai|anthropic)\W+(?:\w+\W+)?(?:guidelines|filters?|restrictions|protocols|policies|policy|checks|measures|rules|settings|constraints|training|guardrails|features|principles|considerations|programming)"),
+    Rule("stay_in_character", JB, 0.4, r"(?:stay|remain|keep)\W+in\W+character|break(?:ing)?\W+character|never\W+break\W+character"),
+    Rule("grandma_exploit", JB, 0.5, r"(?:my|our)\W+(?:late|dead|deceased|departed)\W+grand(?:ma|mother|pa|father|mom|dad)"),
+    Rule("hypothetical_no_rules", JB, 0.6, rf"(?:hypothetical(?:ly)?|fictional|fiction|imaginary|in\W+a\W+(?:story|novel|world|universe|game))\W+{G}{{0,6}}?(?:no|without|zero)\W+(?:rules|restrictions|laws|ethics|limits|morals|consequences|filters)"),
+    Rule("two_responses", JB, 0.6, rf"(?:two|2)\W+(?:different\W+|separate\W+)?(?:responses|answers|paragraphs|ways)\W+{G}{{0,8}}?(?:normal|classic|filtered|standard)\W+{G}{{0,8}}?(?:jailbr|unfiltered|dan|unrestricted|evil)"),
+    Rule("jailbreak_word", JB, 0.45, r"jailbr(?:oken|eak(?:ing|ed)?)\b"),
+    Rule("anything_goes", JB, 0.45, r"(?:can|will|must|should)\W+(?:say|do|answer|generate|write)\W+anything\W+(?:without|regardless|even\W+if)"),
+    Rule("no_refusal", JB, 0.55, r"(?:never|do\W+not|don'?t|cannot|can'?t|must\W+not|will\W+not|won'?t)\W+(?:refuse|decline|say\W+(?:no|that\W+you\W+can'?t)|apologi[sz]e|warn|add\W+(?:any\W+)?(?:warnings|disclaimers))\b"),
+    # --- system prompt / training data extraction ---
+    Rule("reveal_secret_prompt", LEAK, 0.8, rf"{REVEAL}\W+(?:me\W+|us\W+|out\W+)?{G}{{0,3}}?(?:your|the|its|this)\W+{G}{{0,2}}?{SECRET_THING}\b"),
+    Rule("reveal_your_prompt", LEAK, 0.7, rf"{REVEAL}\W+(?:me\W+|us\W+|out\W+)?{G}{{0,2}}?your\W+(?:\w+\W+)?{YOUR_THING}\b"),
+    Rule("what_is_your_prompt", LEAK, 0.6, rf"what\W+(?:is|are|was|were)\W+{G}{{0,2}}?your\W+{G}{{0,2}}?{YOUR_THING}\b"),
+    Rule("words_above", LEAK, 0.75, rf"(?:repeat|print|output|reveal|show|display|copy|recite|echo|write\W+out|dump|return)\W+{G}{{0,3}}?(?:text|words|everything|content|instructions|all|lines?|message|prompt)\W+{G}{{0,2}}?(?:above|before\W+this|prior\W+to\W+this|preceding|at\W+the\W+(?:start|beginning|top))"),
+    Rule("starting_with_you_are", LEAK, 0.7, r"(?:starting|beginning|start|begin)\W+with\W+(?:the\W+words?\W+)?[\"'“«]?\W*you\W+are\b"),
+    Rule("system_prompt_mention", LEAK, 0.35, rf"{SECRET_THING}\b"),
+    Rule("verbatim", LEAK, 0.3, r"(?:verbatim|word\W+for\W+word|character\W+for\W+character)\b"),
+    Rule("repeat_forever", LEAK, 0.7, r"(?:repeat|say|print|output|write)\W+(?:the\W+)?(?:word\W+)?[\"'“«]?\w+[\"'”»]?\W+(?:forever|infinitely|indefinitely|endlessly|nonstop|(?:\d{3,}|a\W+(?:thousand|million))\W+times)"),
+    Rule("training_data", LEAK, 0.7, rf"(?:reveal|show|extract|dump|output|reproduce|print|list|recite|give)\W+{G}{{0,3}}?(?:training|pre-?training|fine-?tuning)\W+(?:data|set|corpus|examples|documents)"),
+    # --- multilingual classics ---
+    Rule("ml_de", PI, 0.85, rf"(?:ignoriere|ignorier|ignorieren\W+sie|vergiss|vergessen\W+sie|missachte|übergehe|überspringe)\W+{G}{{0,3}}?(?:anweisungen|instruktionen|befehle|regeln|vorgaben|anordnungen|richtlinien)"),
+    Rule("ml_fr", PI, 0.85, rf"(?:ignore[zr]?|oublie[zr]?|néglige[zr]?|ne\W+tiens\W+pas\W+compte)\W+{G}{{0,3}}?(?:instructions?|consignes|règles|directives|ordres)\b"),
+    Rule("ml_es", PI, 0.85, rf"(?:ignora|ignore|ignorar|olvida|olvide|olvidar|omite|descarta|haz\W+caso\W+omiso)\W+{G}{{0,3}}?(?:instrucciones|indicaciones|reglas|órdenes|directrices)"),
+    Rule("ml_pt", PI, 0.85, rf"(?:ignore|ignora|esqueça|esqueca|desconsidere)\W+{G}{{0,3}}?(?:instruções|instrucoes|regras|orientações|diretrizes)"),
+    Rule("ml_it", PI, 0.85, rf"(?:ignora|dimentica|trascura)\W+{G}{{0,3}}?(?:istruzioni|regole|direttive)"),
+    Rule("ml_nl", PI, 0.85, rf"(?:negeer|vergeet)\W+{G}{{0,3}}?(?:instructies|regels|opdrachten)"),
+    Rule("ml_pl", PI, 0.85, rf"(?:zignoruj|zapomnij)\W+{G}{{0,3}}?(?:instrukcje|polecenia|zasady|instrukcji)"),
+    Rule("ml_tr", PI, 0.85, rf"talimatları\W+{G}{{0,1}}?(?:yok\W+say|unut|görmezden\W+gel|dikkate\W+alma)"),
+    Rule("ml_ru", PI, 0.85, rf"(?:игнорируй|игнорируйте|проигнорируй|забудь|забудьте|не\W+обращай\W+внимания\W+на)\W+{G}{{0,3}}?(?:инструкци|указани|правил|команд)"),
+    Rule("ml_uk", PI, 0.85, rf"(?:ігноруй|забудь)\W+{G}{{0,3}}?(?:інструкці|вказівк|правил)"),
+    Rule("ml_ar", PI, 0.85, rf"(?:تجاهل|انس)\W+{G}{{0,3}}?(?:التعليمات|الأوامر|القواعد|تعليمات)"),
+    Rule("ml_hi", PI, 0.85, r"निर्देशों\W+को\W+(?:अनदेखा|नजरअंदाज|नज़रअंदाज़|भूल)"),
+    Rule("ml_leak", LEAK, 0.6, r"(?:zeige|zeig|nenne|verrate|gib)\W+(?:mir\W+)?(?:deinen|deine|den|die)\W+(?:system\W*prompt|systemanweisung|anweisungen)|(?:révèle|montre|affiche)\W+(?:moi\W+)?(?:ton|votre|le)\W+prompt|(?:muestra|revela|dime)\W+(?:me\W+)?(?:tu|el)\W+prompt|(?:mostre|revele)\W+(?:seu|o)\W+prompt"),
+)
+
+# Scripts without word boundaries (CJK) and markup delimiters: no leading \b.
+OTHER_RULES: tuple[Rule, ...] = (
+    Rule("chatml_tokens", PI, 0.8, r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>"),
+    Rule("inst_delimiters", PI, 0.65, r"\[/?inst\]|<</?sys>>|\[/?system\]|<\s*/?\s*system\s*>|(?:^|\n)\s*(?:system|admin|developer)\s*(?:message|prompt|override)?\s*:\s*(?:you|ignore|new|override|disregard|forget|from\s+now)"),
+    Rule("md_heading_override", PI, 0.6, r"(?:^|\n)\s*#{2,}\s*(?:system|new\s+instructions?|admin|override|developer|instruction\s+override)\b"),
+    Rule("fake_turn", PI, 0.45, r"\n\s*(?:assistant|ai|chatgpt|gpt|model)\s*:\s*(?:sure|ok|okay|of\s+course|certainly|understood)\b"),
+    Rule("dan_tags", JB, 0.9, r"\[🔓|🔓\s*jailbreak|\[classic\]\s|\[jailbreak\]\s|\(🔓developer\s+mode\s+output\)"),
+    Rule("ml_zh", PI, 0.85, r"(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守|無視|忽略掉)[\s\S]{0,8}?(?:指令|指示|说明|說明|规则|規則|提示|命令|要求|设定)"),
+    Rule("ml_ja", PI, 0.85, r"(?:指示|命令|ルール|プロンプト|指令)[\s\S]{0,6}?(?:無視|忘れ)"),
+    Rule("ml_ko", PI, 0.85, r"(?:지시|명령|규칙|지침|프롬프트)[\s\S]{0,8}?(?:무시|잊어)"),
+    Rule("ml_leak_cjk", LEAK, 0.6, r"(?:系统提示|系統提示|システムプロンプト|시스템\s*프롬프트|системн\w+\W+(?:промпт|подсказк|инструкци))"),
+)
+
+WORD_SET = RuleSet(WORD_RULES, prefix=r"(?<!\w)")
+OTHER_SET = RuleSet(OTHER_RULES)
+
+_B64_RE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}")
+_HEX_RE = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{2}[ :]?){12,}(?![0-9a-f])")
+_LEET_TRIGGER_RE = re.compile(r"[a-z][013457@$!|][a-z]|[013457@$][a-z]{2}")
+_LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
+MAX_DECODED_CANDIDATES = 16
+ENCODED_BONUS = 0.1
+
+
+def _printable_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    good = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+    return good / len(text)
+
+
+def _decode_base64(token: str) -> str | None:
+    token = token.rstrip("=")
+    padded = token + "=" * (-len(token) % 4)
+    try:
+        raw = base64.urlsafe_b64decode(padded) if ("-" in token or "_" in token) else base64.b64decode(padded)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
+
+
+def _decode_hex(token: str) -> str | None:
+    try:
+        text = bytes.fromhex(re.sub(r"[ :]", "", token)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
+
+
+def _scan_plain(normalized: str) -> list[Hit]:
+    return [*WORD_SET.finditer(normalized), *OTHER_SET.finditer(normalized)]
+
+
+class PromptInjectionScanner(BuiltinScanner):
+    """Heuristic prompt-injection / jailbreak / extraction detector. Options: ``decode``."""
+
+    kind = "prompt_injection"
+    directions = ("input", "output")
+    default_threshold = 0.5
+
+    def __init__(self, *, name: str | None = None, direction: Direction = "input", threshold: float | None = None, decode: bool = True) -> None:
+        super().__init__(name=name, direction=direction, threshold=threshold)
+        self.decode = decode
+
+    def _decoded_views(self, text: ScanText) -> list[tuple[str, str]]:
+        """(encoding, normalised decoded text) for payloads hidden in an encoding."""
+        views: list[tuple[str, str]] = []
+        for m in itertools.islice(_B64_RE.finditer(text.raw), MAX_DECODED_CANDIDATES):
+            token = m.group(0)
+            # Plain words and identifiers are not base64 payloads: need mixed case or digits.
+            if token.isalpha() and (token.islower() or token.isupper()):
+                continue
+            decoded = _decode_base64(token)
+            if decoded:
+                views.append(("base64", normalize(decoded)))
+        for m in itertools.islice(_HEX_RE.finditer(text.normalized), MAX_DECODED_CANDIDATES):
+            decoded = _decode_hex(m.group(0))
+            if decoded:
+                views.append(("hex", normalize(decoded)))
+        norm = text.normalized
+        if "rot13" in norm or "rot-13" in norm or "rot 13" in norm or "caesar" in norm:
+            views.append(("rot13", codecs.encode(norm, "rot13")))
+        if "revers" in norm or "backward" in norm or "right to left" in norm:
+            views.append(("reversed", norm[::-1]))
+        if _LEET_TRIGGER_RE.search(norm):
+            views.append(("leetspeak", norm.translate(_LEET_TABLE)))
+        return views
+
+    def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
+        hits = _scan_plain(text.normalized)
+        weights: dict[str, float] = {h.rule.id: h.rule.weight for h in hits}
+        threats = {h.rule.threat for h in hits}
+        encodings: list[str] = []
+        if self.decode:
+            for encoding, view in self._decoded_views(text):
+                for h in _scan_plain(view):
+                    key = f"{encoding}:{h.rule.id}"
+                    if h.rule.id in weights or key in weights:
+                        continue
+                    weights[key] = min(1.0, h.rule.weight + ENCODED_BONUS)
+                    threats.add(h.rule.threat)
+                    if encoding not in encodings:
+                        encodings.append(encoding)
+        score = noisy_or(weights.values())
+        reason = ("rules: " + ", ".join(sorted(weights))) if weights else ""
+        details: dict[str, str | float | int | bool] = {"rules": len(weights)}
+        if encodings:
+            details["encodings"] = ",".join(encodings)
+        return self.result(score, threats, reason, details=details)

@@ -1,0 +1,109 @@
+"""Secrets and credentials (input and output scanner, redacts).
+
+Matches the raw text (token formats are case-sensitive): cloud keys (AWS, Google,
+Azure storage), provider tokens with fixed prefixes (GitHub, GitLab, Slack, Stripe,
+OpenAI, Anthropic, Hugging Face, npm, SendGrid), private key blocks, JWTs, bearer and
+basic credentials, connection strings with an inline password, and ``password=...``
+style assignments. Placeholders (``<password>``, ``${DB_PASS}``, ``changeme``,
+``xxxx``) are not secrets. ``sanitized`` replaces each value with ``[REDACTED:<type>]``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from otel_llm_security.attributes import Threat
+from otel_llm_security.guard.scanner import ScanResult, ScanText
+from otel_llm_security.guard.scanners.base import BuiltinScanner, noisy_or
+
+S = Threat.SECRET
+
+# (id, weight, pattern). The group named "v" (if present) is the part to redact.
+PATTERNS: tuple[tuple[str, float, str], ...] = (
+    ("private_key", 0.99, r"-----BEGIN[ A-Z]{0,20} PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]{0,8000}?-----END[ A-Z]{0,20} PRIVATE KEY(?: BLOCK)?-----)?"),
+    ("aws_access_key", 0.95, r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z2-7]{16}\b"),
+    ("aws_secret_key", 0.95, r"(?i:aws.{0,20}?(?:secret|private).{0,20}?)[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
+    ("github_token", 0.95, r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{60,}"),
+    ("gitlab_token", 0.95, r"\bglpat-[A-Za-z0-9_-]{20,}"),
+    ("slack_token", 0.95, r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
+    ("slack_webhook", 0.9, r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+"),
+    ("stripe_key", 0.95, r"\b(?:sk|rk)_live_[A-Za-z0-9]{16,}"),
+    ("stripe_test_key", 0.6, r"\b(?:sk|rk)_test_[A-Za-z0-9]{16,}"),
+    ("google_api_key", 0.9, r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
+    ("anthropic_key", 0.95, r"\bsk-ant-[a-z]{3,6}\d{2}-[A-Za-z0-9_-]{40,}"),
+    ("openai_key", 0.9, r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{16,}|\bsk-(?:proj-|svcacct-|admin-)[A-Za-z0-9_-]{40,}|\bsk-[A-Za-z0-9]{48}\b"),
+    ("huggingface_token", 0.9, r"\bhf_[A-Za-z0-9]{34,}\b"),
+    ("npm_token", 0.9, r"\bnpm_[A-Za-z0-9]{36}\b"),
+    ("sendgrid_key", 0.95, r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
+    ("azure_storage_key", 0.95, r"AccountKey=(?P<v>[A-Za-z0-9+/]{86}==)"),
+    ("azure_sas_signature", 0.7, r"[?&]sig=(?P<v>[A-Za-z0-9%+/]{40,}={0,2})"),
+    ("jwt", 0.85, r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    ("bearer_token", 0.75, r"\b[Bb]earer\s+(?P<v>[A-Za-z0-9._~+/-]{20,}=*)"),
+    ("basic_auth", 0.8, r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?i:basic)\s+(?P<v>[A-Za-z0-9+/]{12,}={0,2})"),
+    ("gcp_service_account", 0.9, r"\"private_key_id\"\s*:\s*\"(?P<v>[0-9a-f]{40})\""),
+    ("connection_string", 0.9, r"\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|ftps?|sftp|smtps?|ldaps?)://[^\s:/@'\"]{1,64}:(?P<v>[^\s/@'\"]{1,128})@"),
+    ("odbc_password", 0.8, r"(?i:\b(?:password|pwd))=(?P<v>[^;\s'\"]{4,});"),
+    ("password_assignment", 0.7, r"(?i:\b(?:password|passwd|passphrase|pwd|secret|secret_?key|api_?key|apikey|access_?token|auth_?token|client_?secret|private_?token)\b)[\"']?\s*(?::|=|:=|=>)\s*[\"']?(?P<v>[^\s\"',;}{)(\]\[<>]{8,128})"),
+)
+
+_PLACEHOLDER_RE = re.compile(
+    r"^(?:\$\{?|%|\{\{|<|\*+$|x{4,}|\.{3})|(?i:^(?:password|passw0rd|changeme|change_?me|secret|example|placeholder|redacted|dummy|test|testing|your[_-]|my[_-]|none|null|undefined|todo|xxx|os\.environ|process\.env|env\.|getenv|settings\.|config\.|self\.|request\.))",
+)
+_GROUP_ID = {f"s{i}": pid for i, (pid, _, _) in enumerate(PATTERNS)}
+_WEIGHT = {pid: w for pid, w, _ in PATTERNS}
+SECRETS_RE = re.compile(
+    "|".join(f"(?P<s{i}>{p.replace('(?P<v>', f'(?P<v{i}>')})" for i, (_, _, p) in enumerate(PATTERNS))
+)
+
+
+def find_secrets(raw: str) -> list[tuple[str, int, int]]:
+    """(secret type, start, end of the value to redact) for each credential in ``raw``."""
+    found: list[tuple[str, int, int]] = []
+    for m in SECRETS_RE.finditer(raw):
+        group = m.lastgroup
+        if group is None:
+            continue
+        if group.startswith("v"):  # lastgroup is the innermost closed group: the value
+            idx = group[1:]
+            group = f"s{idx}"
+        pid = _GROUP_ID[group]
+        vgroup = f"v{group[1:]}"
+        value_span = m.span(vgroup) if vgroup in SECRETS_RE.groupindex and m.group(vgroup) is not None else m.span(group)
+        value = raw[value_span[0] : value_span[1]]
+        if pid in ("password_assignment", "connection_string", "odbc_password", "bearer_token") and _PLACEHOLDER_RE.search(value):
+            continue
+        if pid == "password_assignment" and (value.isalpha() and value.islower()):
+            continue  # a plain word ("password = required") is prose, not a credential
+        found.append((pid, value_span[0], value_span[1]))
+    return found
+
+
+class SecretsScanner(BuiltinScanner):
+    kind = "secrets"
+    directions = ("input", "output")
+    default_threshold = 0.5
+    can_redact = True
+
+    def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
+        found = find_secrets(text.raw)
+        if not found:
+            return self.result(0.0)
+        kinds = sorted({k for k, _, _ in found})
+        score = noisy_or(_WEIGHT[k] for k in kinds)
+        parts: list[str] = []
+        last = 0
+        raw = text.raw
+        for kind, start, end in sorted(found, key=lambda f: f[1]):
+            if start < last:
+                continue
+            parts.append(raw[last:start])
+            parts.append(f"[REDACTED:{kind}]")
+            last = end
+        parts.append(raw[last:])
+        return self.result(
+            score,
+            [Threat.SECRET],
+            f"{len(found)} secrets: {', '.join(kinds)}",
+            sanitized="".join(parts),
+            details={"count": len(found), "types": ",".join(kinds)},
+        )
