@@ -26,6 +26,12 @@ if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$(stamp)" ]; then
   stamp > .venv/.setup-stamp
 fi
 
+# Headless Chromium renders the HTML report in its test (Debian's package; needs root).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "could not install chromium: the report's browser test will be skipped" >&2
+fi
+
 if [ "$with_llm_guard" = 1 ]; then
   if [ ! -x .venv-llmguard/bin/python ]; then
     py="$(scripts/find-python.sh 3.10 3.12)"
