@@ -41,7 +41,7 @@ if [ "$with_llm_guard" = 1 ]; then
   if [ "$(cat .venv-llmguard/.setup-stamp 2>/dev/null)" != "$(stamp)" ]; then
     .venv-llmguard/bin/python -m pip install -q --upgrade pip
     .venv-llmguard/bin/python -m pip install -q torch==2.13.0
-    .venv-llmguard/bin/python -m pip install -q -e '.[llm-guard,openai,local]' pytest pytest-asyncio
+    .venv-llmguard/bin/python -m pip install -q -e '.[llm-guard,openai,local,ml]' pytest pytest-asyncio
     stamp > .venv-llmguard/.setup-stamp
   fi
 fi
