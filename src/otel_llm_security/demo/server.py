@@ -301,9 +301,10 @@ class FakeOpenAIServer:
         responder: Responder | None = None,
         port: int = 0,
         models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o"),
+        host: str = "127.0.0.1",
     ) -> None:
         self.responder: Responder = responder or ScriptedResponder()
-        self._server = _Server(("127.0.0.1", port), self.responder, models)
+        self._server = _Server((host, port), self.responder, models)
         self._thread: threading.Thread | None = None
 
     @property
@@ -312,7 +313,8 @@ class FakeOpenAIServer:
 
     @property
     def azure_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = self._server.server_address[0]
+        return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -352,8 +354,14 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description="OpenAI-compatible fake API on 127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="bind address (0.0.0.0 only inside a container network)"
+    )
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer(port=args.port)
+    # Scripted answers for the demo's traffic; any other prompt gets the short default answer.
+    from otel_llm_security.demo.traffic import responder_for, scenarios
+
+    server = FakeOpenAIServer(responder_for(scenarios()), port=args.port, host=args.host)
     print(f"fake OpenAI API on {server.base_url} (Azure endpoint {server.azure_endpoint})", flush=True)
     try:
         server._server.serve_forever()
