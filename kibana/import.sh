@@ -1,26 +1,28 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Imports the LLM security data view and dashboard into Kibana (8.11+ or 9.x) with the
 # saved objects import API: POST /api/saved_objects/_import?overwrite=true.
 #
-#   KIBANA_URL=https://my-kibana:5601 KIBANA_API_KEY=<base64 id:key> bash kibana/import.sh
-#   KIBANA_URL=http://localhost:5601 ELASTIC_USERNAME=elastic ELASTIC_PASSWORD=changeme bash kibana/import.sh
+#   KIBANA_URL=https://my-kibana:5601 KIBANA_API_KEY=<base64 id:key> sh kibana/import.sh
+#   KIBANA_URL=http://localhost:5601 ELASTIC_USERNAME=elastic ELASTIC_PASSWORD=changeme sh kibana/import.sh
 #
-# KIBANA_SPACE imports into a space other than the default one.
-set -euo pipefail
+# KIBANA_SPACE imports into a space other than the default one. POSIX sh and curl only,
+# so that it also runs in the curl container of examples/elastic-stack.
+set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 file="${1:-$here/llm-security.ndjson}"
 url="${KIBANA_URL:-http://localhost:5601}"
 space="${KIBANA_SPACE:+/s/$KIBANA_SPACE}"
-auth=()
 if [ -n "${KIBANA_API_KEY:-}" ]; then
-  auth=(-H "Authorization: ApiKey $KIBANA_API_KEY")
+  set -- -H "Authorization: ApiKey $KIBANA_API_KEY"
 elif [ -n "${ELASTIC_PASSWORD:-}" ]; then
-  auth=(-u "${ELASTIC_USERNAME:-elastic}:$ELASTIC_PASSWORD")
+  set -- -u "${ELASTIC_USERNAME:-elastic}:$ELASTIC_PASSWORD"
+else
+  set --
 fi
 response="$(curl -sS --fail-with-body -X POST "$url$space/api/saved_objects/_import?overwrite=true" \
-  -H "kbn-xsrf: true" "${auth[@]}" --form "file=@$file")"
+  -H "kbn-xsrf: true" "$@" --form "file=@$file")"
 echo "$response"
-# The API answers 200 even when some objects fail; success=false says so.
+# The API answers 200 even when some objects fail; "success":false says so.
 if printf '%s' "$response" | grep -Eq '"success"[[:space:]]*:[[:space:]]*true'; then
   exit 0
 fi

@@ -237,7 +237,7 @@ def test_import_script_posts_the_file_to_the_import_api(objects):
             "KIBANA_SPACE": "security",
         }
         result = subprocess.run(
-            ["bash", str(ROOT / "kibana/import.sh")], env=env, capture_output=True, text=True, timeout=60
+            ["sh", str(ROOT / "kibana/import.sh")], env=env, capture_output=True, text=True, timeout=60
         )
     finally:
         server.shutdown()
