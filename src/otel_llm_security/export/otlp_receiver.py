@@ -326,7 +326,9 @@ class OtlpReceiver:
 
     def start(self) -> OtlpReceiver:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._http.serve_forever, name="otlp-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.1}, name="otlp-http", daemon=True
+        )
         self._thread.start()
         return self
 
