@@ -1,0 +1,1 @@
+"""Capture: provider hooks. OpenAI first (:mod:`.instrumentor`)."""

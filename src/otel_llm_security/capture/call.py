@@ -1,0 +1,442 @@
+"""One instrumented OpenAI call: span placement, guard, response reading, record.
+
+The hook (:mod:`otel_llm_security.capture.patch`) creates a :class:`Call` inside the
+client's ``post()``, runs the request, and hands the result to :meth:`Call.on_result`,
+which records at once (plain responses) or wraps the result (streams, raw responses)
+so that the record is written when the output is complete. Every method here
+swallows and logs its own failures, except the deliberate :class:`OpenAIRequestBlocked`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import weakref
+from typing import Any
+
+import openai
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from otel_llm_security import attributes as a
+from otel_llm_security.attributes import Action, Mode
+from otel_llm_security.capture import extract
+from otel_llm_security.capture.errors import OpenAIRequestBlocked
+from otel_llm_security.guard.tokens import estimate_tokens
+from otel_llm_security.guard.verdict import Verdict
+from otel_llm_security.record.context import resolve_identity
+from otel_llm_security.record.recorder import CallData, Recorder
+
+logger = logging.getLogger("otel_llm_security")
+
+SYSTEM_OPENAI = "openai"
+SYSTEM_AZURE = "azure.ai.openai"
+_AZURE_CLIENTS: tuple[type, ...] = tuple(
+    c for c in (getattr(openai, "AzureOpenAI", None), getattr(openai, "AsyncAzureOpenAI", None)) if c is not None
+)
+# Attributes by which we recognise a GenAI span made by another instrumentation
+# (OTel contrib / genai-openai set gen_ai.operation.name, Traceloop llm.request.type).
+_GENAI_MARKERS = (a.GEN_AI_OPERATION_NAME, a.GEN_AI_SYSTEM, a.GEN_AI_PROVIDER_NAME, "llm.request.type")
+
+
+# Peer spans that already carry (or will carry) the record of a call. A peer that
+# leaks its span's context (contrib openai-v2 after an early ``break``) leaves an old
+# span current; a later call must not write its record there.
+_claimed: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def current_genai_span() -> Span | None:
+    """The current span if it is a recording GenAI span of another instrumentation
+    that no earlier call has claimed."""
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return None
+    attrs = getattr(span, "attributes", None)
+    if not attrs or not any(m in attrs for m in _GENAI_MARKERS):
+        return None
+    try:
+        if span in _claimed:
+            return None
+        _claimed.add(span)
+    except TypeError:  # not weak-referenceable: fall back to our marker attribute
+        if a.LLM_SECURITY_MODE in attrs:
+            return None
+    return span
+
+
+def _server(instance: Any) -> tuple[str | None, int | None]:
+    try:
+        url = instance.base_url
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return url.host or None, port
+    except Exception:
+        return None, None
+
+
+class Runtime:
+    """What every call needs, built once by the instrumentor."""
+
+    def __init__(self, recorder: Recorder, guard: Any) -> None:
+        self.recorder = recorder
+        self.guard = guard
+        mode = getattr(guard, "mode", Mode.MONITOR) if guard is not None else Mode.MONITOR
+        self.mode = mode if isinstance(mode, Mode) else Mode(str(mode))
+        self.fail_closed = bool(getattr(guard, "fail_closed", False))
+        policy_id = getattr(getattr(guard, "policy", None), "id", None)
+        self.policy_id = policy_id if isinstance(policy_id, str) else None
+        self.tracer = recorder.tracer
+
+
+def _guard_failure_verdict(rt: Runtime, direction: str) -> Verdict | None:
+    """Verdict when the guard itself raised: nothing (fail-open) or a block (fail-closed)."""
+    if not rt.fail_closed:
+        return None
+    return Verdict(
+        mode=rt.mode,
+        action=Action.BLOCK,
+        blocked=rt.mode is Mode.ENFORCE,
+        block_reason=f"guard failed on {direction} (fail-closed)",
+        direction=direction,  # type: ignore[arg-type]
+    )
+
+
+class Call:
+    """State of one call from ``post()`` to the complete output."""
+
+    __slots__ = (
+        "_finished",
+        "_lock",
+        "body",
+        "chunks",
+        "data",
+        "own",
+        "req",
+        "rt",
+        "span",
+        "token",
+    )
+
+    def __init__(self, rt: Runtime, instance: Any, endpoint: str, operation: str, kwargs: dict[str, Any]) -> None:
+        self.rt = rt
+        self.body = kwargs.get("body")
+        self.req = req = extract.parse_request(endpoint, operation, self.body, bool(kwargs.get("stream")))
+        system = SYSTEM_AZURE if _AZURE_CLIENTS and isinstance(instance, _AZURE_CLIENTS) else SYSTEM_OPENAI
+        user, session = resolve_identity(req.user)
+        self.data = CallData(
+            operation=operation,
+            system=system,
+            mode=rt.mode,
+            request_model=req.model,
+            input_text=req.input_text,
+            user_id=user,
+            session_id=session,
+            conversation_id=req.conversation_id,
+            policy_id=rt.policy_id,
+        )
+        self.chunks: list[Any] = []
+        self._finished = False
+        self._lock = threading.Lock()
+        self.token: object | None = None
+        peer = current_genai_span()
+        if peer is not None:
+            self.span, self.own = peer, False
+        else:
+            host, port = _server(instance)
+            attrs: dict[str, Any] = {
+                a.GEN_AI_OPERATION_NAME: operation,
+                a.GEN_AI_SYSTEM: system,
+                a.GEN_AI_PROVIDER_NAME: system,
+            }
+            if req.model:
+                attrs[a.GEN_AI_REQUEST_MODEL] = req.model
+            if host:
+                attrs[a.SERVER_ADDRESS] = host
+                attrs[a.SERVER_PORT] = port
+            name = f"{operation} {req.model}" if req.model else operation
+            self.span = rt.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+            self.own = True
+
+    # --- input -------------------------------------------------------------
+
+    def scan_input(self, kwargs: dict[str, Any]) -> None:
+        """Scan the prompt; raise :class:`OpenAIRequestBlocked` or redact the body."""
+        rt, data = self.rt, self.data
+        text = data.input_text
+        if rt.guard is None or text is None:
+            return
+        try:
+            verdict: Verdict | None = rt.guard.scan_input(text)
+        except Exception as exc:
+            logger.warning("otel-llm-security: guard failed on input: %s", type(exc).__name__)
+            data.guard_errors.append("guard")
+            verdict = _guard_failure_verdict(rt, "input")
+        data.input_verdict = verdict
+        if verdict is None:
+            return
+        if verdict.blocked:
+            exc = OpenAIRequestBlocked(verdict, direction="input")
+            self.finish_error(exc)
+            raise exc
+        if verdict.sanitized_text is not None and rt.mode is Mode.ENFORCE and verdict.action is Action.REDACT:
+            try:
+                new_body = self._redacted_body(verdict.sanitized_text)
+            except Exception:
+                logger.exception("otel-llm-security: redaction failed; sending the original prompt")
+                new_body = None
+            if new_body is not None:
+                kwargs["body"] = new_body
+                data.redacted = True
+
+    def _redacted_body(self, sanitized: str) -> Any:
+        body = copy.deepcopy(self.body)
+        slots = extract.prompt_slots(self.req.endpoint, body)
+        if not slots:
+            return None
+        if len(slots) == 1:
+            c, k = slots[0]
+            c[k] = sanitized
+            return body
+        # The guard scanned the slots joined by SEPARATOR; give each slot back its lines
+        # when the redaction kept the line structure, else redact slot by slot.
+        lines = sanitized.split(extract.SEPARATOR)
+        wanted = [c[k].count(extract.SEPARATOR) + 1 for c, k in slots]
+        if sum(wanted) == len(lines):
+            i = 0
+            for (c, k), n in zip(slots, wanted, strict=True):
+                c[k] = extract.SEPARATOR.join(lines[i : i + n])
+                i += n
+            return body
+        for c, k in slots:
+            v = self.rt.guard.scan_input(c[k])
+            if v.sanitized_text is not None:
+                c[k] = v.sanitized_text
+        return body
+
+    # --- context -------------------------------------------------------------
+
+    def activate(self) -> None:
+        if self.own:
+            self.token = otel_context.attach(trace.set_span_in_context(self.span))
+
+    def deactivate(self) -> None:
+        if self.token is not None:
+            try:
+                otel_context.detach(self.token)  # type: ignore[arg-type]
+            except Exception:
+                pass
+            self.token = None
+
+    # --- deferred finish on a peer's span --------------------------------------
+
+    def hook_peer_end(self) -> None:
+        """Finish our record first whenever the peer ends its span.
+
+        For streams and raw responses the output completes after ``post()`` returned,
+        and peers end their span on their own schedule (some in their wrapper's
+        ``__del__``, which runs before ours). Shadowing the span's ``end`` on the
+        instance makes our record land on the span before it closes, whoever ends it.
+        """
+        span = self.span
+        original = span.end
+        call = self
+
+        def end(*args: Any, **kwargs: Any) -> None:
+            if not call._finished:
+                call.finish_stream("peer-end")
+            try:
+                span.__dict__.pop("end", None)
+            except Exception:
+                pass
+            original(*args, **kwargs)
+
+        try:
+            span.end = end  # type: ignore[method-assign]
+        except Exception:
+            logger.debug("otel-llm-security: cannot hook the peer span's end()")
+
+    # --- output ------------------------------------------------------------
+
+    def on_result(self, result: Any) -> Any:
+        """Record a plain result, or wrap a stream / raw response. Raises only on output block."""
+        from otel_llm_security.capture import streams
+
+        try:
+            if isinstance(result, openai.Stream):
+                self._defer()
+                return streams.SyncStreamProxy(result, self)
+            if isinstance(result, openai.AsyncStream):
+                self._defer()
+                return streams.AsyncStreamProxy(result, self)
+            wrapped = streams.wrap_raw_response(result, self)
+            if wrapped is not None:
+                if not self._finished:
+                    self._defer()
+                return wrapped
+            info = extract.parse_response(self.req.endpoint, result)
+        except Exception:
+            logger.exception("otel-llm-security: reading the response failed")
+            self.finish_with(None, None)
+            return result
+        return self.finish_with(info, result)
+
+    def finish_with(self, info: extract.ResponseInfo | None, result: Any) -> Any:
+        """Scan the output, record and end. Returns ``result`` (maybe redacted)."""
+        if not self._claim():
+            return result
+        blocked: OpenAIRequestBlocked | None = None
+        try:
+            self._apply_response(info, streamed=False)
+            blocked = self._scan_output(can_enforce=result is not None)
+            if blocked is None and result is not None:
+                self._redact_output(result)
+            self._record_and_end(blocked)
+        except Exception:
+            logger.exception("otel-llm-security: recording the call failed")
+            self._end_quietly()
+        if blocked is not None:
+            raise blocked
+        return result
+
+    def _defer(self) -> None:
+        if not self.own:
+            self.hook_peer_end()
+
+    def finish_stream(self, how: str = "end") -> None:
+        """Record a stream's call once, however it ended. Never raises.
+
+        On garbage collection a peer span that is still open is ended here: nobody
+        else holds the stream any more, so nobody else would end it.
+        """
+        if not self._claim():
+            return
+        try:
+            chunks, self.chunks = self.chunks, []
+            info = extract.parse_stream(self.req.endpoint, chunks)
+            self._apply_response(info, streamed=True)
+            self._scan_output(can_enforce=False)
+            self._record_and_end(None)
+            if how == "gc" and not self.own and self.span.is_recording():
+                self.span.end()
+        except Exception:
+            logger.exception("otel-llm-security: recording the stream failed")
+            self._end_quietly()
+
+    def finish_error(self, exc: BaseException) -> None:
+        """Record a call that raised (API error, transport error, our block). Never raises."""
+        if not self._claim():
+            return
+        try:
+            if isinstance(exc, openai.APIStatusError):
+                self.data.provider = extract.azure_refusal(getattr(exc, "body", None))
+            self._record_and_end(exc)
+        except Exception:
+            logger.exception("otel-llm-security: recording the failed call failed")
+            self._end_quietly()
+
+    # --- internals -----------------------------------------------------------
+
+    def _claim(self) -> bool:
+        with self._lock:
+            if self._finished:
+                return False
+            self._finished = True
+            return True
+
+    def _apply_response(self, info: extract.ResponseInfo | None, *, streamed: bool) -> None:
+        data = self.data
+        if info is None:
+            return
+        data.output_text = info.output_text
+        data.response_model = info.model
+        data.response_id = info.id
+        data.finish_reasons = info.finish_reasons
+        if info.provider is not None:
+            data.provider = info.provider
+        if info.input_tokens is not None or info.output_tokens is not None:
+            data.input_tokens, data.output_tokens = info.input_tokens, info.output_tokens
+        elif streamed or self.req.endpoint != "embeddings":
+            data.input_tokens = estimate_tokens(extract.all_request_text(self.req.endpoint, self.body))
+            data.output_tokens = estimate_tokens(info.output_text or "")
+            data.tokens_estimated = True
+
+    def _scan_output(self, *, can_enforce: bool) -> OpenAIRequestBlocked | None:
+        rt, data = self.rt, self.data
+        if rt.guard is None or data.output_text is None:
+            return None
+        try:
+            verdict: Verdict | None = rt.guard.scan_output(data.output_text, data.input_text or "")
+        except Exception as exc:
+            logger.warning("otel-llm-security: guard failed on output: %s", type(exc).__name__)
+            data.guard_errors.append("guard")
+            verdict = _guard_failure_verdict(rt, "output")
+        if verdict is not None and verdict.blocked and not can_enforce:
+            # A stream's output was already delivered: record what the guard asked for.
+            verdict = Verdict(
+                mode=verdict.mode,
+                action=verdict.action,
+                blocked=False,
+                block_reason="",
+                results=verdict.results,
+                duration_ms=verdict.duration_ms,
+                direction=verdict.direction,
+            )
+        data.output_verdict = verdict
+        if verdict is not None and verdict.blocked:
+            return OpenAIRequestBlocked(verdict, direction="output")
+        return None
+
+    def _redact_output(self, result: Any) -> None:
+        v = self.data.output_verdict
+        if v is None or v.sanitized_text is None or self.rt.mode is not Mode.ENFORCE or v.action is not Action.REDACT:
+            return
+        if self.req.endpoint != "chat":
+            return
+        choices = extract.g(result, "choices")
+        if not isinstance(choices, list) or len(choices) != 1:
+            return
+        msg = extract.g(choices[0], "message")
+        if msg is None or extract.g(msg, "tool_calls"):
+            return
+        if isinstance(msg, dict):
+            msg["content"] = v.sanitized_text
+        else:
+            msg.content = v.sanitized_text
+        self.data.redacted = True
+
+    def _record_and_end(self, exc: BaseException | None) -> None:
+        span = self.span
+        self.rt.recorder.record(span, self.data, self.own)
+        if self.own:
+            if exc is not None:
+                etype = type(exc).__qualname__
+                span.set_attribute(a.ERROR_TYPE, etype)
+                span.set_status(Status(StatusCode.ERROR, etype))
+            span.end()
+
+    def _end_quietly(self) -> None:
+        if self.own:
+            try:
+                self.span.end()
+            except Exception:
+                pass
+
+
+def start_call(rt: Runtime, instance: Any, endpoint: str, operation: str, kwargs: dict[str, Any]) -> Call | None:
+    """A new :class:`Call` with its input scanned, or None if capture itself failed.
+
+    Raises :class:`OpenAIRequestBlocked` when the guard blocks the prompt.
+    """
+    try:
+        call = Call(rt, instance, endpoint, operation, kwargs)
+    except Exception:
+        logger.exception("otel-llm-security: could not start recording the call")
+        return None
+    try:
+        call.scan_input(kwargs)
+    except OpenAIRequestBlocked:
+        raise
+    except Exception:
+        logger.exception("otel-llm-security: input scan failed")
+    return call

@@ -1,0 +1,73 @@
+"""``OpenAISecurityInstrumentor``: the entry point ``opentelemetry-instrument`` loads.
+
+Registered under the ``opentelemetry_instrumentor`` entry point group as
+``llm_security_openai``, so ``opentelemetry-instrument python app.py`` instruments
+every OpenAI client of the app with no code change. Programmatic use::
+
+    from otel_llm_security.capture.instrumentor import OpenAISecurityInstrumentor
+
+    OpenAISecurityInstrumentor().instrument()      # idempotent
+    OpenAISecurityInstrumentor().uninstrument()    # removes the hooks
+
+``instrument()`` accepts ``tracer_provider``, ``meter_provider``, ``logger_provider``
+(defaults: the global ones), ``guard`` (an object with ``mode``, ``scan_input(text)``
+and ``scan_output(text, prompt)``; default ``Guard.from_environment()``) and
+``settings`` (:class:`~otel_llm_security.record.settings.RecordSettings`; default read
+from the environment).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from otel_llm_security.capture import patch
+from otel_llm_security.capture.call import Runtime
+from otel_llm_security.record.recorder import Recorder
+from otel_llm_security.record.settings import RecordSettings
+
+logger = logging.getLogger("otel_llm_security")
+
+_INSTRUMENTS = ("openai >= 1.40",)
+_MODULE = "openai._base_client"
+
+
+def default_guard() -> Any:
+    """``Guard.from_environment()``: the policy and mode the operator configured."""
+    from otel_llm_security.guard.engine import Guard
+
+    return Guard.from_environment()
+
+
+class OpenAISecurityInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Hooks ``openai``'s ``post()`` to put the security record on every LLM call."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _INSTRUMENTS
+
+    def _instrument(self, **kwargs: Any) -> None:
+        settings = kwargs.get("settings") or RecordSettings.from_environment()
+        guard = kwargs.get("guard")
+        if guard is None:
+            guard = default_guard()
+        recorder = Recorder(
+            settings,
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            logger_provider=kwargs.get("logger_provider"),
+        )
+        patch.runtime = Runtime(recorder, guard)
+        wrap_function_wrapper(_MODULE, "SyncAPIClient.post", patch.sync_post)
+        wrap_function_wrapper(_MODULE, "AsyncAPIClient.post", patch.async_post)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        import openai._base_client as base
+
+        unwrap(base.SyncAPIClient, "post")
+        unwrap(base.AsyncAPIClient, "post")
+        patch.runtime = None

@@ -1,0 +1,235 @@
+"""Wrappers that finish a call's record when its output is complete.
+
+A stream is finished, exactly once, on whichever comes first: exhaustion, an error,
+``close()``, context-manager exit, or garbage collection (``weakref.finalize`` on the
+wrapper, which also covers an early ``break`` once the stream is dropped). Each chunk
+costs one list append; the output is reassembled and scanned once, at the end.
+
+The wrappers are ``wrapt.ObjectProxy`` objects, so ``isinstance(stream, openai.Stream)``
+and every other attribute of the client's stream keep working.
+
+Raw responses (``with_raw_response`` / ``with_streaming_response``) are handled here
+too: a read non-streamed body is recorded at once; otherwise ``parse()`` is wrapped
+(returning a wrapped stream for streams), with ``close()`` and GC as the fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+
+from otel_llm_security.capture import extract
+
+if TYPE_CHECKING:
+    from otel_llm_security.capture.call import Call
+
+logger = logging.getLogger("otel_llm_security")
+
+
+def _finalize(proxy: object, call: Call, how: str) -> None:
+    try:
+        weakref.finalize(proxy, call.finish_stream, how)
+    except TypeError:  # not weak-referenceable: exhaustion/close/exit still finish it
+        logger.debug("otel-llm-security: stream wrapper is not weak-referenceable")
+
+
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """An ``openai.Stream`` that records its call when it ends."""
+
+    def __init__(self, wrapped: Any, call: Call) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_append = call.chunks.append
+        _finalize(self, call, "gc")
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_call.finish_stream("end")
+            raise
+        except BaseException:
+            self._self_call.finish_stream("error")
+            raise
+        self._self_append(chunk)
+        return chunk
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream("close")
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_call.finish_stream("exit")
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """An ``openai.AsyncStream`` that records its call when it ends."""
+
+    def __init__(self, wrapped: Any, call: Call) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_append = call.chunks.append
+        _finalize(self, call, "gc")
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_call.finish_stream("end")
+            raise
+        except BaseException:
+            self._self_call.finish_stream("error")
+            raise
+        self._self_append(chunk)
+        return chunk
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream("close")
+
+    async def aclose(self) -> None:
+        try:
+            inner = getattr(self.__wrapped__, "aclose", None) or self.__wrapped__.close
+            await inner()
+        finally:
+            self._self_call.finish_stream("close")
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_call.finish_stream("exit")
+
+
+# --- raw responses -----------------------------------------------------------
+
+
+def _raw_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(legacy raw, sync streaming-raw, async streaming-raw) response classes."""
+    legacy: tuple[type, ...] = ()
+    sync: tuple[type, ...] = ()
+    asyn: tuple[type, ...] = ()
+    try:
+        from openai._legacy_response import LegacyAPIResponse
+
+        legacy = (LegacyAPIResponse,)
+    except ImportError:
+        pass
+    try:
+        from openai._response import APIResponse, AsyncAPIResponse
+
+        sync, asyn = (APIResponse,), (AsyncAPIResponse,)
+    except ImportError:
+        pass
+    return legacy, sync, asyn
+
+
+_LEGACY, _SYNC_RAW, _ASYNC_RAW = _raw_classes()
+
+
+def _wrap_parsed(call: Call, parsed: Any) -> Any:
+    import openai
+
+    if isinstance(parsed, openai.Stream):
+        return SyncStreamProxy(parsed, call)
+    if isinstance(parsed, openai.AsyncStream):
+        return AsyncStreamProxy(parsed, call)
+    try:
+        info = extract.parse_response(call.req.endpoint, parsed)
+    except Exception:
+        logger.exception("otel-llm-security: reading the parsed response failed")
+        info = None
+    # The caller already holds the raw response: an output block cannot be enforced.
+    call.finish_with(info, None)
+    return parsed
+
+
+class _RawProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    def __init__(self, wrapped: Any, call: Call) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_parsed: dict[Any, Any] = {}
+        _finalize(self, call, "gc")
+
+    def _self_cached(self, key: Any, parsed: Any) -> Any:
+        if key not in self._self_parsed:
+            self._self_parsed[key] = _wrap_parsed(self._self_call, parsed)
+        return self._self_parsed[key]
+
+
+class SyncRawResponseProxy(_RawProxyBase):
+    """``LegacyAPIResponse`` / ``APIResponse`` whose ``parse()`` records the call."""
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        return self._self_cached(kwargs.get("to"), parsed)
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            if not self._self_parsed:
+                self._self_call.finish_with(None, None)
+
+
+class AsyncRawResponseProxy(_RawProxyBase):
+    """``AsyncAPIResponse`` whose ``parse()`` records the call."""
+
+    async def parse(self, *args: Any, **kwargs: Any) -> Any:
+        parsed = await self.__wrapped__.parse(*args, **kwargs)
+        return self._self_cached(kwargs.get("to"), parsed)
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            if not self._self_parsed:
+                self._self_call.finish_with(None, None)
+
+
+def wrap_raw_response(result: Any, call: Call) -> Any | None:
+    """A wrapper for a raw response, or None if ``result`` is not one.
+
+    A non-streamed ``with_raw_response`` body has been read already: it is recorded
+    now, from the JSON bytes, and the response is returned as is.
+    """
+    if _LEGACY and isinstance(result, _LEGACY):
+        if not call.req.stream:
+            http = getattr(result, "http_response", None)
+            content = getattr(http, "content", None) if http is not None else None
+            obj = extract.parse_json_bytes(content) if isinstance(content, bytes) else None
+            info = extract.parse_response(call.req.endpoint, obj) if obj is not None else None
+            call.finish_with(info, None)
+            return result
+        # LegacyAPIResponse.parse() is synchronous for both clients.
+        return SyncRawResponseProxy(result, call)
+    if _ASYNC_RAW and isinstance(result, _ASYNC_RAW):
+        return AsyncRawResponseProxy(result, call)
+    if _SYNC_RAW and isinstance(result, _SYNC_RAW):
+        return SyncRawResponseProxy(result, call)
+    return None
+
