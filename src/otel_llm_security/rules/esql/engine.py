@@ -194,6 +194,13 @@ def rlike_to_re2(pattern: str) -> str:
         raise EsqlUnsupportedError(
             f"RLIKE pattern [{pattern}] uses a Lucene regex operator (@ & ~ < > # \") the local engine does not support"
         )
+    # Lucene reads \d, \t, ... as the letter itself or as a class depending on its version; RE2 as a class
+    # or control character. Refuse them rather than guess.
+    if m := re.search(r"(?<!\\)(?:\\\\)*\\([A-Za-z0-9])", pattern):
+        raise EsqlUnsupportedError(
+            f"RLIKE pattern [{pattern}] uses the escape [\\{m.group(1)}], whose meaning differs between Lucene"
+            " and the local engine: write a character class instead"
+        )
     # Lucene's '.' matches newlines too.
     return "(?s)" + pattern
 
@@ -218,8 +225,17 @@ def _unify(types: list[str], what: str) -> str:
 class _Compiler:
     """Compiles one parsed query to DuckDB SQL; see module docstring."""
 
-    def __init__(self, fields: Mapping[str, FieldLike], now: dt.datetime, table: str = "docs") -> None:
+    def __init__(
+        self,
+        fields: Mapping[str, FieldLike],
+        now: dt.datetime,
+        table: str = "docs",
+        mapped: Mapping[str, FieldLike] | None = None,
+        time_range: tuple[dt.datetime, dt.datetime] | None = None,
+    ) -> None:
         self.fields = fields
+        self.mapped = mapped or {}
+        self.time_range = time_range
         self.now = now
         self.table = table
         self.ctes: list[tuple[str, str]] = []
@@ -287,14 +303,21 @@ class _Compiler:
         for p in exclude:
             where += f" AND NOT ({q('_index')} LIKE {sql_str(like_to_sql(p))} ESCAPE '\\')"
         cols: dict[str, Col] = {}
-        for name in sorted(self.fields):
-            if name in ("_id", "_index"):
+        select: list[str] = []
+        for name in sorted(set(self.fields) | set(self.mapped)):
+            if name in ("_id", "_index", "_source"):
                 continue
-            info = self.fields[name]
+            stored = name in self.fields
+            info = self.fields[name] if stored else self.mapped[name]
             if info.es_type not in SQL_TYPES:
                 raise EsqlEngineError(f"field [{name}] has a type the engine does not know: {info.es_type}")
             cols[name] = Col(info.es_type, bool(info.multi))
-        select = [q(n) for n in cols]
+            if stored:
+                select.append(q(name))
+            else:
+                # Mapped (as an index template would) but no stored document has it yet.
+                sql_type = SQL_TYPES[info.es_type] + ("[]" if info.multi else "")
+                select.append(f"CAST(NULL AS {sql_type}) AS {q(name)}")
         for meta in cmd.metadata:
             if meta == "_id":
                 select.append(q("_id"))
@@ -308,6 +331,12 @@ class _Compiler:
                 cols["_version"] = Col("long")
             else:
                 raise EsqlUnsupportedError(f"METADATA field [{meta}] is not supported by the local engine")
+        if self.time_range is not None:
+            if "@timestamp" not in self.fields:
+                where = "FALSE"  # nothing stored has a timestamp: nothing is in range
+            else:
+                start, end = self.time_range
+                where += f" AND {q('@timestamp')} >= {_ts_literal(start)} AND {q('@timestamp')} <= {_ts_literal(end)}"
         self.cols = cols
         self.new_cte(f"SELECT {', '.join(select) or 'NULL AS __esql_empty'} FROM {self.table} WHERE {where}")
 
@@ -1037,15 +1066,22 @@ class EsqlEngine:
     now: dt.datetime | None = None
     stack_version: str = TARGET_STACK_VERSION
     table: str = "docs"
-    _fields: Mapping[str, FieldLike] | None = field(default=None, repr=False)
+    mapped_fields: Mapping[str, FieldLike] = field(default_factory=dict)
 
-    def compile(self, query: str | ast.EsqlQuery) -> tuple[str, list[Column]]:
+    def compile(
+        self, query: str | ast.EsqlQuery, *, time_range: tuple[dt.datetime, dt.datetime] | None = None
+    ) -> tuple[str, list[Column]]:
+        """ES|QL → (DuckDB SQL, output columns). ``time_range`` filters @timestamp like a rule's from/to."""
         tree = parse_query(query, self.stack_version) if isinstance(query, str) else query
         now = self.now or dt.datetime.now(dt.timezone.utc)
-        return _Compiler(self.store.fields(), now, self.table).compile(tree)
+        return _Compiler(self.store.fields(), now, self.table, self.mapped_fields, time_range).compile(tree)
 
-    def execute(self, query: str | ast.EsqlQuery) -> EsqlResult:
-        sql, columns = self.compile(query)
+    def execute(
+        self, query: str | ast.EsqlQuery, *, time_range: tuple[dt.datetime, dt.datetime] | None = None
+    ) -> EsqlResult:
+        sql, columns = self.compile(query, time_range=time_range)
         rows = self.store.connection.execute(sql).fetchall()
+        if not columns:
+            return EsqlResult(columns=[], values=[], sql=sql)
         values = [[_to_output(v, c) for v, c in zip(row, columns, strict=True)] for row in rows]
         return EsqlResult(columns=columns, values=values, sql=sql)
