@@ -25,6 +25,12 @@ if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$(stamp)" ]; then
   .venv/bin/python -m pip install -q -e '.[dev,ml]'
   stamp > .venv/.setup-stamp
 fi
+# The deprecated contrib opentelemetry-instrumentation-openai-v2 needs an
+# opentelemetry-util-genai with util.genai.instruments (<1.3), which its successor
+# genai-openai excludes: keep one beside the venv for the coexistence test only.
+if [ ! -d .venv/compat-openai-v2/opentelemetry ]; then
+  .venv/bin/python -m pip install -q --no-deps --target .venv/compat-openai-v2 'opentelemetry-util-genai==1.1b0'
+fi
 
 # Headless Chromium renders the HTML report in its test (Debian's package; needs root).
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
