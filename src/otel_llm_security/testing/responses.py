@@ -290,37 +290,38 @@ def response_stream_events(
     usage: Usage | None = Usage(12, 9),
     id: str = "resp_test0002",
 ) -> list[dict[str, Any]]:
-    """The SSE events of a streamed Responses API call (``stream=True``).
+    """The SSE events of a streamed Responses API call (``stream=True``), in API order.
 
-    ``response.created``, one ``response.output_text.delta`` per piece,
-    ``response.output_text.done`` and ``response.completed`` carrying the final
-    response (with usage, which the Responses API always reports).
+    ``response.created``, ``response.in_progress``, ``response.output_item.added``,
+    ``response.content_part.added``, one ``response.output_text.delta`` per piece,
+    ``response.output_text.done``, ``response.content_part.done``,
+    ``response.output_item.done`` and ``response.completed`` carrying the final response
+    (with usage, which the Responses API always reports).
     """
     final = response_object(output_text, model=model, usage=usage, id=id)
-    created = dict(final, status="in_progress", output=[], usage=None)
-    events: list[dict[str, Any]] = [{"type": "response.created", "sequence_number": 0, "response": created}]
-    seq = 1
+    in_progress = dict(final, status="in_progress", output=[], usage=None)
+    item_id = "msg_test0001"
+    done_item = final["output"][0] if final["output"] else None
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": in_progress},
+        {"type": "response.in_progress", "response": in_progress},
+        {"type": "response.output_item.added", "output_index": 0,
+         "item": {"id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}},
+        {"type": "response.content_part.added", "item_id": item_id, "output_index": 0, "content_index": 0,
+         "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []}},
+    ]
     for part in split_text(output_text, pieces):
-        events.append({
-            "type": "response.output_text.delta",
-            "sequence_number": seq,
-            "item_id": "msg_test0001",
-            "output_index": 0,
-            "content_index": 0,
-            "delta": part,
-            "logprobs": [],
-        })
-        seq += 1
-    events.append({
-        "type": "response.output_text.done",
-        "sequence_number": seq,
-        "item_id": "msg_test0001",
-        "output_index": 0,
-        "content_index": 0,
-        "text": output_text,
-        "logprobs": [],
-    })
-    events.append({"type": "response.completed", "sequence_number": seq + 1, "response": final})
+        events.append({"type": "response.output_text.delta", "item_id": item_id, "output_index": 0,
+                       "content_index": 0, "delta": part, "logprobs": []})
+    events.append({"type": "response.output_text.done", "item_id": item_id, "output_index": 0,
+                   "content_index": 0, "text": output_text, "logprobs": []})
+    events.append({"type": "response.content_part.done", "item_id": item_id, "output_index": 0, "content_index": 0,
+                   "part": {"type": "output_text", "text": output_text, "annotations": [], "logprobs": []}})
+    if done_item is not None:
+        events.append({"type": "response.output_item.done", "output_index": 0, "item": done_item})
+    events.append({"type": "response.completed", "response": final})
+    for seq, ev in enumerate(events):
+        ev["sequence_number"] = seq
     return events
 
 
