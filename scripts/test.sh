@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --llm-guard
 
 .venv/bin/ruff check src tests bench scripts
+.venv/bin/python -m otel_llm_security.cli.main rules lint rules/
 
 run_pytest() {
   # pytest exits 5 when it collected no test: for us that is a failure, never a pass.
