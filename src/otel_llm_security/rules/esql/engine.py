@@ -827,7 +827,7 @@ class _Compiler:
             ms = amount * _MS[unit]
             return Expr(f"make_timestamp((epoch_ms({date.sql}) // {ms}) * {ms} * 1000)", "date")
         calendar = {("days", 1): "day", ("days", 7): "week", ("months", 1): "month", ("months", 3): "quarter",
-                    ("years", 1): "year"}.get((amount, unit))
+                    ("years", 1): "year"}.get((unit, amount))
         if calendar is None:
             raise EsqlUnsupportedError(f"DATE_TRUNC by [{amount} {unit}] is not supported by the local engine")
         return Expr(f"date_trunc('{calendar}', {date.sql})", "date")
