@@ -109,6 +109,11 @@ class OpenAIReplay:
             self._queue.extend(replies)
         return self
 
+    def clear(self) -> None:
+        """Drop queued replies (e.g. after a call the guard blocked before sending)."""
+        with self._lock:
+            self._queue.clear()
+
     def _handle(self, request: Any) -> Any:
         raw = request.read()
         try:
