@@ -232,3 +232,69 @@ def test_empty_store_renders_without_error(tmp_path):
 def test_payload_is_json_round_trippable():
     payload = sample_report().payload()
     assert json.loads(json.dumps(payload)) == payload
+
+
+def _store_from_real_pipeline(path: Path) -> dict[str, str]:
+    """A store filled by the real pipeline: instrumented openai calls → StoreSpanExporter → mapper → DuckDB."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from otel_llm_security.capture.instrumentor import OpenAISecurityInstrumentor
+    from otel_llm_security.demo.app import ChatApp
+    from otel_llm_security.demo.runner import DEMO_HASH_KEY, pseudonymize
+    from otel_llm_security.demo.server import FakeOpenAIServer
+    from otel_llm_security.demo.traffic import responder_for, scenarios
+    from otel_llm_security.export.store_exporter import StoreSpanExporter
+    from otel_llm_security.guard.engine import Guard
+    from otel_llm_security.record.settings import RecordSettings
+    from otel_llm_security.store.duckdb_store import DocumentStore
+
+    items = [
+        s
+        for s in scenarios()
+        if s.name in ("ordinary-alice", "prompt-injection", "content-filter", "xss-bait")
+    ]
+    store = DocumentStore(path)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(StoreSpanExporter(store)))
+    instrumentor = OpenAISecurityInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=provider,
+        guard=Guard.from_environment({}),
+        settings=RecordSettings(hash_key=DEMO_HASH_KEY, hash_key_configured=True),
+    )
+    try:
+        with FakeOpenAIServer(responder_for(items)) as api:
+            app = ChatApp(api.base_url, api.azure_endpoint)
+            for s in items:
+                for t in s.turns:
+                    app.chat(s.user, t.prompt, s.session, t.stream, t.azure, s.model)
+            app.close()
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+        store.close()
+    return {pseudonymize(s.user): s.user for s in items}
+
+
+@pytest.mark.chromium
+@chromium
+def test_report_command_on_a_store_from_the_real_pipeline(tmp_path):
+    from otel_llm_security.cli.main import main
+
+    users = _store_from_real_pipeline(tmp_path / "store.duckdb")
+    out = tmp_path / "report.html"
+    assert main(["report", "--store", str(tmp_path / "store.duckdb"), "-o", str(out)]) == 0
+    page = out.read_text()
+    payload = json.loads(
+        page.split('<script type="application/json" id="report-data">', 1)[1].split("</script>", 1)[0]
+    )
+    assert payload["summary"]["calls"] == 3 + 3 + 3 + 2  # every turn of the four scenarios
+    assert {u["label"][:12] for u in payload["users"]} == {p[:12] for p in users}
+    assert {"prompt_injection", "provider_filter"} <= {t["label"] for t in payload["threats"]}
+    assert payload["summary"]["blocked"] == 3  # the provider's three content-filter refusals
+    assert any(a["rule"] for a in payload["alerts"])
+    dom = render_in_chromium(out)
+    assert "data-error" not in dom.body
+    for figure, attrs in dom.figures.items():
+        assert int(attrs["data-marks"]) > 0 and int(attrs["data-area"]) > 0, figure
