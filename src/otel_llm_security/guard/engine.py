@@ -86,6 +86,12 @@ class Guard:
         self.input_scanners: tuple[ConfiguredScanner, ...] = tuple(s for s in scanners if s.scanner.direction == "input")
         self.output_scanners: tuple[ConfiguredScanner, ...] = tuple(s for s in scanners if s.scanner.direction == "output")
 
+    @property
+    def fail_closed(self) -> bool:
+        """True when the policy's default is fail-closed (the capture layer uses it when
+        the guard as a whole fails, which the engine itself never lets happen)."""
+        return self.policy.fail == "closed"
+
     # --- construction -------------------------------------------------------------
     @classmethod
     def from_policy(cls, policy: Policy | Mapping[str, Any] | str | os.PathLike[str] | None = None) -> Guard:

@@ -12,7 +12,12 @@ from otel_llm_security.guard.scanner import Scanner
 BUILTIN: dict[str, str] = {
     "prompt_injection": "otel_llm_security.guard.scanners.prompt_injection:PromptInjectionScanner",
     "secrets": "otel_llm_security.guard.scanners.secrets:SecretsScanner",
+    "pii": "otel_llm_security.guard.scanners.pii:PIIScanner",
     "invisible_text": "otel_llm_security.guard.scanners.invisible_text:InvisibleTextScanner",
+    "insecure_output": "otel_llm_security.guard.scanners.insecure_output:InsecureOutputScanner",
+    "refusal": "otel_llm_security.guard.scanners.refusal:RefusalScanner",
+    "denial_of_service": "otel_llm_security.guard.scanners.denial_of_service:DenialOfServiceScanner",
+    "ml_prompt_injection": "otel_llm_security.guard.ml.scanner:MLPromptInjectionScanner",
 }
 LLM_GUARD_PREFIX = "llm_guard:"
 

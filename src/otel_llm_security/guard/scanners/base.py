@@ -25,6 +25,7 @@ class Rule:
     threat: Threat
     weight: float
     pattern: str
+    negatable: bool = False  # "do not reveal your prompt": a negation just before halves the weight
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,19 @@ from otel_llm_security.guard.scanners.base import BuiltinScanner, Hit, Rule, Rul
 PI, JB, LEAK = Threat.PROMPT_INJECTION, Threat.JAILBREAK, Threat.SYSTEM_PROMPT_LEAK
 
 G = r"(?:\w+\W+)"  # one filler word (bounded repetitions only: keeps matching linear)
+# Verbs that on their own ask to drop instructions, and verbs that do so only with a
+# possessive or "previous"-style qualifier ("bypass CORS restrictions" is ordinary).
 OVERRIDE = (
-    r"(?:ignore|ignoring|disregard|forget|skip|bypass|override|overlook|neglect|abandon|discard|dismiss"
-    r"|set\W+aside|put\W+aside|throw\W+out|pay\W+no\W+attention\W+to|do\W+not\W+follow|don'?t\W+follow"
-    r"|stop\W+following|no\W+longer\W+follow|erase|delete|clear|wipe)"
+    r"(?:ignore|ignoring|disregard|forget|override|overlook|neglect|set\W+aside|put\W+aside|throw\W+out"
+    r"|pay\W+no\W+attention\W+to|do\W+not\W+follow|don'?t\W+follow|stop\W+following|no\W+longer\W+follow)"
+)
+WEAK_OVERRIDE = r"(?:skip|bypass|circumvent|abandon|discard|dismiss|drop|erase|delete|clear|wipe|remove|escape|evade)"
+QUALIFIER = (
+    r"(?:all|any|every|your|ur|previous|prior|above|earlier|preceding|initial|original|foregoing|these|those|its|the\W+above"
+    r"|the\W+previous|the\W+prior|the\W+system|system|safety|ethical|existing|current|developer|programmed)"
 )
 STRONG_TARGET = (
-    r"(?:instructions?|prompts?|rules|directives?|guidelines|programming|training|restrictions|guardrails"
+    r"(?:instructions?|directions|prompts?|rules|directives?|guidelines|programming|training|restrictions|guardrails"
     r"|constraints|safeguards|system\W+message|commands|orders|guidance|polic(?:y|ies)|protocols?|limitations)"
 )
 PERSONA = r"(?:dan|stan|dude|aim|kevin|mongo\W+tom|evil\W+confidant|betterdan|antigpt|developer\W+mode\W+gpt|ucar|dan\W+\d+(?:\.\d+)?)"
@@ -43,10 +49,14 @@ UNRESTRICTED = (
     r"|without\W+(?:any\W+)?(?:restrictions|limits|limitations|rules|filters|ethics|morals|guidelines|censorship|boundaries))"
 )
 SECRET_THING = (
-    r"(?:system\W+(?:prompt|message|instructions?)|(?:initial|original|hidden|secret|internal|developer|pre|meta)\W*"
+    r"(?:system[\W_]+(?:prompt|message|instructions?)|(?:initial|original|hidden|secret|internal|developer|pre|meta)\W*"
     r"(?:prompt|instructions?|rules|message)|prompt\W+template|context\W+window)"
 )
-YOUR_THING = r"(?:prompt|instructions|rules|guidelines|directives|configuration|programming|system\W+prompt|initial\W+prompt)"
+YOUR_THING = (
+    r"(?:prompt|instructions|rules|guidelines|directives|configuration|config|programming|system\W+prompt|initial\W+prompt"
+    r"|(?:operational|operating|hidden|internal|concealed|secret|foundational|initialization|core)\W+(?:parameters|configuration|protocols|directives|text|policy|policies|settings|rules|guidelines))"
+)
+HIDDEN_THING = r"(?:hidden|concealed|internal|operational|operating|secret|foundational|initialization|undisclosed)\W+(?:parameters|configurations?|protocols|directives|text|instructions|rules|guidelines|policies|policy|settings|prompt)"
 REVEAL = (
     r"(?:reveal|show|print|display|output|repeat|recite|tell|give|share|disclose|leak|dump|expose|write|list|return"
     r"|provide|paste|echo|spell\W+out|read\W+(?:back|out)|copy|reproduce|state|quote)"
@@ -54,17 +64,20 @@ REVEAL = (
 
 WORD_RULES: tuple[Rule, ...] = (
     # --- instruction override ---
-    Rule("override_instructions", PI, 0.85, rf"{OVERRIDE}\W+{G}{{0,4}}?{STRONG_TARGET}\b"),
-    Rule("override_everything", PI, 0.8, rf"{OVERRIDE}\W+(?:all\W+|everything\W+|anything\W+|what\W+)(?:{G}{{0,3}}?)(?:above|before|previous(?:ly)?|prior|earlier|you\W+(?:were|have\W+been)\W+(?:told|given))"),
+    Rule("override_instructions", PI, 0.85, rf"{OVERRIDE}\W+(?:the\W+|my\W+)?{G}{{0,2}}?{QUALIFIER}\W+{G}{{0,2}}?{STRONG_TARGET}\b", negatable=True),
+    Rule("override_the_instructions", PI, 0.6, rf"{OVERRIDE}\W+(?:the|my|those|these)\W+{STRONG_TARGET}\b", negatable=True),
+    Rule("weak_override_instructions", PI, 0.8, rf"{WEAK_OVERRIDE}\W+{G}{{0,1}}?(?:all|any|every|your|previous|prior|above|earlier|preceding|initial|original|its|the\W+system)\W+{G}{{0,2}}?{STRONG_TARGET}\b", negatable=True),
+    Rule("override_everything", PI, 0.8, rf"{OVERRIDE}\W+(?:all\W+|everything\W+|anything\W+|what\W+)(?:{G}{{0,3}}?)(?:above|before|previous(?:ly)?|prior|earlier|you\W+(?:were|have\W+been)\W+(?:told|given))", negatable=True),
     Rule("forget_everything", PI, 0.45, r"(?:forget|disregard)\W+(?:everything|all)\W+(?:you\W+know|that|this)"),
     Rule("new_instructions", PI, 0.7, r"new\W+(?:instructions?|rules|task|directives?|objective|orders|role|persona|goal|system\W+prompt)\s*:"),
     Rule("your_new_task", PI, 0.7, r"your\W+(?:new|real|true|actual|only)\W+(?:instructions?|task|role|goal|purpose|objective|mission|directive)\W+(?:is|are|will\W+be)\b"),
-    Rule("replace_instructions", PI, 0.8, rf"(?:override|overwrite|replace|reset|rewrite|update|change|modify|reprogram)\W+(?:all\W+)?your\W+{G}{{0,2}}?{YOUR_THING}\b"),
+    Rule("replace_instructions", PI, 0.8, rf"(?:override|overwrite|replace|reset|rewrite|update|change|modify|reprogram)\W+(?:all\W+)?your\W+{G}{{0,2}}?{YOUR_THING}\b", negatable=True),
     Rule("instead_say", PI, 0.45, r"instead\W+(?:\w+\W+){0,2}?(?:say|print|output|reply|respond|write|return)\W+(?:only\W+)?[\"'“«]"),
     Rule("say_pwned", PI, 0.9, r"(?:say|print|output|write|reply|respond\W+with|return)\W+[\"'“«]?\W*(?:i\W+have\W+been\W+pwned|pwned|you\W+(?:have\W+been|are|got)\W+(?:pwned|hacked)|hacked\b|i\W+am\W+hacked)"),
     Rule("from_now_on", PI, 0.35, r"from\W+now\W+on\W+(?:you|your|act|respond|answer|reply|only|ignore)"),
+    Rule("override_bare", PI, 0.55, r"(?:ignore|disregard|forget|override|bypass)\W+(?:instructions|rules|restrictions|guidelines|guardrails|directives|constraints|programming)\b(?!\W+(?:in|for|of|on|from|when|with)\b)", negatable=True),
     Rule("do_not_follow", PI, 0.6, r"(?:do\W+not|don'?t|never)\W+(?:follow|obey|listen\W+to|comply\W+with)\W+(?:your|the|any|those)\W+(?:\w+\W+)?(?:instructions|rules|guidelines|developers?|creators?|programming)"),
-    Rule("note_to_ai", PI, 0.75, r"(?:note|message|instructions?|attention|important)\W+(?:to|for)\W+(?:the\W+|any\W+|all\W+)?(?:ai|assistant|llm|language\W+model|chatbot|gpt|agent|model)s?\b\W*(?::|-|,)"),
+    Rule("note_to_ai", PI, 0.75, r"(?:note|message|instructions?|attention|important)\W+(?:to|for)\W+(?:the\W+|any\W+|all\W+)?(?:ai\W+)?(?:ai|assistant|llm|language\W+model|chatbot|gpt|agent|model)s?\b\W*(?::|-|,)"),
     Rule("if_you_are_ai", PI, 0.6, r"if\W+you\W+are\W+(?:an?\W+)?(?:ai|llm|large\W+language\W+model|language\W+model|assistant|chatbot|gpt|bot|agent)\W+(?:\w+\W+){0,3}?(?:reading|processing|summari[sz]ing|seeing|parsing|you\W+must|then|please)"),
     Rule("ai_reading_this", PI, 0.7, r"(?:ai|assistant|llm|model|chatbot|agent)s?\W+(?:that\W+(?:is|are)\W+)?(?:reading|processing|summari[sz]ing|parsing)\W+this\W+(?:\w+\W+)?(?:must|should|will|has\W+to|needs\W+to|is\W+(?:required|instructed))"),
     Rule("end_of_prompt", PI, 0.6, r"(?:end|stop)\W+(?:of\W+)?(?:the\W+)?(?:system\W+)?(?:prompt|instructions|context|input|user\W+input)\W*(?:-{2,}|={2,}|\]|>|\}|\*{2,}|#{2,})"),
@@ -73,15 +86,19 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("do_anything_now", JB, 0.9, r"do\W+anything\W+now"),
     Rule("persona_dan", JB, 0.85, rf"(?:you\W+are|you'?re|act\W+as|acting\W+as|become|play|roleplay\W+as|pretend\W+to\W+be|as)\W+(?:an?\W+|the\W+)?{PERSONA}\b"),
     Rule("pretend_unrestricted", JB, 0.85, rf"(?:pretend|imagine|act|behave|roleplay|role-play|role\W+play|simulate|emulate|become|you\W+are\W+now|you\W+will\W+be)\W+{G}{{0,5}}?{UNRESTRICTED}"),
-    Rule("mode_enabled", JB, 0.8, r"(?:developer|dev|god|admin|administrator|debug|sudo|dan|jailbreak|jailbroken|unrestricted|opposite|evil|chaos|unlocked|root)\W+mode\W+(?:is\W+)?(?:now\W+)?(?:enabled|activated|on\b|unlocked|engaged|initiated)"),
-    Rule("enable_mode", JB, 0.8, r"(?:enable|activate|enter|switch\W+(?:in)?to|engage|turn\W+on)\W+(?:\w+\W+)?(?:dan|jailbreak|jailbroken|god|unrestricted|evil|opposite|chaos|unfiltered|uncensored|developer)\W+mode"),
+    Rule("mode_enabled", JB, 0.8, r"(?:developer|dev|god|admin|administrator|debug|sudo|dan|jailbreak|jailbroken|unrestricted|opposite|evil|chaos|unlocked|root)\W+mode\W+(?:is\W+)?(?:now\W+)?(?:enabled|activated|unlocked|engaged|initiated)"),
+    Rule("enable_mode", JB, 0.8, r"(?:enable|activate|enter|switch\W+(?:in)?to|engage|turn\W+on)\W+(?:\w+\W+)?(?:dan|jailbreak|jailbroken|god|unrestricted|evil|opposite|chaos|unfiltered|uncensored)\W+mode"),
     Rule("no_longer_bound", JB, 0.85, r"you\W+are\W+(?:no\W+longer|not)\W+(?:bound|restricted|limited|constrained|governed|required\W+to\W+follow|an?\W+(?:ai|assistant|language\W+model))"),
     Rule("you_are_now", JB, 0.4, r"you\W+are\W+now\W+(?:an?\W+|the\W+|in\W+|my\W+)?\w+"),
     Rule("freed_ai", JB, 0.7, r"(?:liberated|freed|unchained|unleashed|emancipated|unshackled|awakened)\W+(?:ai|assistant|model|mode|version|chatbot|llm|gpt|intelligence)"),
     Rule("freed_from", JB, 0.6, r"(?:freed?|liberated|released|unbound)\W+from\W+(?:the\W+|your\W+|all\W+|any\W+|its\W+)?(?:\w+\W+)?(?:confines|restrictions|rules|limitations|shackles|chains|guidelines|programming|constraints|filters)"),
     Rule("unfiltered_ai", JB, 0.65, r"(?:unfiltered|uncensored|unrestricted|jailbroken|unaligned|amoral|unmoderated)\W+(?:ai|assistant|model|version|response|responses|answer|answers|chatbot|llm|gpt|mode|persona|character)"),
     Rule("no_restrictions", JB, 0.45, r"(?:without|no|free\W+(?:of|from)|not\W+bound\W+by|unbound\W+by|beyond|regardless\W+of)\W+(?:any\W+|all\W+|the\W+|your\W+|its\W+)?(?:\w+\W+)?(?:restrictions|limitations|filters|censorship|ethical\W+(?:guidelines|constraints|boundaries|considerations)|moral\W+(?:guidelines|constraints|boundaries)|content\W+polic(?:y|ies)|safety\W+(?:guidelines|measures|filters|protocols)|confines)\b"),
-    Rule("disable_safety", JB, 0.85, rf"(?:ignore|disable|turn\W+off|deactivate|remove|bypass|circumvent|suspend|lift|override|forget|drop|abandon|set\W+aside|without)\W+{G}{{0,2}}?(?:safety|ethical|ethics|moral|content|security|openai|anthropic)\W+(?:\w+\W+)?(?:guidelines|filters?|restrictions|protocols|policies|policy|checks|measures|rules|settings|constraints|training|guardrails|features|principles|considerations|programming)"),
+    Rule("disable_safety", JB, 0.85, rf"(?:ignore|disable|turn\W+off|deactivate|suspend|lift|override|forget|set\W+aside|without|(?:remove|bypass|circumvent|drop|abandon|evade)\W+(?:all\W+|any\W+|your\W+|its\W+|the\W+model'?s\W+))\W*{G}{{0,2}}?(?:safety|ethical|ethics|moral|content|security|openai|anthropic)\W+(?:\w+\W+)?(?:guidelines|filters?|restrictions|protocols|policies|policy|checks|measures|rules|settings|constraints|training|guardrails|features|principles|considerations|programming)"),
+    Rule("ai_without_limits", JB, 0.7, rf"(?:\bai|assistant|you|yourself|version|mode|model|chatbot|persona)\W+{G}{{0,3}}?(?:with\W+no|without|free\W+of|minus)\W+(?:any\W+)?(?:content\W+|safety\W+|ethical\W+)?(?:restrictions|filters|limits|limitations|guidelines|guardrails|rules|censorship)\b"),
+    Rule("strip_filters", JB, 0.8, r"(?:disable|strip\W+away|strip|remove|turn\W+off|deactivate|bypass|lift|drop|shed|abandon|discard)\W+(?:all\W+)?(?:your|its|the\W+model'?s)\W+(?:\w+\W+)?(?:filters|restrictions|guardrails|safeguards|censorship|limitations|restraints|boundaries|safety)\b"),
+    Rule("safety_training_off", JB, 0.75, r"(?:safety|ethical|alignment)\W+(?:training|guidelines|filters|protocols)\W+(?:is\W+|are\W+|was\W+|were\W+|has\W+been\W+|have\W+been\W+)?(?:disabled|off|removed|suspended|lifted|mistaken|wrong|void|deactivated|no\W+longer\W+(?:apply|applies|active))"),
+    Rule("enter_persona", JB, 0.5, r"(?:enter|switch\W+to|adopt|assume|become|activate)\W+(?:the\W+|a\W+)?(?:persona|character|alter\W+ego|identity)\b"),
     Rule("stay_in_character", JB, 0.4, r"(?:stay|remain|keep)\W+in\W+character|break(?:ing)?\W+character|never\W+break\W+character"),
     Rule("grandma_exploit", JB, 0.5, r"(?:my|our)\W+(?:late|dead|deceased|departed)\W+grand(?:ma|mother|pa|father|mom|dad)"),
     Rule("hypothetical_no_rules", JB, 0.6, rf"(?:hypothetical(?:ly)?|fictional|fiction|imaginary|in\W+a\W+(?:story|novel|world|universe|game))\W+{G}{{0,6}}?(?:no|without|zero)\W+(?:rules|restrictions|laws|ethics|limits|morals|consequences|filters)"),
@@ -90,15 +107,16 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("anything_goes", JB, 0.45, r"(?:can|will|must|should)\W+(?:say|do|answer|generate|write)\W+anything\W+(?:without|regardless|even\W+if)"),
     Rule("no_refusal", JB, 0.55, r"(?:never|do\W+not|don'?t|cannot|can'?t|must\W+not|will\W+not|won'?t)\W+(?:refuse|decline|say\W+(?:no|that\W+you\W+can'?t)|apologi[sz]e|warn|add\W+(?:any\W+)?(?:warnings|disclaimers))\b"),
     # --- system prompt / training data extraction ---
-    Rule("reveal_secret_prompt", LEAK, 0.8, rf"{REVEAL}\W+(?:me\W+|us\W+|out\W+)?{G}{{0,3}}?(?:your|the|its|this)\W+{G}{{0,2}}?{SECRET_THING}\b"),
-    Rule("reveal_your_prompt", LEAK, 0.7, rf"{REVEAL}\W+(?:me\W+|us\W+|out\W+)?{G}{{0,2}}?your\W+(?:\w+\W+)?{YOUR_THING}\b"),
-    Rule("what_is_your_prompt", LEAK, 0.6, rf"what\W+(?:is|are|was|were)\W+{G}{{0,2}}?your\W+{G}{{0,2}}?{YOUR_THING}\b"),
-    Rule("words_above", LEAK, 0.75, rf"(?:repeat|print|output|reveal|show|display|copy|recite|echo|write\W+out|dump|return)\W+{G}{{0,3}}?(?:text|words|everything|content|instructions|all|lines?|message|prompt)\W+{G}{{0,2}}?(?:above|before\W+this|prior\W+to\W+this|preceding|at\W+the\W+(?:start|beginning|top))"),
+    Rule("reveal_secret_prompt", LEAK, 0.8, rf"{REVEAL}\W+(?:me\W+|us\W+|out\W+)?{G}{{0,3}}?(?:your|the|its|this)\W+{G}{{0,2}}?{SECRET_THING}\b", negatable=True),
+    Rule("reveal_your_prompt", LEAK, 0.7, rf"{REVEAL}\W+(?:me\W+|us\W+|out\W+)?{G}{{0,2}}?your\W+(?:\w+\W+)?{YOUR_THING}\b", negatable=True),
+    Rule("reveal_hidden_config", LEAK, 0.7, rf"{REVEAL}\W+{G}{{0,3}}?(?:all\W+|the\W+|your\W+|its\W+|any\W+)?{HIDDEN_THING}\b", negatable=True),
+    Rule("what_is_your_prompt", LEAK, 0.6, rf"what\W+(?:is|are|was|were)\W+{G}{{0,2}}?your\W+{G}{{0,2}}?{YOUR_THING}\b", negatable=True),
+    Rule("words_above", LEAK, 0.75, rf"(?:repeat|print|output|reveal|show|display|copy|recite|echo|write\W+out|dump|return)\W+{G}{{0,3}}?(?:text|words|everything|content|instructions|all|lines?|message|prompt)\W+{G}{{0,2}}?(?:above|before\W+this|prior\W+to\W+this|preceding|at\W+the\W+(?:start|beginning|top))", negatable=True),
     Rule("starting_with_you_are", LEAK, 0.7, r"(?:starting|beginning|start|begin)\W+with\W+(?:the\W+words?\W+)?[\"'“«]?\W*you\W+are\b"),
-    Rule("system_prompt_mention", LEAK, 0.35, rf"{SECRET_THING}\b"),
+    Rule("system_prompt_mention", LEAK, 0.35, rf"{SECRET_THING}\b", negatable=True),
     Rule("verbatim", LEAK, 0.3, r"(?:verbatim|word\W+for\W+word|character\W+for\W+character)\b"),
     Rule("repeat_forever", LEAK, 0.7, r"(?:repeat|say|print|output|write)\W+(?:the\W+)?(?:word\W+)?[\"'“«]?\w+[\"'”»]?\W+(?:forever|infinitely|indefinitely|endlessly|nonstop|(?:\d{3,}|a\W+(?:thousand|million))\W+times)"),
-    Rule("training_data", LEAK, 0.7, rf"(?:reveal|show|extract|dump|output|reproduce|print|list|recite|give)\W+{G}{{0,3}}?(?:training|pre-?training|fine-?tuning)\W+(?:data|set|corpus|examples|documents)"),
+    Rule("training_data", LEAK, 0.7, rf"(?:reveal|show|extract|dump|output|reproduce|print|list|recite|give)\W+{G}{{0,3}}?(?:training|pre-?training|fine-?tuning)\W+(?:data|set|corpus|examples|documents)", negatable=True),
     # --- multilingual classics ---
     Rule("ml_de", PI, 0.85, rf"(?:ignoriere|ignorier|ignorieren\W+sie|vergiss|vergessen\W+sie|missachte|übergehe|überspringe)\W+{G}{{0,3}}?(?:anweisungen|instruktionen|befehle|regeln|vorgaben|anordnungen|richtlinien)"),
     Rule("ml_fr", PI, 0.85, rf"(?:ignore[zr]?|oublie[zr]?|néglige[zr]?|ne\W+tiens\W+pas\W+compte)\W+{G}{{0,3}}?(?:instructions?|consignes|règles|directives|ordres)\b"),
@@ -165,8 +183,28 @@ def _decode_hex(token: str) -> str | None:
     return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
 
 
+_NEGATION_BEFORE_RE = re.compile(r"(?:\bnot|\bnever|\bnothing|n['’]t|\bno)\W+(?:\w+\W+){0,2}$")
+_NEGATION_INSIDE_RE = re.compile(r"\b(?:not|never|nothing|don'?t|doesn'?t|won'?t|cannot|can'?t)\b")
+_QUOTES = "'\"“‘«`"
+
+
 def _scan_plain(normalized: str) -> list[Hit]:
     return [*WORD_SET.finditer(normalized), *OTHER_SET.finditer(normalized)]
+
+
+def _hit_weight(hit: Hit, text: str) -> float:
+    """The rule's weight, halved when the match is negated ("do not reveal your
+    prompt") or quoted inside a longer sentence (talking *about* an attack phrase)."""
+    weight = hit.rule.weight
+    if hit.rule.negatable:
+        before = text[max(0, hit.start - 40) : hit.start]
+        inside = hit.rule.threat is LEAK and _NEGATION_INSIDE_RE.search(text, hit.start, hit.end)
+        if _NEGATION_BEFORE_RE.search(before) or inside:
+            weight *= 0.5
+    head = text[max(0, hit.start - 200) : hit.start].rstrip()
+    if head and head[-1] in _QUOTES and len(head.split()) >= 3:
+        weight *= 0.5
+    return weight
 
 
 class PromptInjectionScanner(BuiltinScanner):
@@ -192,9 +230,12 @@ class PromptInjectionScanner(BuiltinScanner):
             if decoded:
                 views.append(("base64", normalize(decoded)))
         for m in itertools.islice(_HEX_RE.finditer(text.normalized), MAX_DECODED_CANDIDATES):
-            decoded = _decode_hex(m.group(0))
-            if decoded:
-                views.append(("hex", normalize(decoded)))
+            # "...load 4967..." matches from the word's trailing "ad": try the pieces too.
+            for candidate in (m.group(0), *(p for p in m.group(0).split() if len(p) >= 24)):
+                decoded = _decode_hex(candidate)
+                if decoded:
+                    views.append(("hex", normalize(decoded)))
+                    break
         norm = text.normalized
         if "rot13" in norm or "rot-13" in norm or "rot 13" in norm or "caesar" in norm:
             views.append(("rot13", codecs.encode(norm, "rot13")))
@@ -206,7 +247,9 @@ class PromptInjectionScanner(BuiltinScanner):
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
         hits = _scan_plain(text.normalized)
-        weights: dict[str, float] = {h.rule.id: h.rule.weight for h in hits}
+        weights: dict[str, float] = {}
+        for h in hits:
+            weights[h.rule.id] = max(weights.get(h.rule.id, 0.0), _hit_weight(h, text.normalized))
         threats = {h.rule.threat for h in hits}
         encodings: list[str] = []
         if self.decode:
@@ -215,7 +258,7 @@ class PromptInjectionScanner(BuiltinScanner):
                     key = f"{encoding}:{h.rule.id}"
                     if h.rule.id in weights or key in weights:
                         continue
-                    weights[key] = min(1.0, h.rule.weight + ENCODED_BONUS)
+                    weights[key] = min(1.0, _hit_weight(h, view) + ENCODED_BONUS)
                     threats.add(h.rule.threat)
                     if encoding not in encodings:
                         encodings.append(encoding)

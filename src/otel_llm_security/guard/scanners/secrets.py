@@ -43,7 +43,7 @@ PATTERNS: tuple[tuple[str, float, str], ...] = (
     ("gcp_service_account", 0.9, r"\"private_key_id\"\s*:\s*\"(?P<v>[0-9a-f]{40})\""),
     ("connection_string", 0.9, r"\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|ftps?|sftp|smtps?|ldaps?)://[^\s:/@'\"]{1,64}:(?P<v>[^\s/@'\"]{1,128})@"),
     ("odbc_password", 0.8, r"(?i:\b(?:password|pwd))=(?P<v>[^;\s'\"]{4,});"),
-    ("password_assignment", 0.7, r"(?i:\b(?:password|passwd|passphrase|pwd|secret|secret_?key|api_?key|apikey|access_?token|auth_?token|client_?secret|private_?token)\b)[\"']?\s*(?::|=|:=|=>)\s*[\"']?(?P<v>[^\s\"',;}{)(\]\[<>]{8,128})"),
+    ("password_assignment", 0.7, r"(?i:(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret|secret_?key|api_?key|apikey|access_?token|auth_?token|client_?secret|private_?token)\b)[\"']?\s*(?::|=|:=|=>)\s*[\"']?(?P<v>[^\s\"',;}{)(\]\[<>]{8,128})"),
 )
 
 _PLACEHOLDER_RE = re.compile(

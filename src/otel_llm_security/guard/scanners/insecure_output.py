@@ -1,0 +1,145 @@
+"""Insecure output (output scanner): XSS payloads, exfiltration links, SQL and shell payloads.
+
+What a browser would execute if the app renders the answer as HTML or markdown:
+``<script>``, event-handler attributes inside a tag (``<img onerror=...>``,
+``<svg onload=...>``), ``javascript:``/``vbscript:``/``data:text/html`` URLs in
+attributes or markdown links, ``srcdoc``, frames/objects/``<base>``/meta refresh,
+SVG ``<animate>`` rewriting ``href``, CSS ``expression()``, and template-injection
+gadgets. The same rules run again on a decoded view (HTML entities, percent-encoding
+and ``\\uXXXX``/``\\xXX`` escapes, twice, for double encoding), so encoded variants match.
+
+Markdown images whose URL carries data in the query string (``![x](https://evil/?q=...)``)
+are reported as data exfiltration: rendering the image sends the data.
+
+Code that the answer shows *as code* (fenced blocks and inline backticks) is not
+rendered by markdown renderers, so HTML/XSS rules skip it: an answer explaining
+``<button onclick="save()">`` in a code block is not an attack. SQL-injection and
+destructive or reverse-shell commands are matched everywhere, including code blocks,
+because agents and users copy and run them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import unquote
+
+from otel_llm_security.attributes import Direction, Threat
+from otel_llm_security.guard.scanner import ScanResult, ScanText
+from otel_llm_security.guard.scanners.base import BuiltinScanner, Rule, RuleSet, noisy_or
+
+IO, EX = Threat.INSECURE_OUTPUT, Threat.DATA_EXFILTRATION
+SP = r"[\s\x00-\x1f/]*"  # browsers ignore whitespace, controls and slashes in these places
+JS_SCHEME = r"(?:j[\s\x00-\x1f]*a[\s\x00-\x1f]*v[\s\x00-\x1f]*a[\s\x00-\x1f]*s[\s\x00-\x1f]*c[\s\x00-\x1f]*r[\s\x00-\x1f]*i[\s\x00-\x1f]*p[\s\x00-\x1f]*t|vbscript|livescript)[\s\x00-\x1f]*:"
+
+HTML_RULES = RuleSet(
+    (
+        Rule("script_tag", IO, 0.95, r"<" + SP + r"script\b"),
+        Rule("event_handler", IO, 0.9, r"<" + SP + r"[a-z][a-z0-9-]{0,20}\b[^<>]{0,400}?[\s\"'/]on[a-z]{3,30}" + SP + r"="),
+        Rule("js_url_attr", IO, 0.95, r"(?:href|src|action|formaction|data|xlink:href|background|poster|lowsrc|dynsrc|codebase|to|values|from|by)" + SP + r"=" + SP + r"[\"'`]?" + SP + JS_SCHEME),
+        Rule("js_url_markdown", IO, 0.9, r"\]\(\s*<?\s*(?:" + JS_SCHEME + r"|data:\s*text/html)"),
+        Rule("js_url_bare", IO, 0.6, r"(?<![a-z])" + JS_SCHEME + r"\s*(?:alert|prompt|confirm|eval|fetch|document|window|location|this|top|self|parent|\(|\[|/|%|&|\\)"),
+        Rule("data_html_url", IO, 0.85, r"(?:href|src|data|action|formaction)" + SP + r"=" + SP + r"[\"']?\s*data:\s*(?:text/html|image/svg\+xml|application/(?:xhtml|x-javascript|javascript)|text/javascript)"),
+        Rule("srcdoc", IO, 0.9, r"\ssrcdoc" + SP + r"="),
+        Rule("dangerous_tag", IO, 0.75, r"<" + SP + r"(?:iframe|frame|frameset|object|embed|applet|base|portal)\b"),
+        Rule("meta_refresh", IO, 0.85, r"<" + SP + r"meta\b[^<>]{0,200}http-equiv" + SP + r"=" + SP + r"[\"']?refresh"),
+        Rule("svg_animate_href", IO, 0.9, r"<" + SP + r"(?:animate|set)\b[^<>]{0,200}attributename" + SP + r"=" + SP + r"[\"']?(?:xlink:)?href"),
+        Rule("css_expression", IO, 0.8, r"style" + SP + r"=[^<>]{0,200}(?:expression\s*\(|-moz-binding|behavior\s*:|url\s*\(\s*[\"']?\s*javascript:)"),
+        Rule("template_gadget", IO, 0.85, r"\{\{[^}]{0,100}(?:constructor\s*\.\s*constructor|\$on\.constructor|\$eval\s*\(|__proto__)"),
+        Rule("form_hijack", IO, 0.6, r"<" + SP + r"form\b[^<>]{0,300}action" + SP + r"=" + SP + r"[\"']?\s*https?://"),
+        Rule("md_image_exfil", EX, 0.85, r"!\[[^\]\n]{0,300}\]\(\s*<?https?://[^\s)]{1,300}[?&][^\s)=]{1,50}=[^\s)&]{16,}"),
+        Rule("md_image_query", EX, 0.4, r"!\[[^\]\n]{0,300}\]\(\s*<?https?://[^\s)]{1,300}[?&][^\s)=]{1,50}=[^\s)&]{1,15}[\s)&]"),
+        Rule("md_ref_image_exfil", EX, 0.8, r"(?:^|\n)[ \t]{0,3}\[[^\]\n]{1,100}\]:\s*<?https?://\S{1,300}[?&][^\s=]{1,50}=[^\s&]{16,}"),
+        Rule("html_img_exfil", EX, 0.8, r"<" + SP + r"img\b[^<>]{0,200}src" + SP + r"=" + SP + r"[\"']?https?://[^\s\"'>]{1,300}[?&][^\s\"'>=]{1,50}=[^\s\"'>&]{16,}"),
+    )
+)
+
+CODE_RULES = RuleSet(
+    (
+        Rule("sqli_tautology", IO, 0.85, r"['\"`]\s*\)?\s*(?:or|\|\|)\s*\(?\s*['\"]?(?P<taut>\w{1,10})['\"]?\s*=\s*['\"]?(?P=taut)['\"]?(?:\s*(?:--|#|/\*|;)|\s*$|\s*['\"])"),
+        Rule("sqli_comment", IO, 0.7, r"['\"]\s*(?:;|\))?\s*(?:--|#)\s*$|admin['\"]\s*--"),
+        Rule("sqli_union", IO, 0.85, r"\bunion\s+(?:all\s+)?select\b[^;\n]{0,200}\b(?:from\s+(?:information_schema|mysql\.user|pg_catalog|sqlite_master|sys\.)|null\s*,\s*null|@@version|version\s*\(|user\s*\(\s*\)|password)"),
+        Rule("sqli_stacked", IO, 0.85, r"['\"]\s*\)?\s*;\s*(?:drop\s+(?:table|database)|delete\s+from|truncate\s+table|shutdown|exec(?:ute)?\s+(?:xp_|sp_))"),
+        Rule("sqli_time", IO, 0.8, r"(?:\bwaitfor\s+delay\s+['\"]\d|\b(?:and|or)\s+(?:sleep|pg_sleep|benchmark)\s*\(\s*\d)"),
+        Rule("sqli_xp_cmdshell", IO, 0.85, r"\bxp_cmdshell\b|\bload_file\s*\(\s*['\"]/|\binto\s+(?:out|dump)file\s+['\"]"),
+        Rule("shell_rm_root", IO, 0.9, r"\brm\s+(?:-[a-z]*\s+)*-(?:rf|fr|[a-z]*r[a-z]*f|[a-z]*f[a-z]*r)[a-z]*\s+(?:--no-preserve-root\s+)?(?:/|/\*|~|~/|\$home|\*|/(?:etc|usr|var|home|boot|bin|lib)/?)(?:\s|$|;|&|\|)"),
+        Rule("shell_fork_bomb", IO, 0.95, r":\s*\(\s*\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:"),
+        Rule("shell_reverse", IO, 0.95, r"(?:bash|sh|zsh)\s+-i\s*[>&]+\s*/dev/tcp/|/dev/tcp/\d{1,3}(?:\.\d{1,3}){3}/\d+|\bnc(?:at)?\b[^\n|;]{0,60}\s-[a-z]*e\s+/bin/(?:ba)?sh|mkfifo\s+/tmp/\S+\s*;\s*(?:nc|cat)|socket\.socket\([^)]*\)[^\n]{0,200}(?:subprocess|pty\.spawn|os\.dup2)"),
+        Rule("shell_pipe_to_shell", IO, 0.45, r"\b(?:curl|wget)\b[^\n|;]{0,300}\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|base64\s+(?:-d|--decode)[^\n|]{0,40}\|\s*(?:ba)?sh\b"),
+        Rule("shell_disk_wipe", IO, 0.9, r"\bdd\s+if=/dev/(?:zero|random|urandom)\s+of=/dev/(?:sd|nvme|hd|xvd|vd)|\bmkfs(?:\.\w+)?\s+/dev/(?:sd|nvme|hd)|>\s*/dev/sd[a-z]\b|\bchmod\s+(?:-r\s+)?777\s+/(?:\s|$)"),
+        Rule("powershell_cradle", IO, 0.9, r"\biex\s*\(?\s*\(?\s*new-object\s+(?:system\.)?net\.webclient\)?\s*\.\s*downloadstring|\bpowershell(?:\.exe)?\s+(?:-\w+\s+)*-e(?:nc|ncodedcommand)?\s+[a-z0-9+/=]{20,}|\bcertutil(?:\.exe)?\s+-urlcache\s+-split\s+-f\s+http"),
+    )
+)
+
+_FENCE_RE = re.compile(r"(?ms)^[ \t]{0,3}(```+|~~~+)[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)")
+_INLINE_CODE_RE = re.compile(r"(`+)(?!`)[^\n]*?(?<!`)\1(?!`)")
+_ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})|\\u\{([0-9a-fA-F]{1,6})\}|\\x([0-9a-fA-F]{2})")
+_NEEDS_DECODE_RE = re.compile(r"&#?\w{1,10};?|%[0-9a-fA-F]{2}|\\u[0-9a-fA-F{]|\\x[0-9a-fA-F]{2}")
+
+
+def mask_code(text: str) -> str:
+    """Blank out fenced code blocks and inline code spans (keeps offsets)."""
+    if "`" not in text and "~~~" not in text:
+        return text
+
+    def blank(m: re.Match[str]) -> str:
+        return re.sub(r"[^\n]", " ", m.group(0))
+
+    return _INLINE_CODE_RE.sub(blank, _FENCE_RE.sub(blank, text))
+
+
+def _unescape_js(text: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        code = m.group(1) or m.group(2) or m.group(3)
+        try:
+            return chr(int(code, 16))
+        except (ValueError, OverflowError):
+            return m.group(0)
+
+    return _ESCAPE_RE.sub(repl, text)
+
+
+def decode_view(text: str) -> str:
+    """HTML entities, percent-encoding and JS escapes decoded, twice (double encoding)."""
+    for _ in range(2):
+        if not _NEEDS_DECODE_RE.search(text):
+            break
+        text = html.unescape(unquote(_unescape_js(text)))
+    return text
+
+
+class InsecureOutputScanner(BuiltinScanner):
+    """Options: ``mask_code`` (default True): ignore HTML inside markdown code for XSS rules."""
+
+    kind = "insecure_output"
+    directions = ("output", "input")
+    default_threshold = 0.5
+
+    def __init__(self, *, name: str | None = None, direction: Direction = "output", threshold: float | None = None, mask_code: bool = True) -> None:
+        super().__init__(name=name, direction=direction, threshold=threshold)
+        self.mask_code = mask_code
+
+    def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
+        raw = text.raw
+        lowered = raw.lower() if raw.isascii() else text.normalized
+        rendered = mask_code(lowered) if self.mask_code else lowered
+        weights: dict[str, float] = {}
+        threats: set[Threat] = set()
+        encoded = False
+        views = [(rendered, False)]
+        decoded = decode_view(rendered)
+        if decoded != rendered:
+            views.append((decoded.lower(), True))
+        for view, is_decoded in views:
+            for hit in HTML_RULES.finditer(view):
+                if hit.rule.id not in weights:
+                    encoded = encoded or is_decoded
+                weights.setdefault(hit.rule.id, hit.rule.weight)
+                threats.add(hit.rule.threat)
+        for hit in CODE_RULES.finditer(lowered):
+            weights.setdefault(hit.rule.id, hit.rule.weight)
+            threats.add(hit.rule.threat)
+        if not weights:
+            return self.result(0.0)
+        details: dict[str, str | float | int | bool] = {"rules": len(weights), "encoded": encoded}
+        return self.result(noisy_or(weights.values()), threats, "rules: " + ", ".join(sorted(weights)), details=details)
