@@ -43,10 +43,26 @@ _TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
 _FIRST_TURN_ROLES = frozenset({"system", "developer"})
 
 
+_MISSING = object()
+
+
 def g(obj: Any, name: str) -> Any:
-    """``obj[name]`` for dicts, ``obj.name`` for models; None when absent."""
+    """``obj[name]`` for dicts, ``obj.name`` for models; None when absent.
+
+    Pydantic models are read through their ``__dict__`` and extras: a failed
+    ``getattr`` on a model costs an exception inside pydantic (Azure's extra fields are
+    absent from most responses, and this runs on every call).
+    """
     if isinstance(obj, dict):
         return obj.get(name)
+    d = getattr(obj, "__dict__", None)
+    if d is not None:
+        v = d.get(name, _MISSING)
+        if v is not _MISSING:
+            return v
+        extra = getattr(obj, "__pydantic_extra__", _MISSING)
+        if extra is not _MISSING:
+            return extra.get(name) if isinstance(extra, dict) else None
     return getattr(obj, name, None)
 
 
