@@ -9,6 +9,7 @@ them, on the same AST node classes, so linting and execution read one tree.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from esql import ast
@@ -162,8 +163,12 @@ class _ExecAstBuilder(AstBuilder):
         return cmd
 
 
+@functools.lru_cache(maxsize=256)
 def parse_query(query: str, stack_version: str = TARGET_STACK_VERSION) -> ast.EsqlQuery:
-    """Parse ES|QL text with the grammar of ``stack_version``; raises ``esql.EsqlError`` subclasses."""
+    """Parse ES|QL text with the grammar of ``stack_version``; raises ``esql.EsqlError`` subclasses.
+
+    Results are cached (the Python ANTLR runtime is slow): treat the returned tree as read-only.
+    """
     from esql.analyzer import check_catalog_names
 
     with ParserConfig(min_stack_version=stack_version):
