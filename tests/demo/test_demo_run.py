@@ -25,19 +25,34 @@ CLI = Path(sys.executable).with_name("otel-llm-security")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    from otel_llm_security.export.otlp_receiver import OtlpReceiver
+
     out = tmp_path_factory.mktemp("demo")
     store = out / "demo.duckdb"
     report = out / "report.html"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
     env["COLUMNS"] = "200"
-    proc = subprocess.run(
-        [str(CLI), "demo", "--enforce", "--store", str(store), "--report", str(report)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    return {"proc": proc, "store": store, "report": report}
+    # Stands in for a real collector that --otlp-endpoint also sends to.
+    with DocumentStore(out / "remote.duckdb") as remote, OtlpReceiver(remote, port=0) as collector:
+        proc = subprocess.run(
+            [
+                str(CLI),
+                "demo",
+                "--enforce",
+                "--store",
+                str(store),
+                "--report",
+                str(report),
+                "--otlp-endpoint",
+                collector.http_endpoint,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        remote_calls = len(calls_from_store(remote))
+    return {"proc": proc, "store": store, "report": report, "remote_calls": remote_calls}
 
 
 def test_demo_exits_zero_and_prints_tables_and_summary(demo):
@@ -126,6 +141,10 @@ def test_enforce_mode_blocks_the_injection_and_spares_ordinary_users(demo):
     for title in ("Ordinary user: travel questions", "Ordinary user: coding help", "Ordinary user: cooking"):
         cells = rows[title].split("│")
         assert int(cells[3]) == 0 and int(cells[4]) == 0
+
+
+def test_otlp_endpoint_receives_the_same_calls(demo):
+    assert demo["remote_calls"] == 2 * sum(s.requests for s in scenarios())
 
 
 def test_report_is_written(demo):

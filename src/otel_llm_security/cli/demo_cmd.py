@@ -32,6 +32,14 @@ def register(subparsers: Any) -> None:
         default=None,
         help="write the HTML report here (default: demo-report.html next to the store; 'none' to skip)",
     )
+    p.add_argument(
+        "--otlp-endpoint",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also send the spans to this OTLP/HTTP endpoint, e.g. the collector of examples/elastic-stack "
+        "(http://127.0.0.1:4318); repeatable",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
         report = None
     else:
         report = args.report
-    run_demo(store, enforce=args.enforce, report_path=report)
+    run_demo(store, enforce=args.enforce, report_path=report, otlp_endpoints=tuple(args.otlp_endpoint))
     return 0

@@ -51,10 +51,12 @@ def console_for_output() -> Console:
     return Console()
 
 
-def header(console: Console, api: str, otlp: str, store: Path) -> None:
+def header(console: Console, api: str, otlp: str, store: Path, also_to: tuple[str, ...] = ()) -> None:
     console.print("[bold]otel-llm-security demo[/bold]: local mode, no OpenAI key, no Elastic stack")
     console.print(f"  fake OpenAI API  {api}")
     console.print(f"  OTLP endpoint    {otlp}/v1/traces  (collect → APM documents → {store})")
+    for url in also_to:
+        console.print(f"  also exporting   {url.rstrip('/')}/v1/traces")
 
 
 @contextmanager

@@ -10,6 +10,9 @@
 3. Runs every detection rule with the local ES|QL engine and prints the alerts.
 4. With ``enforce``: replays the same traffic in enforce mode and shows what was blocked.
 5. Writes the HTML report of the store.
+
+``otlp_endpoints`` also sends every span to real OTLP/HTTP endpoints (a collector in
+front of Elastic), so the same traffic shows up in Kibana.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def _fresh(path: Path) -> None:
 class _Pipeline:
     """The instrumented app's telemetry set-up: OTel SDK → OTLP/HTTP → endpoint."""
 
-    def __init__(self, endpoint: str, mode: Mode) -> None:
+    def __init__(self, endpoint: str, mode: Mode, also_to: tuple[str, ...] = ()) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -110,11 +113,10 @@ class _Pipeline:
                 }
             )
         )
-        self.provider.add_span_processor(
-            BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces"), schedule_delay_millis=500
-            )
-        )
+        # The local collect endpoint, plus any real collector the user points the demo at.
+        for url in (endpoint, *also_to):
+            exporter = OTLPSpanExporter(endpoint=f"{url.rstrip('/')}/v1/traces")
+            self.provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
         self.tracer = self.provider.get_tracer("demo-chat-app")
         guard = Guard.from_environment({**os.environ, ENV_MODE: mode.value})
         settings = RecordSettings(hash_key=DEMO_HASH_KEY, hash_key_configured=True)
@@ -134,13 +136,14 @@ def play(
     items: list[Scenario],
     mode: Mode,
     on_turn: Callable[[Scenario, TurnOutcome], None] | None = None,
+    also_to: tuple[str, ...] = (),
 ) -> list[TurnOutcome]:
     """Plays every scenario's turns through the instrumented chat app; returns their outcomes."""
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
     from otel_llm_security.demo.app import ChatApp
 
-    pipeline = _Pipeline(endpoint, mode)
+    pipeline = _Pipeline(endpoint, mode, also_to)
     app = ChatApp(base_url, azure_endpoint)
     outcomes = []
     try:
@@ -174,6 +177,7 @@ def run_demo(
     report_path: Path | None = None,
     console: Console | None = None,
     now: Any = None,
+    otlp_endpoints: tuple[str, ...] = (),
 ) -> DemoResult:
     """Runs the demo end to end (see the module doc) and prints it to ``console``."""
     from otel_llm_security.demo import display
@@ -195,10 +199,16 @@ def run_demo(
     store = DocumentStore(store_path)
     try:
         with FakeOpenAIServer(responder_for(items)) as api, OtlpReceiver(store, port=0) as receiver:
-            display.header(console, api.base_url, receiver.http_endpoint, store_path)
+            display.header(console, api.base_url, receiver.http_endpoint, store_path, otlp_endpoints)
             with display.traffic_progress(console, items, "monitor") as advance:
                 result.outcomes += play(
-                    receiver.http_endpoint, api.base_url, api.azure_endpoint, items, Mode.MONITOR, advance
+                    receiver.http_endpoint,
+                    api.base_url,
+                    api.azure_endpoint,
+                    items,
+                    Mode.MONITOR,
+                    advance,
+                    otlp_endpoints,
                 )
             result.rule_runs = run_all_rules(store, now)
             result.alerts = sorted_alerts(result.rule_runs)
@@ -207,7 +217,13 @@ def run_demo(
             if enforce:
                 with display.traffic_progress(console, items, "enforce") as advance:
                     enforced = play(
-                        receiver.http_endpoint, api.base_url, api.azure_endpoint, items, Mode.ENFORCE, advance
+                        receiver.http_endpoint,
+                        api.base_url,
+                        api.azure_endpoint,
+                        items,
+                        Mode.ENFORCE,
+                        advance,
+                        otlp_endpoints,
                     )
                 result.outcomes += enforced
                 display.enforce_table(console, items, enforced)
