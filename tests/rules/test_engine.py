@@ -311,3 +311,23 @@ def test_mapped_but_unstored_fields_are_null_columns(store):
 def test_outside_the_subset_or_invalid_is_a_clear_error(engine, query, error, message):
     with pytest.raises(error, match=message):
         engine.execute(query)
+
+
+def test_multi_values_read_like_doc_values_sorted_and_keyword_deduplicated():
+    s = DocumentStore(None)
+    s.write([doc(1, 1, threats=["pii", "jailbreak", "pii"], n_scores=[0.5, 0.1, 0.5])])
+    out = EsqlEngine(s, now=NOW).execute(
+        "FROM traces-apm* | EVAL n = MV_COUNT(labels.threats), f = MV_FIRST(labels.threats), "
+        "k = MV_COUNT(numeric_labels.scores) | KEEP labels.threats, numeric_labels.scores, n, f, k"
+    ).to_dicts()
+    assert out == [{"labels.threats": ["jailbreak", "pii"], "numeric_labels.scores": [0.1, 0.5, 0.5], "n": 2,
+                    "f": "jailbreak", "k": 3}]
+    s.close()
+
+
+@pytest.mark.parametrize("pattern", ["^abc", "abc$", "(?i)abc", "a<1-5>"])
+def test_rlike_refuses_syntax_lucene_reads_differently(engine, pattern):
+    with pytest.raises(EsqlUnsupportedError, match="RLIKE pattern"):
+        engine.execute(f'FROM traces-apm* | WHERE labels.user RLIKE "{pattern}" | KEEP labels.user')
+    # a negated character class is the same in both
+    assert engine.execute('FROM traces-apm* | WHERE labels.user RLIKE "[^x]+" | KEEP labels.user').values

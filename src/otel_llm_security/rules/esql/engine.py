@@ -184,15 +184,17 @@ def like_to_sql(pattern: str) -> str:
     return "".join(out)
 
 
-# Lucene RegExp operators that RE2 reads differently or not at all (ES enables them all).
-_LUCENE_ONLY = re.compile(r'(?<!\\)(?:\\\\)*[@&~<>#"]')
+# Lucene RegExp operators that RE2 reads differently or not at all (ES enables them all),
+# and RE2 syntax Lucene lacks (anchors, groups with flags).
+_LUCENE_ONLY = re.compile(r'(?<!\\)(?:\\\\)*(?:[@&~<>#"^$]|\(\?)')
 
 
 def rlike_to_re2(pattern: str) -> str:
     """ES|QL RLIKE (Lucene regex, anchored) → RE2 for regexp_full_match; refuses Lucene-only syntax."""
-    if _LUCENE_ONLY.search(pattern):
+    if _LUCENE_ONLY.search(pattern.replace("[^", "[")):  # a negated class is fine in both
         raise EsqlUnsupportedError(
-            f"RLIKE pattern [{pattern}] uses a Lucene regex operator (@ & ~ < > # \") the local engine does not support"
+            f"RLIKE pattern [{pattern}] uses a Lucene regex operator (@ & ~ < > # \") or RE2-only syntax (^ $ (?...))"
+            " that the local engine does not translate: escape the character with a backslash"
         )
     # Lucene reads \d, \t, ... as the letter itself or as a class depending on its version; RE2 as a class
     # or control character. Refuse them rather than guess.
@@ -312,7 +314,13 @@ class _Compiler:
             if info.es_type not in SQL_TYPES:
                 raise EsqlEngineError(f"field [{name}] has a type the engine does not know: {info.es_type}")
             cols[name] = Col(info.es_type, bool(info.multi))
-            if stored:
+            if stored and info.multi and info.es_type != "text":
+                # ES|QL reads these from doc values: multi-values come back sorted, and keyword
+                # values also deduplicated (sorted-set doc values).
+                dedupe = info.es_type in STRING_TYPES or info.es_type == "boolean"
+                inner = f"list_distinct({q(name)})" if dedupe else q(name)
+                select.append(f"CASE WHEN len({q(name)}) = 0 THEN NULL ELSE list_sort({inner}) END AS {q(name)}")
+            elif stored:
                 select.append(q(name))
             else:
                 # Mapped (as an index template would) but no stored document has it yet.
