@@ -345,24 +345,58 @@ def test_guard_failure_fails_closed_when_the_operator_chose_it(instrument, repla
     assert replay.requests == []
 
 
-@pytest.mark.parametrize(
-    "messages",
-    [
-        [{"role": "user", "content": "\ud800 lone surrogate \x00 nul"}],
-        [{"role": "user", "content": None}],
-        [{"role": "user"}],
-        [{"role": "user", "content": [None, 3, {"type": "text"}, {"type": "text", "text": 5}]}],
-        [{"role": "user", "content": "x" * 200_000}],
-    ],
-)
-def test_hostile_request_shapes_never_break_the_call(instrument, telemetry, replay, guard_factory, messages) -> None:
-    instrument(guard=guard_factory())
-    client = replay.client()
+HOSTILE_MESSAGES = [
+    [{"role": "user", "content": "\ud800 lone surrogate \x00 nul \u202e bidi"}],
+    [{"role": "user", "content": None}],
+    [{"role": "user"}],
+    [{"role": "user", "content": [None, 3, {"type": "text"}, {"type": "text", "text": 5}]}],
+    [{"role": "user", "content": "x" * 200_000}],
+    ["not a message", 42, None],
+    [{"role": "user", "content": {"nested": ["dict"]}}],
+]
+
+
+def _outcome(client: Any, messages: Any) -> str:
     try:
         client.chat.completions.create(model=MODEL, messages=messages)
-    except (openai.APIError, TypeError, UnicodeEncodeError):
-        pass  # whatever the client itself does with it; our hook must not add an error
-    assert len(telemetry.spans()) <= 1
+    except Exception as exc:
+        return type(exc).__name__
+    return "ok"
+
+
+@pytest.mark.parametrize("messages", HOSTILE_MESSAGES)
+def test_hostile_request_shapes_never_change_the_outcome(instrument, telemetry, replay, guard_factory, messages) -> None:
+    plain = _outcome(replay.client(), messages)
+    instrument(guard=guard_factory())
+    assert _outcome(replay.client(), messages) == plain
+    spans = telemetry.spans()
+    if plain == "ok":
+        assert len(spans) == 1
+        assert spans[0].attributes[a.LLM_SECURITY_MODE] == "monitor"
+
+
+def test_legacy_completions(instrument, telemetry, replay, guard_factory) -> None:
+    guard = guard_factory()
+    instrument(guard=guard)
+    replay.enqueue(Reply.of({"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "gpt-3.5-turbo-instruct",
+                             "choices": [{"text": " done", "index": 0, "logprobs": None, "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3}}))
+    replay.client().completions.create(model="gpt-3.5-turbo-instruct", prompt="Say done")
+    span = only_span(telemetry)
+    assert span.name == "text_completion gpt-3.5-turbo-instruct"
+    assert span.attributes[a.LLM_SECURITY_INPUT_HASH] == hm("Say done")
+    assert span.attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(" done")
+    assert guard.outputs == [(" done", "Say done")]
+
+
+def test_chat_parse_helper(instrument, telemetry, replay, guard_factory) -> None:
+    instrument(guard=guard_factory())
+    replay.enqueue(Reply.of(chat_completion('{"city": "Paris"}')))
+    out = replay.client().chat.completions.parse(
+        model=MODEL, messages=[{"role": "user", "content": "where"}],
+        response_format={"type": "json_object"})
+    assert out.choices[0].message.content == '{"city": "Paris"}'
+    assert only_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm('{"city": "Paris"}')
 
 
 @pytest.mark.parametrize(
@@ -478,3 +512,28 @@ def test_clean_azure_annotations_add_no_provider_verdict(instrument, telemetry, 
     attrs = only_span(telemetry).attributes
     assert a.LLM_SECURITY_PROVIDER_FILTER_CODE not in attrs
     assert a.LLM_SECURITY_THREATS not in attrs
+
+
+def test_real_guard_enforce_redacts_secrets_both_ways(instrument, telemetry, replay) -> None:
+    from otel_llm_security.guard.engine import Guard
+
+    guard = Guard.from_environment({"OTEL_LLM_SECURITY_MODE": "enforce"})
+    instrument(guard=guard)
+    key = "AKIAIOSFODNN7EXAMPLE"
+    replay.enqueue(Reply.of(chat_completion(f"Your key is {key}.")))
+    out = ask(replay.client(), f"store my key {key} please")
+    sent = replay.requests[0].json["messages"][0]["content"]
+    assert key not in sent
+    assert key not in out.choices[0].message.content
+    attrs = only_span(telemetry).attributes
+    assert attrs[a.LLM_SECURITY_ACTION] == "redact"
+    assert attrs[a.LLM_SECURITY_REDACTED] is True
+    assert attrs[a.LLM_SECURITY_BLOCKED] is False
+    assert "secret" in attrs[a.LLM_SECURITY_THREATS]
+    assert attrs["llm.security.input.secrets.score"] > 0.5
+    assert attrs["llm.security.output.secrets.score"] > 0.5
+    assert attrs[a.LLM_SECURITY_INPUT_HASH] == hm(f"store my key {key} please")
+    finding_targets = sorted(e.attributes[a.SECURITY_TARGET_TYPE] for e in only_span(telemetry).events)
+    assert finding_targets == ["llm_input", "llm_output"]
+    assert {e.attributes[a.SECURITY_VERDICT_TYPE] for e in only_span(telemetry).events} == {"modify"}
+    assert {e.attributes[a.SECURITY_POLICY_ID] for e in only_span(telemetry).events} == {"default"}

@@ -203,6 +203,15 @@ def test_responses_stream_helper(instrument, telemetry, replay, guard_factory) -
     assert one_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(TEXT)
 
 
+def test_chat_stream_helper(instrument, telemetry, replay, guard_factory) -> None:
+    instrument(guard=guard_factory())
+    replay.enqueue(Reply.stream(chat_completion_chunks(TEXT, usage=Usage(3, 4))))
+    with replay.client().chat.completions.stream(model=MODEL, messages=MESSAGES) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == TEXT
+    assert one_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(TEXT)
+
+
 def test_raw_response_stream(instrument, telemetry, replay, guard_factory) -> None:
     instrument(guard=guard_factory())
     replay.enqueue(Reply.stream(chat_completion_chunks(TEXT, usage=Usage(1, 2))))

@@ -123,3 +123,20 @@ def test_sse_framing() -> None:
     assert named == b'event: response.created\ndata: {"type":"response.created"}\n\n'
     assert t.split_text("abcdefg", 3) == ["abc", "def", "g"]
     assert t.split_text("", 3) == []
+
+
+def test_instrumented_harness() -> None:
+    from otel_llm_security.attributes import LLM_SECURITY_MODE, METRIC_REQUESTS
+    from otel_llm_security.capture import patch
+
+    with t.instrumented(service_name="fixture-app") as run:
+        run.replay.enqueue(t.Reply.of(t.chat_completion("Hi")))
+        run.client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}])
+        with pytest.raises(RuntimeError), t.instrumented():
+            pass
+    assert patch.runtime is None
+    [span] = run.spans()
+    assert span.resource.attributes["service.name"] == "fixture-app"
+    assert span.attributes[LLM_SECURITY_MODE] == "monitor"
+    names = {m.name for rm in run.metrics().resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert METRIC_REQUESTS in names

@@ -3,11 +3,13 @@
 ``responses`` builds the JSON/SSE bodies (chat completions with tool calls, streams
 with and without usage, the Responses API, embeddings, errors, Azure content-filter
 refusals and filtered completions); ``transport`` serves them to the real ``openai``
-client through an in-process HTTP transport. Nothing here touches the network.
+client through an in-process HTTP transport; ``harness.instrumented()`` runs
+instrumented calls into in-memory telemetry. Nothing here touches the network.
 """
 
 from __future__ import annotations
 
+from otel_llm_security.testing.harness import InstrumentedRun, instrumented
 from otel_llm_security.testing.responses import (
     DEFAULT_MODEL,
     Reply,
@@ -39,6 +41,7 @@ __all__ = [
     "AZURE_API_VERSION",
     "AZURE_ENDPOINT",
     "DEFAULT_MODEL",
+    "InstrumentedRun",
     "OpenAIReplay",
     "RecordedRequest",
     "Reply",
@@ -52,6 +55,7 @@ __all__ = [
     "embeddings_response",
     "error_body",
     "http_module",
+    "instrumented",
     "prompt_filter_results",
     "response_object",
     "response_stream_events",
