@@ -331,3 +331,15 @@ def test_rlike_refuses_syntax_lucene_reads_differently(engine, pattern):
         engine.execute(f'FROM traces-apm* | WHERE labels.user RLIKE "{pattern}" | KEEP labels.user')
     # a negated character class is the same in both
     assert engine.execute('FROM traces-apm* | WHERE labels.user RLIKE "[^x]+" | KEEP labels.user').values
+
+
+def test_keep_precedence_exact_over_partial_over_star(engine):
+    def cols(q: str) -> list[str]:
+        return [c.name for c in engine.execute(q).columns]
+
+    base = "FROM traces-apm* | KEEP labels.*, numeric_labels.* | "
+    assert cols(base + "KEEP labels.*, labels.user") == ["labels.blocked", "labels.threats", "labels.user"]
+    assert cols(base + "KEEP labels.user, *") == ["labels.user", "labels.blocked", "labels.threats",
+                                                  "numeric_labels.risk", "numeric_labels.tokens"]
+    assert cols(base + "KEEP *, labels.t*") == ["labels.blocked", "labels.user", "numeric_labels.risk",
+                                                "numeric_labels.tokens", "labels.threats"]

@@ -14,7 +14,6 @@ the command or function; column errors read like Elasticsearch's
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import math
 import re
 from collections.abc import Mapping
@@ -207,10 +206,6 @@ def rlike_to_re2(pattern: str) -> str:
     return "(?s)" + pattern
 
 
-def index_matches(pattern: str, name: str) -> bool:
-    return fnmatch.fnmatchcase(name, pattern)
-
-
 def _unify(types: list[str], what: str) -> str:
     real = [t for t in types if t != "null"]
     if not real:
@@ -364,30 +359,39 @@ class _Compiler:
             cols[alias.name] = Col(e.type, e.multi)
             self.cols = cols
 
-    def _patterns(self, cmd: ast.KeepCommand | ast.DropCommand, verb: str) -> list[str]:
+    def _patterns(self, cmd: ast.KeepCommand | ast.DropCommand) -> list[str]:
+        """Columns selected by KEEP/DROP patterns, in KEEP's output order.
+
+        ES precedence when a column matches several patterns: an exact name beats a
+        partial wildcard, which beats ``*``; between equals the rightmost pattern wins.
+        Columns are ordered by their winning pattern, then by input order.
+        """
         patterns: list[str] = getattr(cmd, "patterns", None) or [*cmd.columns, *cmd.wildcards]
-        chosen: list[str] = []
-        for p in patterns:
+        best: dict[str, tuple[int, int]] = {}  # column -> (precedence, pattern index)
+        for i, p in enumerate(patterns):
             if "*" in p:
-                hits = [n for n in self.cols if fnmatch.fnmatchcase(n, p)]
+                rx = re.compile(".*".join(re.escape(part) for part in p.split("*")) + r"\Z")
+                hits = [n for n in self.cols if rx.match(n)]
                 if not hits:
                     raise EsqlEngineError(f"No matches found for pattern [{p}]")
-                chosen.extend(h for h in hits if h not in chosen)
+                precedence = 1 if set(p) == {"*"} else 2
             else:
                 if p not in self.cols:
                     raise EsqlEngineError(f"Unknown column [{p}]")
-                if p in chosen:
-                    chosen.remove(p)  # an exact name takes its own position over a wildcard's
-                chosen.append(p)
-        return chosen
+                hits, precedence = [p], 3
+            for n in hits:
+                if n not in best or precedence >= best[n][0]:
+                    best[n] = (precedence, i)
+        order = {n: k for k, n in enumerate(self.cols)}
+        return sorted(best, key=lambda n: (best[n][1], order[n]))
 
     def cmd_KeepCommand(self, cmd: ast.KeepCommand) -> None:
-        keep = self._patterns(cmd, "KEEP")
+        keep = self._patterns(cmd)
         self.cols = {n: self.cols[n] for n in keep}
         self.new_cte(f"SELECT {self.col_list()} FROM {self.prev}")
 
     def cmd_DropCommand(self, cmd: ast.DropCommand) -> None:
-        drop = set(self._patterns(cmd, "DROP"))
+        drop = set(self._patterns(cmd))
         self.cols = {n: c for n, c in self.cols.items() if n not in drop}
         self.new_cte(f"SELECT {self.col_list()} FROM {self.prev}")
 
