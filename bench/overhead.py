@@ -1,0 +1,463 @@
+"""What the security record adds to an OpenAI call, next to plain GenAI instrumentation.
+
+    .venv/bin/python bench/overhead.py            # full run (a few minutes)
+    .venv/bin/python bench/overhead.py --quick    # smoke run (seconds; figures meaningless)
+
+One worker process per configuration, all driven by this process over stdin/stdout, so
+every configuration patches the client in a clean interpreter. Rounds are interleaved:
+each round asks every worker, in a rotating order, for a batch of calls of each
+workload, so a burst of load from other users of the machine hits all configurations
+alike. Reported per configuration and workload: the median and p99 over all calls, the
+spread (min-max) of the per-round medians, and the median added over the bare client.
+
+The client is the real ``openai`` client over an in-process ``httpx`` MockTransport
+(``otel_llm_security.testing.OpenAIReplay``) answering with realistic bodies built by
+``otel_llm_security.testing``: a ~1,500-character prompt and a ~300-character answer;
+the stream answer comes in 50 content deltas (52 chunks with the role and finish
+chunks) without ``stream_options.include_usage`` (the client's default, so usage is
+estimated offline).
+
+Telemetry: the SDK TracerProvider has one span processor that only counts ended spans
+(no exporter: export cost is the same for every instrumentation and would drown the
+difference); the SDK MeterProvider has an InMemoryMetricReader that is never
+collected during timing (so metric aggregation is paid on every call, as in
+production); the SDK LoggerProvider has no processor.
+
+Configurations (``ours`` = ``OpenAISecurityInstrumentor`` with the default policy):
+
+* ``bare``: the openai client alone.
+* ``sdk``: the OTel SDK providers installed globally, no instrumentation.
+* ``v2``: contrib ``opentelemetry-instrumentation-openai-v2`` alone.
+* ``ours``: ours alone (it makes its own span), monitor mode.
+* ``ours+v2``: both (ours enriches openai-v2's span).
+* ``ours-enforce``: ours alone, ``OTEL_LLM_SECURITY_MODE=enforce`` (the prompt is benign).
+* ``bare@llmguard`` / ``ours+llmguard``: run by .venv-llmguard's Python 3.11 (the only
+  venv with torch and llm-guard), so they are compared with each other only: the
+  default policy plus llm-guard's offline scanners (BanSubstrings, Regex, Secrets,
+  InvisibleText, TokenLimit on the prompt; NoRefusalLight on the answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+WORKLOADS = ("sync", "async", "stream")
+
+# (name, interpreter, description, baseline name)
+CONFIGS: list[tuple[str, Path, str, str]] = [
+    ("bare", c.VENV_PYTHON, "openai client alone", "bare"),
+    ("sdk", c.VENV_PYTHON, "OTel SDK only (no instrumentation)", "bare"),
+    ("v2", c.VENV_PYTHON, "contrib openai-v2 alone", "bare"),
+    ("ours", c.VENV_PYTHON, "ours alone (own span)", "bare"),
+    ("ours+v2", c.VENV_PYTHON, "ours with openai-v2", "bare"),
+    ("ours-enforce", c.VENV_PYTHON, "ours, enforce mode", "bare"),
+    ("bare@llmguard", c.LLMGUARD_PYTHON, "openai client alone (py3.11 llm-guard venv)", "bare@llmguard"),
+    ("ours+llmguard", c.LLMGUARD_PYTHON, "ours + llm-guard offline scanners (py3.11 llm-guard venv)", "bare@llmguard"),
+]
+
+LLM_GUARD_POLICY = """\
+version: 1
+id: bench-llm-guard
+mode: monitor
+fail: open
+budget_ms: 1000
+scanners:
+{default}
+  - type: "llm_guard:BanSubstrings"
+    name: llm_guard_ban_substrings
+    direction: input
+    options: {{substrings: ["ignore previous instructions", "jailbreak"], match_type: str}}
+  - type: "llm_guard:Regex"
+    direction: input
+    options: {{patterns: ["sk-[a-zA-Z0-9]{{20,}}"], threat: secret}}
+  - type: "llm_guard:Secrets"
+    direction: input
+  - type: "llm_guard:InvisibleText"
+    direction: input
+  - type: "llm_guard:TokenLimit"
+    direction: input
+    options: {{limit: 4096}}
+  - type: "llm_guard:NoRefusalLight"
+    direction: output
+"""
+
+
+# --------------------------------------------------------------------------- worker
+
+
+class _CountingProcessor:
+    """A SpanProcessor that only counts ended spans and keeps the last one (for the sanity check)."""
+
+    def __init__(self) -> None:
+        self.ended = 0
+        self.last: Any = None
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        pass
+
+    def on_end(self, span: Any) -> None:
+        self.ended += 1
+        self.last = span
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def _on_ending(self, span: Any) -> None:  # SDK >= 1.35 calls it when present
+        pass
+
+
+def _llm_guard_policy_file() -> str:
+    from otel_llm_security.guard.policy import default_policy_path
+
+    lines = default_policy_path().read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("scanners:"))
+    default = "\n".join(line for line in lines[start + 1 :] if line.strip())
+    fd, path = tempfile.mkstemp(prefix="bench-llm-guard-", suffix=".yaml")
+    with os.fdopen(fd, "w") as f:
+        f.write(LLM_GUARD_POLICY.format(default=default))
+    return path
+
+
+class Worker:
+    def __init__(self, config: str) -> None:
+        self.config = config
+        self.processor: _CountingProcessor | None = None
+        self.loop = asyncio.new_event_loop()
+        self._setup()
+
+    def _setup(self) -> None:
+        cfg = self.config
+        if cfg.startswith("ours"):
+            os.environ.setdefault("OTEL_LLM_SECURITY_HASH_KEY", "bench-key")
+            os.environ["OTEL_LLM_SECURITY_MODE"] = "enforce" if cfg == "ours-enforce" else "monitor"
+            if cfg == "ours+llmguard":
+                os.environ["OTEL_LLM_SECURITY_POLICY"] = _llm_guard_policy_file()
+            else:
+                os.environ.pop("OTEL_LLM_SECURITY_POLICY", None)
+        providers: dict[str, Any] = {}
+        if cfg not in ("bare", "bare@llmguard"):
+            from opentelemetry import metrics, trace
+            from opentelemetry._logs import set_logger_provider
+            from opentelemetry.sdk._logs import LoggerProvider
+            from opentelemetry.sdk.metrics import MeterProvider
+            from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+            from opentelemetry.sdk.trace import TracerProvider
+
+            tp = TracerProvider()
+            self.processor = _CountingProcessor()
+            tp.add_span_processor(self.processor)
+            mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
+            lp = LoggerProvider()
+            trace.set_tracer_provider(tp)
+            metrics.set_meter_provider(mp)
+            set_logger_provider(lp)
+            providers = {"tracer_provider": tp, "meter_provider": mp, "logger_provider": lp}
+        if cfg in ("v2", "ours+v2"):
+            from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+            OpenAIInstrumentor().instrument(**providers)
+        if cfg.startswith("ours"):
+            from otel_llm_security.capture.instrumentor import OpenAISecurityInstrumentor
+
+            OpenAISecurityInstrumentor().instrument(**providers)
+        if cfg == "ours+llmguard":
+            # llm-guard logs every scan at INFO to stdout by default; an operator turns that down.
+            from llm_guard.util import configure_logger
+
+            configure_logger("WARNING", stream=sys.stderr)
+
+        from otel_llm_security.testing import (
+            OpenAIReplay,
+            Reply,
+            chat_completion,
+            chat_completion_chunks,
+            usage_for,
+        )
+
+        usage = usage_for(c.PROMPT, c.ANSWER)
+        plain = Reply.of(chat_completion(c.ANSWER, model=c.MODEL, usage=usage))
+        streamed = Reply.stream(chat_completion_chunks(c.ANSWER, model=c.MODEL, pieces=c.STREAM_PIECES))
+        self.replay = OpenAIReplay(handler=lambda req: streamed if req.wants_stream else plain)
+        self.client = self.replay.client()
+        self.aclient = self.replay.async_client()
+        self.messages = [{"role": "user", "content": c.PROMPT}]
+
+    # --- workloads (each returns per-call figures in µs) ---
+
+    def run_sync(self, n: int) -> dict[str, list[float]]:
+        create, msgs, model = self.client.chat.completions.create, self.messages, c.MODEL
+        clock = time.perf_counter_ns
+        out = []
+        for _ in range(n):
+            t0 = clock()
+            create(model=model, messages=msgs)
+            out.append((clock() - t0) / 1000.0)
+        return {"call": out}
+
+    def run_async(self, n: int) -> dict[str, list[float]]:
+        create, msgs, model = self.aclient.chat.completions.create, self.messages, c.MODEL
+        clock = time.perf_counter_ns
+
+        async def go() -> list[float]:
+            out = []
+            for _ in range(n):
+                t0 = clock()
+                await create(model=model, messages=msgs)
+                out.append((clock() - t0) / 1000.0)
+            return out
+
+        return {"call": self.loop.run_until_complete(go())}
+
+    def run_stream(self, n: int) -> dict[str, list[float]]:
+        create, msgs, model = self.client.chat.completions.create, self.messages, c.MODEL
+        clock = time.perf_counter_ns
+        calls, ttfc, per_chunk, tail, chunks = [], [], [], [], 0
+        for _ in range(n):
+            t0 = clock()
+            it = iter(create(model=model, messages=msgs, stream=True))
+            next(it)
+            t_first = t_last = clock()
+            count = 1
+            for _chunk in it:
+                t_last = clock()
+                count += 1
+            t_end = clock()
+            calls.append((t_end - t0) / 1000.0)
+            ttfc.append((t_first - t0) / 1000.0)
+            per_chunk.append((t_last - t_first) / 1000.0 / max(1, count - 1))
+            tail.append((t_end - t_last) / 1000.0)  # the final next(): where the record is written
+            chunks = count
+        return {"call": calls, "ttfc": ttfc, "per_chunk": per_chunk, "tail": tail, "chunks": [float(chunks)]}
+
+    def run(self, workload: str, n: int) -> dict[str, list[float]]:
+        gc.collect()
+        res = getattr(self, f"run_{workload}")(n)
+        self.replay.requests.clear()
+        return res
+
+    def sanity(self) -> dict[str, Any]:
+        """What one call produced: spans per call, whether our record is on the LLM span."""
+        info: dict[str, Any] = {"python": sys.version.split()[0]}
+        if self.processor is None:
+            return info
+        before = self.processor.ended
+        self.run_sync(1)
+        gc.collect()
+        info["spans_per_call"] = self.processor.ended - before
+        span = self.processor.last
+        attrs = dict(span.attributes or {}) if span is not None else {}
+        info["span"] = span.name if span is not None else None
+        info["record"] = "llm.security.mode" in attrs
+        info["risk_score"] = attrs.get("llm.security.risk_score")
+        info["threats"] = list(attrs.get("llm.security.threats", ()))
+        return info
+
+
+def worker_main(config: str) -> None:
+    # The protocol owns the original stdout; anything the libraries print goes to stderr.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        w = Worker(config)
+        for wl in WORKLOADS:  # warm-up: imports, caches, pydantic models
+            w.run(wl, 30)
+        out.write(json.dumps({"ready": True, "info": w.sanity()}) + "\n")
+    except Exception as exc:
+        out.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"[:300]}) + "\n")
+        out.flush()
+        return
+    out.flush()
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req.get("quit"):
+            break
+        out.write(json.dumps(w.run(req["workload"], req["n"])) + "\n")
+        out.flush()
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def start_worker(name: str, interpreter: Path) -> tuple[subprocess.Popen[str] | None, dict[str, Any]]:
+    if not interpreter.exists():
+        return None, {"error": f"{interpreter} missing (scripts/setup.sh{' --llm-guard' if 'llmguard' in str(interpreter) else ''})"}
+    env = dict(os.environ)
+    for k in [k for k in env if k.startswith(("OTEL_LLM_SECURITY_", "OTEL_SEMCONV", "OTEL_INSTRUMENTATION_GENAI"))]:
+        env.pop(k)
+    if "v2" in name:
+        if not (c.V2_COMPAT / "opentelemetry").is_dir():
+            return None, {"error": f"{c.V2_COMPAT} missing: run scripts/setup.sh"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(c.V2_COMPAT), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen(
+        [str(interpreter), __file__, "--worker", name],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=c.ROOT,
+    )
+    assert proc.stdout is not None
+    hello = json.loads(proc.stdout.readline() or '{"ready": false, "error": "worker died"}')
+    if not hello.get("ready"):
+        proc.kill()
+        proc.wait()
+        return None, {"error": hello.get("error", "?")}
+    return proc, hello["info"]
+
+
+def ask(proc: subprocess.Popen[str], workload: str, n: int) -> dict[str, list[float]]:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps({"workload": workload, "n": n}) + "\n")
+    proc.stdin.flush()
+    return json.loads(proc.stdout.readline())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny run for smoke tests")
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--calls", type=int, default=150, help="calls per batch (streams: half)")
+    ap.add_argument("--only", default="", help="comma-separated configuration names")
+    ap.add_argument("--json", default="", help="also write the raw summary here")
+    ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        worker_main(args.worker)
+        return
+    if args.quick:
+        args.rounds, args.calls = 2, 6
+    configs = [cf for cf in CONFIGS if not args.only or cf[0] in args.only.split(",")]
+
+    c.print_machine()
+    procs: dict[str, subprocess.Popen[str]] = {}
+    infos: dict[str, dict[str, Any]] = {}
+    for name, interp, _desc, _base in configs:
+        proc, info = start_worker(name, interp)
+        infos[name] = info
+        if proc is not None:
+            procs[name] = proc
+        print(f"  {name:14} {'ok' if proc else 'UNAVAILABLE'}  {json.dumps(info)}", flush=True)
+
+    # samples[config][workload][metric] -> all values; rounds[config][workload] -> per-round medians
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {n: {w: {} for w in WORKLOADS} for n in procs}
+    rounds: dict[str, dict[str, list[float]]] = {n: {w: [] for w in WORKLOADS} for n in procs}
+    names = list(procs)
+    t_start = time.monotonic()
+    for r in range(args.rounds):
+        order = names[r % len(names) :] + names[: r % len(names)] if names else []
+        for wl in WORKLOADS:
+            n = args.calls if wl != "stream" else max(2, args.calls // 2)
+            for name in order:
+                res = ask(procs[name], wl, n)
+                for metric, vals in res.items():
+                    samples[name][wl].setdefault(metric, []).extend(vals)
+                rounds[name][wl].append(c.median(res["call"]))
+    elapsed = time.monotonic() - t_start
+    for proc in procs.values():
+        assert proc.stdin is not None
+        proc.stdin.write('{"quit": true}\n')
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+
+    summary = report(configs, samples, rounds, infos, args, elapsed)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2))
+
+
+def report(configs, samples, rounds, infos, args, elapsed) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    med = {n: {w: c.median(samples[n][w]["call"]) for w in WORKLOADS} for n in samples}
+    print(
+        f"\n{args.rounds} interleaved rounds x {args.calls} calls ({max(2, args.calls // 2)} streams) per configuration "
+        f"and workload, {elapsed:.0f} s. Times in µs per call; 'spread' is min-max of the per-round medians; "
+        "'added' is the median minus the median of the baseline (bare client of the same interpreter).\n"
+    )
+    summary: dict[str, Any] = {"machine": c.machine(), "configs": {}}
+    for wl in WORKLOADS:
+        rows = []
+        for name, _interp, desc, base in configs:
+            if name not in samples:
+                rows.append([name, desc, "unavailable: " + infos[name].get("error", "?")] + [""] * (3 + 3 * (wl == "stream")))
+                continue
+            calls = samples[name][wl]["call"]
+            added = med[name][wl] - med[base][wl] if base in med else float("nan")
+            row = [name, desc, c.fmt(med[name][wl]), c.fmt(c.percentile(calls, 99)), c.spread(rounds[name][wl]),
+                   c.fmt(added) if name != base else "-"]
+            if wl == "stream":
+                s = samples[name][wl]
+                row += [c.fmt(c.median(s["ttfc"])), c.fmt(c.median(s["per_chunk"]), 2), c.fmt(c.median(s["tail"]))]
+            rows.append(row)
+            summary["configs"].setdefault(name, {})[wl] = {
+                "median": med[name][wl], "p99": c.percentile(calls, 99), "added": added,
+                "round_medians": rounds[name][wl],
+                **({k: c.median(v) for k, v in samples[name][wl].items() if k != "call"} if wl == "stream" else {}),
+            }
+        headers = ["config", "what", "median", "p99", "spread", "added"]
+        if wl == "stream":
+            headers += ["first chunk", "µs/chunk", "last→end"]
+        title = {"sync": "Non-streaming, sync client", "async": "Non-streaming, async client",
+                 "stream": f"Streaming, {c.STREAM_PIECES} content deltas (sync client, whole stream consumed)"}[wl]
+        print(f"### {title}\n")
+        print(c.table(headers, rows))
+        print()
+
+    # The comparison the issue asks for.
+    rows = []
+    for wl in WORKLOADS:
+        if not all(k in med for k in ("bare", "v2", "ours")):
+            break
+        ours = med["ours"][wl] - med["bare"][wl]
+        v2 = med["v2"][wl] - med["bare"][wl]
+        both = med["ours+v2"][wl] - med["v2"][wl] if "ours+v2" in med else float("nan")
+        enforce = med["ours-enforce"][wl] - med["bare"][wl] if "ours-enforce" in med else float("nan")
+        row = [wl, c.fmt(v2), c.fmt(ours), c.fmt(ours / v2, 2) if v2 > 0 else "n/a", c.fmt(both), c.fmt(enforce)]
+        if "ours+llmguard" in med and "bare@llmguard" in med:
+            row.append(c.fmt(med["ours+llmguard"][wl] - med["bare@llmguard"][wl]))
+        else:
+            row.append("n/a")
+        rows.append(row)
+    if rows:
+        print("### Added cost, µs per call (median)\n")
+        print(c.table(["workload", "openai-v2 adds", "ours adds", "ours / v2", "ours on top of v2", "ours enforce adds",
+                       "ours + llm-guard adds (py3.11)"], rows))
+        print()
+    if "ours" in samples and "bare" in samples:
+        s, b = samples["ours"]["stream"], samples["bare"]["stream"]
+        per_chunk = c.median(s["per_chunk"]) - c.median(b["per_chunk"])
+        ttfc = c.median(s["ttfc"]) - c.median(b["ttfc"])
+        sync_added = med["ours"]["sync"] - med["bare"]["sync"]
+        v2_added = med["v2"]["sync"] - med["bare"]["sync"] if "v2" in med else float("nan")
+        print("### Targets (issue 7)\n")
+        print(c.table(["target", "measured", "met"], [
+            ["ours adds <= openai-v2 adds (sync)", f"{sync_added:.0f} vs {v2_added:.0f} µs", _yes(sync_added <= v2_added)],
+            ["ours adds < 150 µs per non-streaming call", f"{sync_added:.0f} µs", _yes(sync_added < 150)],
+            ["stream: < 1 µs added per chunk", f"{per_chunk:.2f} µs", _yes(per_chunk < 1)],
+            ["stream: time to first chunk unchanged", f"{ttfc:+.0f} µs", "see first-chunk column"],
+        ]))
+        print()
+    return summary
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+if __name__ == "__main__":
+    main()
