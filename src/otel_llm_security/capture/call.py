@@ -176,9 +176,9 @@ class Call:
         if verdict is None:
             return
         if verdict.blocked:
-            exc = OpenAIRequestBlocked(verdict, direction="input")
-            self.finish_error(exc)
-            raise exc
+            blocked = OpenAIRequestBlocked(verdict, direction="input")
+            self.finish_error(blocked)
+            raise blocked
         if verdict.sanitized_text is not None and rt.mode is Mode.ENFORCE and verdict.action is Action.REDACT:
             try:
                 new_body = self._redacted_body(verdict.sanitized_text)

@@ -44,7 +44,7 @@ def default_guard() -> Any:
     return Guard.from_environment()
 
 
-class OpenAISecurityInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class OpenAISecurityInstrumentor(BaseInstrumentor):
     """Hooks ``openai``'s ``post()`` to put the security record on every LLM call."""
 
     def instrumentation_dependencies(self) -> Collection[str]:

@@ -36,7 +36,7 @@ def _finalize(proxy: object, call: Call, how: str) -> None:
         logger.debug("otel-llm-security: stream wrapper is not weak-referenceable")
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class SyncStreamProxy(wrapt.ObjectProxy):
     """An ``openai.Stream`` that records its call when it ends."""
 
     def __init__(self, wrapped: Any, call: Call) -> None:
@@ -77,7 +77,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             self._self_call.finish_stream("exit")
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(wrapt.ObjectProxy):
     """An ``openai.AsyncStream`` that records its call when it ends."""
 
     def __init__(self, wrapped: Any, call: Call) -> None:
@@ -168,7 +168,7 @@ def _wrap_parsed(call: Call, parsed: Any) -> Any:
     return parsed
 
 
-class _RawProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+class _RawProxyBase(wrapt.ObjectProxy):
     def __init__(self, wrapped: Any, call: Call) -> None:
         super().__init__(wrapped)
         self._self_call = call

@@ -213,7 +213,7 @@ def chat_completion_chunks(
         events.append(chunk({"tool_calls": [{"index": i, "id": tc.id, "type": "function", "function": {"name": tc.name, "arguments": ""}}]}))
         events.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": tc.arguments}}]}))
     events.append(chunk({}, finish_reason))
-    if include_usage:
+    if usage is not None:
         last = chunk(None)
         last["usage"] = usage.chat()
         events.append(last)
