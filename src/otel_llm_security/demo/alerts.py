@@ -119,12 +119,35 @@ def run_all_rules(store: Any, now: dt.datetime | None = None) -> list[RuleRun]:
             runs.append(RuleRun(rule.name, severity, risk, 0, (), error=f"{type(exc).__name__}: {exc}"))
             continue
         rows = result.to_dicts()
-        runs.append(
-            RuleRun(
-                rule.name, severity, risk, len(rows), tuple(alerts_from_rows(rule.name, severity, risk, rows))
-            )
-        )
+        window = rule.time_range(now)
+        alerts = [
+            _with_window_times(store, a, window) for a in alerts_from_rows(rule.name, severity, risk, rows)
+        ]
+        runs.append(RuleRun(rule.name, severity, risk, len(rows), tuple(alerts)))
     return runs
+
+
+def _with_window_times(store: Any, alert: AlertRow, window: tuple[dt.datetime, dt.datetime]) -> AlertRow:
+    """First/last seen from the user's LLM calls in the rule's window, when the rule's result has none."""
+    if alert.first_seen is not None or not alert.user:
+        return alert
+    from dataclasses import replace
+
+    from otel_llm_security.report.data import F_MODE, F_USER
+
+    fields = store.fields()
+    if F_USER not in fields or F_MODE not in fields:
+        return alert
+    # The store keeps @timestamp as a naive UTC TIMESTAMP.
+    lo, hi = (t.astimezone(dt.timezone.utc).replace(tzinfo=None) for t in window)
+    row = store.connection.execute(
+        f'SELECT min("@timestamp"), max("@timestamp") FROM docs WHERE "{F_USER}" = ? AND "{F_MODE}" IS NOT NULL '
+        'AND "@timestamp" BETWEEN ? AND ?',
+        [alert.user, lo, hi],
+    ).fetchone()
+    if not row or row[0] is None:
+        return alert
+    return replace(alert, first_seen=parse_timestamp(row[0]), last_seen=parse_timestamp(row[1]))
 
 
 def sorted_alerts(runs: Iterable[RuleRun]) -> list[AlertRow]:
