@@ -117,12 +117,35 @@ def test_dynamic_long_field_widens_to_double_instead_of_losing_fractions() -> No
         assert col(store, "custom.v") == [2.0, 2.5]
 
 
-def test_source_is_kept_as_json() -> None:
+def test_source_is_kept_as_json_when_asked() -> None:
     src = {"@timestamp": "2025-03-01T10:00:00Z", "labels": {"a": "x"}, "message": "hello"}
-    with DocumentStore() as store:
+    with DocumentStore(keep_source=True) as store:
         store.write([doc(1, src, index="logs-apm.app.svc-default")])
         assert list(store.documents()) == [src]
         assert store.connection.execute("SELECT _index FROM docs").fetchone() == ("logs-apm.app.svc-default",)
+
+
+def test_without_kept_source_documents_are_rebuilt_from_the_columns() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_llm_security.export.apm_mapper import map_readable_spans
+
+    mem = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(mem))
+    attrs = {"llm.security.blocked": True, "llm.security.threats": ["pii", "secret"], "gen_ai.usage.input_tokens": 3}
+    with provider.get_tracer("t").start_as_current_span("root"), \
+            provider.get_tracer("t").start_as_current_span("chat m", attributes=attrs) as span:
+        span.add_event("gen_ai.security.finding", {"gen_ai.security.risk.score": 0.5})
+    docs = map_readable_spans(mem.get_finished_spans())
+    with DocumentStore() as store:
+        store.write(docs)
+        assert store.connection.execute("SELECT count(_source) FROM docs").fetchone() == (0,)
+        rebuilt = sorted(store.documents(), key=lambda d: (d["@timestamp"], d["processor"]["event"]))
+        original = sorted((d.source for d in docs), key=lambda d: (d["@timestamp"], d["processor"]["event"]))
+        assert rebuilt == original
 
 
 def test_reserved_metadata_names_are_rejected() -> None:

@@ -27,7 +27,8 @@ rules (DESIGN.md, section Elastic):
 Deviations, all deliberate: document ids are deterministic (Elasticsearch makes
 random ones; here re-mapping a span gives the same ``_id``), ``error.id`` likewise;
 a negative span duration is clamped to 0; ``observer.*`` and ``event.received`` (set
-by the server at ingest time) are omitted.
+by the server at ingest time) are omitted. Documents of one request may share
+sub-objects (``agent``, ``host``, ...): treat a ``source`` as read-only.
 """
 
 from __future__ import annotations
@@ -195,6 +196,40 @@ def _set_label(doc: _Doc, key: str, value: Any) -> None:
     # maps (dict) and bytes are dropped
 
 
+def _labels_except(attrs: Sequence[KeyValue], doc: _Doc, special: frozenset[str]) -> list[tuple[str, Any]]:
+    """setLabel for every attribute whose key is not in ``special``; returns the special ones.
+
+    The hot loop of the mapper: scalar values go straight from the protobuf to the
+    label maps, with the same rules as :func:`_set_label`.
+    """
+    out: list[tuple[str, Any]] = []
+    labels, numeric = doc.labels, doc.numeric_labels
+    keys = _LABEL_KEYS
+    for kv in attrs:
+        k = kv.key
+        if k in special:
+            out.append((k, _value(kv.value)))
+            continue
+        v = kv.value
+        kind = v.WhichOneof("value")
+        lk = keys.get(k) or _label_key(k)
+        if kind == "string_value":
+            sv = v.string_value
+            labels[lk] = sv if len(sv) <= KEYWORD_LENGTH else sv[:KEYWORD_LENGTH]
+        elif kind == "bool_value":
+            labels[lk] = "true" if v.bool_value else "false"
+        elif kind == "int_value":
+            numeric[lk] = float(v.int_value)
+        elif kind == "double_value":
+            d = v.double_value
+            if math.isfinite(d):
+                numeric[lk] = d
+        elif kind == "array_value":
+            _set_label(doc, lk, _value(v))
+        # kvlist (maps) and bytes are dropped
+    return out
+
+
 def _nested(d: dict[str, Any], *path: str) -> dict[str, Any]:
     for p in path:
         d = d.setdefault(p, {})
@@ -324,11 +359,13 @@ def _representative_count(tracestate: str) -> float:
 
 
 def _copy_base(res: _Resource) -> _Doc:
+    """A new document on the resource's fields. Sub-objects the mapper never changes
+    afterwards (agent, host, ...) are shared between the documents of one request;
+    ``service`` is copied because spans add ``framework`` and ``target`` to it."""
     doc = _Doc()
-    base = res.base.source
     src = doc.source
-    for k, v in base.items():
-        src[k] = _deepcopy(v)
+    src.update(res.base.source)
+    src["service"] = dict(src["service"])
     doc.labels.update(res.base.labels)
     doc.numeric_labels.update(res.base.numeric_labels)
     return doc
@@ -493,8 +530,7 @@ class _Mapper:
                 src["span"] = {"id": psrc["transaction"]["id"]}
             else:
                 src["span"] = {"id": span_id}
-            for kv in ev.attributes:
-                _set_label(doc, _label_key(kv.key), _value(kv.value))
+            _labels_except(ev.attributes, doc, _NO_KEYS)
             index = f"logs-apm.app.{_normalize_for_data_stream(res.service_name)}-{self.namespace}"
             self.out.append(ApmDocument(index, doc_id, _finish(doc)))
 
@@ -506,6 +542,7 @@ def _grouping_key(ex_type: str, message: str) -> str:
     return h.hexdigest()
 
 
+_NO_KEYS: frozenset[str] = frozenset()
 _HTTP_STATUS_KEYS = ("http.status_code", "http.response.status_code")
 _HTTP_METHOD_KEYS = ("http.method", "http.request.method")
 # Attribute keys with a native field (for some value type); every other key is a label.
@@ -533,12 +570,7 @@ def _translate_transaction(attrs: Sequence[KeyValue], status_code: int, doc: _Do
     net_host_port = 0
     method = ""
     status = 0
-    for kv in attrs:
-        k = kv.key
-        v = _value(kv.value)
-        if k not in _TRANSACTION_KEYS:
-            _set_label(doc, _label_key(k), v)
-            continue
+    for k, v in _labels_except(attrs, doc, _TRANSACTION_KEYS):
         t = type(v)
         if t is int:
             if k in _HTTP_STATUS_KEYS:
@@ -657,12 +689,7 @@ def _translate_span(kind: int, attrs: Sequence[KeyValue], doc: _Doc, sp: dict[st
     rpc_system = rpc_service = ""
     genai_system = ""
     is_http = is_db = is_rpc = is_messaging = False
-    for kv in attrs:
-        k = kv.key
-        v = _value(kv.value)
-        if k not in _SPAN_KEYS:
-            _set_label(doc, _label_key(k), v)
-            continue
+    for k, v in _labels_except(attrs, doc, _SPAN_KEYS):
         t = type(v)
         if t is int:
             if k in _HTTP_STATUS_KEYS:

@@ -121,6 +121,50 @@ def _flatten_into(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None
             out[prefix + key] = value
 
 
+def _flatten_into_columns(obj: dict[str, Any], prefix: str, cols: dict[str, list[Any]], i: int, n: int) -> None:
+    """flatten() for row ``i`` of a batch of ``n``, straight into per-field value lists."""
+    for key, value in obj.items():
+        t = type(value)
+        if t is dict:
+            _flatten_into_columns(value, prefix + key + ".", cols, i, n)
+            continue
+        if t is list and value and type(value[0]) is dict:
+            for name, v in flatten({key: value}).items():
+                col = cols.get(prefix + name)
+                if col is None:
+                    col = cols[prefix + name] = [None] * n
+                col[i] = v
+            continue
+        name = prefix + key
+        col = cols.get(name)
+        if col is None:
+            col = cols[name] = [None] * n
+        col[i] = value
+
+
+def unflatten(fields: dict[str, Any]) -> dict[str, Any]:
+    """Dotted field values → a nested ``_source`` (dates printed as Elasticsearch prints them)."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        parts = name.split(".")
+        d = out
+        for p in parts[:-1]:
+            nxt = d.get(p)
+            if not isinstance(nxt, dict):
+                nxt = d[p] = {}
+            d = nxt
+        d[parts[-1]] = _json_value(value)
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value
+
+
 def _infer_es_type(value: Any) -> str | None:
     if isinstance(value, list):
         for v in value:
@@ -151,11 +195,14 @@ class DocumentStore:
     TABLE = "docs"
     FIELDS_TABLE = "_fields"
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False, keep_source: bool = False) -> None:
         import duckdb
 
         self.path: Path | None = Path(path).expanduser() if path is not None else None
         self.read_only = read_only
+        # The JSON _source costs several times the typed columns on disk and a third of
+        # the write time; without it, documents() rebuilds the source from the columns.
+        self.keep_source = keep_source
         self._lock = threading.RLock()
         if self.path is not None and not read_only:
             try:
@@ -208,12 +255,11 @@ class DocumentStore:
         batch = list(docs)
         if not batch:
             return 0
-        flats = [flatten(d.source) for d in batch]
         with self._lock:
             before = dict(self._fields)
             try:
                 self._con.execute("BEGIN TRANSACTION")
-                table = self._build_batch(batch, flats)
+                table = self._build_batch(batch)
                 self._con.register("_otel_llm_security_batch", table)
                 try:
                     self._con.execute(
@@ -233,13 +279,24 @@ class DocumentStore:
         return len(batch)
 
     def documents(self, where: str = "TRUE", params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
-        """The stored ``_source`` of matching documents (``where`` is SQL over the field columns)."""
+        """The ``_source`` of matching documents, oldest first (``where`` is SQL over the field columns).
+
+        The stored JSON when the document was written with ``keep_source``, else the
+        source rebuilt from the typed columns: the same nested fields and values (dates
+        as ES prints them), except that arrays of objects come back as objects of arrays.
+        """
         with self._lock:
-            rows = self._con.execute(
-                f"SELECT _source FROM {self.TABLE} WHERE {where} ORDER BY \"@timestamp\"", params or []
-            ).fetchall()
-        for (src,) in rows:
-            yield json.loads(src)
+            cur = self._con.execute(
+                f"SELECT * EXCLUDE (_id, _index) FROM {self.TABLE} WHERE {where} ORDER BY \"@timestamp\"", params or []
+            )
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        for row in rows:
+            src = row[0]
+            if src is not None:
+                yield json.loads(src)
+                continue
+            yield unflatten({n: v for n, v in zip(names[1:], row[1:], strict=True) if v is not None})
 
     def close(self) -> None:
         with self._lock:
@@ -300,21 +357,24 @@ class DocumentStore:
 
     # --- batch building ---------------------------------------------------------
 
-    def _build_batch(self, batch: list[ApmDocument], flats: list[dict[str, Any]]) -> pa.Table:
+    def _build_batch(self, batch: list[ApmDocument]) -> pa.Table:
         import pyarrow as pa
 
-        names: dict[str, None] = {}
-        for f in flats:
-            names.update(dict.fromkeys(f))
+        n = len(batch)
+        cols: dict[str, list[Any]] = {}
+        for i, doc in enumerate(batch):
+            _flatten_into_columns(doc.source, "", cols, i, n)
         columns: dict[str, pa.Array] = {
             "_id": pa.array([d.id for d in batch], pa.string()),
             "_index": pa.array([d.index for d in batch], pa.string()),
-            "_source": pa.array([json.dumps(d.source, separators=(",", ":"), default=str) for d in batch], pa.string()),
         }
-        for name in names:
+        if self.keep_source:
+            columns["_source"] = pa.array(
+                [json.dumps(d.source, separators=(",", ":"), default=str) for d in batch], pa.string()
+            )
+        for name, values in cols.items():
             if name in _RESERVED:
                 raise MappingError(f"field name {name!r} is reserved for document metadata")
-            values = [f.get(name) for f in flats]
             info = self._resolve_field(name, values)
             if info is None:  # only nulls / empty arrays so far: no column, as in ES
                 continue
@@ -494,4 +554,5 @@ __all__ = [
     "default_store_path",
     "flatten",
     "quote_ident",
+    "unflatten",
 ]
