@@ -977,6 +977,11 @@ class _Compiler:
         raise EsqlUnsupportedError(f"aggregate [{name.upper()}] is not supported by the local engine")
 
 
+# Placeholder column names while compiling expressions over aggregates; the NUL byte keeps
+# them apart from anything a query can contain.
+_AGG_MARK = "\x00agg"
+
+
 class _AggScope:
     """Re-runs the row-expression compiler where leaves are aggregates or grouping keys."""
 
@@ -994,7 +999,7 @@ class _AggScope:
         def rewrite(n: ast.Expression) -> ast.Expression:
             if isinstance(n, ast.FunctionCall) and n.name.lower() in AGGREGATES:
                 e = self.c.aggregate(n, self.filt)
-                key = f"__agg{len(sqls)}"
+                key = f"{_AGG_MARK}{len(sqls)}"
                 sqls[key] = e.sql
                 placeholders[key] = Col(e.type, e.multi)
                 return ast.ColumnRef(key)
@@ -1004,7 +1009,7 @@ class _AggScope:
                         f"column [{n.name}] must appear in the STATS BY clause or be used in an aggregate function"
                     )
                 ref, col = self.groups[n.name]
-                key = f"__agg{len(sqls)}"
+                key = f"{_AGG_MARK}{len(sqls)}"
                 sqls[key] = ref
                 placeholders[key] = col
                 return ast.ColumnRef(key)
