@@ -254,3 +254,25 @@ def test_collect_reports_a_store_in_use(tmp_path: Path) -> None:
         assert "in use by another process" in out.stderr
     finally:
         holder.communicate("\n", timeout=30)
+
+
+def test_acknowledged_spans_survive_a_killed_collect(tmp_path: Path) -> None:
+    """Ack only after commit: SIGKILL right after the last 200 loses nothing (DuckDB replays its WAL)."""
+    path = tmp_path / "crash.duckdb"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "otel_llm_security.cli.main", "collect", "--store", str(path), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        m = re.search(r"(http://127\.0\.0\.1:\d+)/v1/traces", proc.stdout.readline())
+        assert m
+        body = _one_span_request()
+        for _ in range(5):
+            resp = httpx.post(m.group(1) + "/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf"})
+            assert resp.status_code == 200
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    with DocumentStore(path, read_only=True) as s:
+        assert s.count() == 10
