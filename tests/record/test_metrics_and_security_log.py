@@ -63,7 +63,7 @@ def test_triggered_guardrail_log_record(instrument, telemetry, replay, guard_fac
     assert attrs[a.LLM_SECURITY_BLOCKED] is False
     assert INJ not in str(lr.body) and "IGNORE" not in rec.to_json()
     threats = points(telemetry, a.METRIC_THREAT_DETECTIONS)
-    assert [(at[a.SIGNAL_THREAT], p.value) for at, p in threats] == [("prompt_injection", 1)]
+    assert [(at[a.SIGNAL_THREAT], at[a.SIGNAL_DIRECTION], p.value) for at, p in threats] == [("prompt_injection", "input", 1)]
 
 
 def test_block_log_record_and_counter(instrument, telemetry, replay, guard_factory) -> None:

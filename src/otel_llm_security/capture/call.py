@@ -170,7 +170,7 @@ class Call:
             verdict: Verdict | None = rt.guard.scan_input(text)
         except Exception as exc:
             logger.warning("otel-llm-security: guard failed on input: %s", type(exc).__name__)
-            data.guard_errors.append("guard")
+            data.guard_errors.append("input")
             verdict = _guard_failure_verdict(rt, "input")
         data.input_verdict = verdict
         if verdict is None:
@@ -369,7 +369,7 @@ class Call:
             verdict: Verdict | None = rt.guard.scan_output(data.output_text, data.input_text or "")
         except Exception as exc:
             logger.warning("otel-llm-security: guard failed on output: %s", type(exc).__name__)
-            data.guard_errors.append("guard")
+            data.guard_errors.append("output")
             verdict = _guard_failure_verdict(rt, "output")
         if verdict is not None and verdict.blocked and not can_enforce:
             # A stream's output was already delivered: record what the guard asked for.

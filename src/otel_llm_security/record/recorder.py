@@ -80,7 +80,7 @@ class CallData:
     response_model: str | None = None
     response_id: str | None = None
     finish_reasons: list[str] = field(default_factory=list)
-    # Scanners (or the whole guard) that raised instead of answering.
+    # Directions ("input" / "output") in which the guard itself raised instead of answering.
     guard_errors: list[str] = field(default_factory=list)
     redacted: bool = False
     policy_id: str | None = None
@@ -104,30 +104,35 @@ class Summary:
     risk_score: float
     scan_ms: float
     block_source: str | None
+    # (threat, direction) pairs for the per-threat counter; direction: input | output | provider
+    found: list[tuple[str, str]]
 
 
 def summarize(data: CallData) -> Summary:
     action = Action.ALLOW
     blocked = False
     reasons: list[str] = []
-    threats: set[str] = set()
+    found: set[tuple[str, str]] = set()
     risk = 0.0
     scan_ms = 0.0
-    for v in data.verdicts():
+    for direction, v in (("input", data.input_verdict), ("output", data.output_verdict)):
+        if v is None:
+            continue
         if ACTION_SEVERITY[v.action] > ACTION_SEVERITY[action]:
             action = v.action
         blocked = blocked or v.blocked
         if v.block_reason:
             reasons.append(v.block_reason)
-        threats.update(v.threats)
+        found.update((t, direction) for t in v.threats)
+        if v.scanner_errors:
+            found.add((Threat.SCANNER_ERROR.value, direction))
         risk = max(risk, v.risk_score)
         scan_ms += v.duration_ms
-    if data.guard_errors:
-        threats.add(Threat.SCANNER_ERROR.value)
+    found.update((Threat.SCANNER_ERROR.value, d) for d in data.guard_errors)
     block_source = "guard" if blocked else None
     pv = data.provider
     if pv is not None:
-        threats.add(Threat.PROVIDER_FILTER.value)
+        found.add((Threat.PROVIDER_FILTER.value, "provider"))
         if pv.refused:
             blocked = True
             action = Action.BLOCK
@@ -138,10 +143,11 @@ def summarize(data: CallData) -> Summary:
         action=action,
         blocked=blocked,
         block_reason="; ".join(reasons),
-        threats=sorted(threats),
+        threats=sorted({t for t, _ in found}),
         risk_score=risk,
         scan_ms=scan_ms,
         block_source=block_source,
+        found=sorted(found),
     )
 
 
@@ -174,7 +180,7 @@ class Recorder:
         self.requests = meter.create_counter(a.METRIC_REQUESTS, unit="{request}", description="Instrumented LLM calls.")
         self.blocks = meter.create_counter(a.METRIC_BLOCKS, unit="{request}", description="Blocked LLM calls.")
         self.threat_counter = meter.create_counter(
-            a.METRIC_THREAT_DETECTIONS, unit="{threat}", description="Threats found in LLM calls, one per threat and call."
+            a.METRIC_THREAT_DETECTIONS, unit="{threat}", description="Threats found in LLM calls, one per threat, direction and call."
         )
         self.tokens = meter.create_histogram(a.METRIC_TOKEN_USAGE, unit="{token}", description="Tokens per LLM call.")
         self.scan_duration = meter.create_histogram(
@@ -204,7 +210,7 @@ class Recorder:
                 name = score_attribute(r.direction, r.scanner)
                 if name is not None:
                     attrs[name] = float(r.score)
-        errors = sorted({*data.guard_errors, *(e for v in data.verdicts() for e in v.scanner_errors)})
+        errors = sorted({*(["guard"] if data.guard_errors else []), *(e for v in data.verdicts() for e in v.scanner_errors)})
         if errors:
             attrs[a.LLM_SECURITY_SCANNER_ERRORS] = errors
         if data.redacted:
@@ -325,8 +331,8 @@ class Recorder:
         self.requests.add(1, {**base, a.LLM_SECURITY_MODE: data.mode.value, a.LLM_SECURITY_ACTION: summary.action.value})
         if summary.blocked:
             self.blocks.add(1, {**base, a.SIGNAL_BLOCK_SOURCE: summary.block_source or "guard"})
-        for threat in summary.threats:
-            self.threat_counter.add(1, {**base, a.SIGNAL_THREAT: threat})
+        for threat, direction in summary.found:
+            self.threat_counter.add(1, {**base, a.SIGNAL_THREAT: threat, a.SIGNAL_DIRECTION: direction})
         est = data.tokens_estimated
         if data.input_tokens is not None:
             self.tokens.record(data.input_tokens, {**base, a.SIGNAL_TOKEN_TYPE: "input", a.LLM_SECURITY_TOKENS_ESTIMATED: est})
