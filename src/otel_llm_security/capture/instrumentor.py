@@ -14,6 +14,12 @@ every OpenAI client of the app with no code change. Programmatic use::
 and ``scan_output(text, prompt)``; default ``Guard.from_environment()``) and
 ``settings`` (:class:`~otel_llm_security.record.settings.RecordSettings`; default read
 from the environment).
+
+The hook is ``SyncAPIClient.post`` / ``AsyncAPIClient.post``. The client binds
+``post`` into a resource (``client.chat``, ``client.responses``, ...) when that resource
+is first used, so a resource first used *before* ``instrument()`` keeps the unhooked
+``post``: instrument before the first call (``opentelemetry-instrument`` does). After
+``uninstrument()`` resources bound meanwhile pass straight through.
 """
 
 from __future__ import annotations
