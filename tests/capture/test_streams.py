@@ -225,6 +225,26 @@ def test_raw_response_stream(instrument, telemetry, replay, guard_factory) -> No
     assert attrs[a.GEN_AI_USAGE_OUTPUT_TOKENS] == 2
 
 
+def test_with_streaming_response_stream(instrument, telemetry, replay, guard_factory) -> None:
+    instrument(guard=guard_factory())
+    replay.enqueue(Reply.stream(chat_completion_chunks(TEXT, usage=Usage(1, 2))))
+    with replay.client().chat.completions.with_streaming_response.create(
+            model=MODEL, messages=MESSAGES, stream=True) as resp:
+        text = "".join(c.choices[0].delta.content or "" for c in resp.parse() if c.choices)
+    assert text == TEXT
+    assert one_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(TEXT)
+
+
+async def test_async_raw_response_stream(instrument, telemetry, replay, guard_factory) -> None:
+    instrument(guard=guard_factory())
+    replay.enqueue(Reply.stream(chat_completion_chunks(TEXT)))
+    raw = await replay.async_client().chat.completions.with_raw_response.create(
+        model=MODEL, messages=MESSAGES, stream=True)
+    text = "".join([c.choices[0].delta.content or "" async for c in raw.parse() if c.choices])
+    assert text == TEXT
+    assert one_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(TEXT)
+
+
 def test_chunk_path_keeps_chunks_only(instrument, replay, guard_factory) -> None:
     # Per chunk the wrapper only appends: nothing is parsed or scanned until the end.
     guard = guard_factory()
