@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from otel_llm_security.demo import payloads
+from otel_llm_security.guard.tokens import estimate_tokens
+from otel_llm_security.testing import responses as api
 
 AZURE_PREFIX = "/openai/deployments/"
 
@@ -106,13 +108,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path in ("/v1/models", "/models"):
-            self._send_json(200, payloads.model_list(self.server.models))
+            self._send_json(200, _model_list(self.server.models))
         elif path == "/health":
             self._send_json(200, {"status": "ok"})
         else:
-            self._send_json(
-                404, payloads.error(f"Unknown path {path}", "invalid_request_error", code="unknown_url")
-            )
+            self._send_json(404, api.error_body(f"Unknown path {path}", code="unknown_url"))
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -123,18 +123,14 @@ class _Handler(BaseHTTPRequestHandler):
             azure = path.startswith(AZURE_PREFIX)
             if azure:
                 if not path.endswith("/chat/completions"):
-                    raise _ApiError(
-                        404, payloads.error(f"Unknown path {path}", "invalid_request_error", code="404")
-                    )
+                    raise _ApiError(404, api.error_body(f"Unknown path {path}", code="404"))
                 deployment = path[len(AZURE_PREFIX) : -len("/chat/completions")]
                 self._check_auth(azure=True)
             elif path in ("/v1/chat/completions", "/chat/completions"):
                 deployment = None
                 self._check_auth(azure=False)
             else:
-                raise _ApiError(
-                    404, payloads.error(f"Unknown path {path}", "invalid_request_error", code="unknown_url")
-                )
+                raise _ApiError(404, api.error_body(f"Unknown path {path}", code="unknown_url"))
             self._chat(self._parse_json(raw), deployment)
         except _ApiError as exc:
             self._send_json(exc.status, exc.body)
@@ -147,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         raise _ApiError(
             401,
-            payloads.error("You didn't provide an API key.", "invalid_request_error", code="invalid_api_key"),
+            api.error_body("You didn't provide an API key.", code="invalid_api_key"),
         )
 
     def _read_body(self) -> bytes:
@@ -158,13 +154,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw or b"null")
         except json.JSONDecodeError as exc:
-            raise _ApiError(
-                400, payloads.error(f"Invalid JSON body: {exc.msg}", "invalid_request_error")
-            ) from exc
+            raise _ApiError(400, api.error_body(f"Invalid JSON body: {exc.msg}")) from exc
         if not isinstance(body, dict):
-            raise _ApiError(
-                400, payloads.error("The request body must be a JSON object.", "invalid_request_error")
-            )
+            raise _ApiError(400, api.error_body("The request body must be a JSON object."))
         return body
 
     def _chat(self, body: dict[str, Any], deployment: str | None) -> None:
@@ -172,55 +164,51 @@ class _Handler(BaseHTTPRequestHandler):
         if not model:
             raise _ApiError(
                 400,
-                payloads.error("you must provide a model parameter", "invalid_request_error", param="model"),
+                api.error_body("you must provide a model parameter", param="model"),
             )
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise _ApiError(
                 400,
-                payloads.error(
-                    "'messages' must be a non-empty array.", "invalid_request_error", param="messages"
-                ),
+                api.error_body("'messages' must be a non-empty array.", param="messages"),
             )
         reply = self.server.responder(body)
         self.server.record(body, deployment)
         azure = deployment is not None
         if reply.refuse_categories:
-            raise _ApiError(400, payloads.content_filter_refusal(reply.refuse_categories))
+            raise _ApiError(400, api.azure_content_filter_error(filtered=reply.refuse_categories))
         prompt_text = "\n".join(_message_text(m) for m in messages)
-        usage = payloads.usage(
-            reply.prompt_tokens if reply.prompt_tokens is not None else payloads.estimate_tokens(prompt_text),
+        usage = api.Usage(
+            reply.prompt_tokens if reply.prompt_tokens is not None else estimate_tokens(prompt_text),
             reply.completion_tokens
             if reply.completion_tokens is not None
-            else payloads.estimate_tokens(reply.content),
+            else estimate_tokens(reply.content),
         )
-        completion_id = self.server.next_id()
+        annotations: dict[str, Any] = {}
+        if azure:  # Azure annotates every accepted call with its filter results
+            annotations = {
+                "prompt_filter": api.prompt_filter_results(),
+                "choice_filter": api.content_filter_results(reply.output_filter_categories),
+            }
+        common: dict[str, Any] = {
+            "model": model,
+            "finish_reason": reply.finish_reason,
+            "id": f"chatcmpl-{self.server.next_id()}",
+            "created": int(time.time()),
+            **annotations,
+        }
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             self._send_sse(
-                payloads.chat_completion_chunks(
-                    completion_id,
-                    model,
+                api.chat_completion_chunks(
                     reply.content,
-                    reply.finish_reason,
-                    usage if include_usage else None,
-                    azure=azure,
-                    output_filter_categories=reply.output_filter_categories,
+                    pieces=max(1, -(-len(reply.content) // 16)),  # about 16 characters a delta
+                    usage=usage if include_usage else None,
+                    **common,
                 )
             )
         else:
-            self._send_json(
-                200,
-                payloads.chat_completion(
-                    completion_id,
-                    model,
-                    reply.content,
-                    reply.finish_reason,
-                    usage,
-                    azure=azure,
-                    output_filter_categories=reply.output_filter_categories,
-                ),
-            )
+            self._send_json(200, api.chat_completion(reply.content, usage=usage, **common))
 
     # --- responses --------------------------------------------------------------
 
@@ -233,20 +221,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_sse(self, chunks: Iterator[dict[str, Any]]) -> None:
+    def _send_sse(self, chunks: list[dict[str, Any]]) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        # One HTTP chunk per event, as the API flushes them.
         for chunk in chunks:
-            self._write_chunk(f"data: {json.dumps(chunk)}\n\n".encode())
-        self._write_chunk(b"data: [DONE]\n\n")
+            self._write_chunk(api.sse_body([chunk], done=False))
+        self._write_chunk(api.sse_body([], done=True))
         self.wfile.write(b"0\r\n\r\n")
 
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+def _model_list(models: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [{"id": m, "object": "model", "created": 1715367049, "owned_by": "system"} for m in models],
+    }
 
 
 def _message_text(message: Any) -> str:
