@@ -537,3 +537,24 @@ def test_real_guard_enforce_redacts_secrets_both_ways(instrument, telemetry, rep
     assert finding_targets == ["llm_input", "llm_output"]
     assert {e.attributes[a.SECURITY_VERDICT_TYPE] for e in only_span(telemetry).events} == {"modify"}
     assert {e.attributes[a.SECURITY_POLICY_ID] for e in only_span(telemetry).events} == {"default"}
+
+
+def test_span_placement_enriches_llm_spans_but_not_agent_spans(instrument, telemetry, replay, guard_factory) -> None:
+    instrument(guard=guard_factory())
+    tracer = telemetry.tracer_provider.get_tracer("peer")
+    client = replay.client()
+    with tracer.start_as_current_span("invoke_agent helper", kind=SpanKind.INTERNAL,
+                                      attributes={a.GEN_AI_OPERATION_NAME: "invoke_agent"}):
+        ask(client, "one")
+        ask(client, "two")
+    with tracer.start_as_current_span("chat peer", kind=SpanKind.CLIENT,
+                                      attributes={a.GEN_AI_OPERATION_NAME: "chat", a.GEN_AI_SYSTEM: "openai"}):
+        ask(client, "three")
+        ask(client, "four")  # the peer span already carries a call's record: ours gets its own
+    spans = {s.name: s for s in telemetry.spans()}
+    agent, peer = spans["invoke_agent helper"], spans["chat peer"]
+    assert a.LLM_SECURITY_MODE not in agent.attributes
+    assert peer.attributes[a.LLM_SECURITY_INPUT_HASH] == hm("three")
+    ours = [s for s in telemetry.spans() if s.name == f"chat {MODEL}"]
+    assert [s.attributes[a.LLM_SECURITY_INPUT_HASH] for s in ours] == [hm("one"), hm("two"), hm("four")]
+    assert all(s.parent.span_id in (agent.context.span_id, peer.context.span_id) for s in ours)

@@ -38,7 +38,9 @@ _AZURE_CLIENTS: tuple[type, ...] = tuple(
 )
 # Attributes by which we recognise a GenAI span made by another instrumentation
 # (OTel contrib / genai-openai set gen_ai.operation.name, Traceloop llm.request.type).
-_GENAI_MARKERS = (a.GEN_AI_OPERATION_NAME, a.GEN_AI_SYSTEM, a.GEN_AI_PROVIDER_NAME, "llm.request.type")
+_GENAI_MARKERS = (a.GEN_AI_SYSTEM, a.GEN_AI_PROVIDER_NAME, "llm.request.type")
+# gen_ai.operation.name values of a single model call (semconv, plus names peers use).
+_LLM_OPERATIONS = frozenset({"chat", "text_completion", "embeddings", "generate_content", "completion", "responses"})
 
 
 # Peer spans that already carry (or will carry) the record of a call. A peer that
@@ -48,13 +50,26 @@ _claimed: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def current_genai_span() -> Span | None:
-    """The current span if it is a recording GenAI span of another instrumentation
-    that no earlier call has claimed."""
+    """The current span if it is another instrumentation's recording span of this
+    LLM call (kind CLIENT, an LLM operation) that no earlier call has claimed.
+
+    Agent, workflow and tool spans (``invoke_agent``, ``execute_tool``, ...) wrap many
+    calls: they are parents, not the call's span, and get a child span of ours.
+    """
     span = trace.get_current_span()
     if not span.is_recording():
         return None
     attrs = getattr(span, "attributes", None)
-    if not attrs or not any(m in attrs for m in _GENAI_MARKERS):
+    if not attrs:
+        return None
+    op = attrs.get(a.GEN_AI_OPERATION_NAME)
+    if op is not None:
+        if op not in _LLM_OPERATIONS:
+            return None
+    elif not any(m in attrs for m in _GENAI_MARKERS):
+        return None
+    kind = getattr(span, "kind", SpanKind.CLIENT)
+    if kind is not SpanKind.CLIENT:
         return None
     try:
         if span in _claimed:
