@@ -1,0 +1,134 @@
+"""Import time and added RSS of ``import otel_llm_security`` plus ``instrument()``.
+
+    .venv/bin/python bench/startup.py            # 15 fresh processes per case
+    .venv/bin/python bench/startup.py --quick    # 2 per case (smoke)
+    .venv/bin/python bench/startup.py --importtime   # also the slowest imports on that path
+
+Each measurement is a fresh interpreter (``python -c``), default policy, no
+environment overrides, measured with ``time.perf_counter`` and ``VmRSS`` from
+/proc/self/status around the step. Two cases, interleaved:
+
+* ``warm app``: the app has already imported ``openai`` and set up the OTel SDK (what
+  an instrumented app does anyway), then imports ``otel_llm_security`` and calls
+  ``OpenAISecurityInstrumentor().instrument()``: the cost this package adds. This is
+  the figure the target (< 150 ms, < 20 MB) applies to.
+* ``cold``: nothing imported before: ``openai`` and the OTel SDK are loaded by the
+  import/instrument step itself (the whole start-up cost of an otherwise empty app).
+
+Also printed: whether ``llm_guard``, ``torch``, ``transformers``, ``duckdb``,
+``pyarrow`` or ``numpy`` were imported on that path (none of them may be).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+HEAVY = ("llm_guard", "torch", "transformers", "duckdb", "pyarrow", "numpy", "tokenizers", "spacy")
+
+CHILD = r"""
+import json, sys, time
+def rss_kb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+if {warm!r}:
+    import openai
+    from opentelemetry import trace, metrics
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.metrics import MeterProvider
+    trace.set_tracer_provider(TracerProvider())
+    metrics.set_meter_provider(MeterProvider())
+before_mods = set(sys.modules)
+print("--- bench marker ---", file=sys.stderr, flush=True)
+rss0 = rss_kb()
+t0 = time.perf_counter()
+import otel_llm_security
+t1 = time.perf_counter()
+from otel_llm_security.capture.instrumentor import OpenAISecurityInstrumentor
+OpenAISecurityInstrumentor().instrument()
+t2 = time.perf_counter()
+rss1 = rss_kb()
+new = set(sys.modules) - before_mods
+heavy = sorted(m for m in {heavy!r} if m in sys.modules)
+print(json.dumps({{"import_ms": (t1 - t0) * 1e3, "total_ms": (t2 - t0) * 1e3, "rss_mb": (rss1 - rss0) / 1024,
+                  "modules": len(new), "heavy": heavy}}))
+"""
+
+
+def run_child(warm: bool, importtime: bool = False) -> dict | str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_LLM_SECURITY_", "OTEL_PYTHON"))}
+    env["OTEL_LLM_SECURITY_HASH_KEY"] = "bench-key"  # avoids the one-time random-key warning on stderr
+    cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", CHILD.format(warm=warm, heavy=HEAVY)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=c.ROOT, timeout=120)
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed: {proc.stderr[-2000:]}")
+    if importtime:
+        return proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def slowest_imports(stderr: str, top: int = 15) -> list[tuple[int, str]]:
+    """(cumulative µs, module) of the slowest top-level imports in ``-X importtime`` output."""
+    rows = []
+    for line in stderr.split("--- bench marker ---", 1)[-1].splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = line[len("import time:") :].split("|")
+        try:
+            cumulative = int(parts[1].strip())
+        except ValueError:
+            continue
+        rows.append((cumulative, parts[2].rstrip()))
+    return sorted(rows, reverse=True)[:top]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny run for smoke tests")
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--importtime", action="store_true", help="print the slowest imports (warm app case)")
+    args = ap.parse_args()
+    runs = 2 if args.quick else args.runs
+    c.print_machine()
+    results: dict[str, list[dict]] = {"warm app": [], "cold": []}
+    for _ in range(runs):  # interleaved
+        results["warm app"].append(run_child(True))  # type: ignore[arg-type]
+        results["cold"].append(run_child(False))  # type: ignore[arg-type]
+    print(f"\n### import otel_llm_security + instrument() (default policy), {runs} fresh processes per case\n")
+    rows = []
+    for case, rs in results.items():
+        total = [r["total_ms"] for r in rs]
+        rows.append([
+            case,
+            c.fmt(c.median(r["import_ms"] for r in rs), 1),
+            c.fmt(c.median(total), 1),
+            f"{min(total):.0f}-{max(total):.0f}",
+            c.fmt(c.median(r["rss_mb"] for r in rs), 1),
+            str(int(c.median(r["modules"] for r in rs))),
+            ", ".join(sorted({m for r in rs for m in r["heavy"]})) or "none",
+        ])
+    print(c.table(["case", "import ms", "import+instrument ms", "spread ms", "added RSS MB", "modules loaded",
+                   "heavy modules loaded (" + ", ".join(HEAVY) + ")"], rows))
+    warm = results["warm app"]
+    t, m = c.median(r["total_ms"] for r in warm), c.median(r["rss_mb"] for r in warm)
+    heavy = sorted({x for r in warm for x in r["heavy"]})
+    print(f"\nTargets (warm app): import+instrument < 150 ms: {t:.0f} ms ({'met' if t < 150 else 'NOT met'}); "
+          f"< 20 MB added RSS: {m:.1f} MB ({'met' if m < 20 else 'NOT met'}); "
+          f"no llm_guard/torch/duckdb: {'met' if not heavy else 'NOT met: ' + ', '.join(heavy)}\n")
+    if args.importtime:
+        print("### Slowest imports on that path (warm app, -X importtime, cumulative)\n")
+        print(c.table(["cumulative ms", "module"], [[f"{us / 1000:.1f}", mod] for us, mod in
+                                                      slowest_imports(run_child(True, importtime=True))]))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()
