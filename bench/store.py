@@ -114,9 +114,10 @@ def make_batch(rng: random.Random, n: int, t0: int) -> bytes:
     return req.SerializeToString()
 
 
-def start_collect(store: Path) -> tuple[subprocess.Popen[str], str, int]:
+def start_collect(store: Path, workers: int | None) -> tuple[subprocess.Popen[str], str, int]:
+    extra = ["--workers", str(workers)] if workers is not None else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "otel_llm_security.cli.main", "collect", "--store", str(store), "--port", "0"],
+        [sys.executable, "-m", "otel_llm_security.cli.main", "collect", "--store", str(store), "--port", "0", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
@@ -166,6 +167,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=512, help="spans per request (BatchSpanProcessor default: 512)")
     ap.add_argument("--senders", type=int, default=2, help="concurrent HTTP senders")
     ap.add_argument("--gzip", action="store_true", help="gzip request bodies (OTEL_EXPORTER_OTLP_COMPRESSION=gzip)")
+    ap.add_argument("--workers", type=int, default=None, help="collect --workers (default: its own default)")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
 
@@ -200,7 +202,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.duckdb"
-        proc, host, port = start_collect(path)
+        proc, host, port = start_collect(path, args.workers)
         try:
             t = time.perf_counter()
             send_all(host, port, bodies, args.senders, args.gzip)
@@ -216,7 +218,8 @@ def main() -> int:
                                       if path.with_suffix(".duckdb.wal").exists() else 0)
 
     print(f"cores: {os.cpu_count()}  spans: {spans}  documents: {docs} (spans + span events)  "
-          f"batch: {args.batch}  senders: {args.senders}  gzip: {args.gzip}")
+          f"batch: {args.batch}  senders: {args.senders}  gzip: {args.gzip}  "
+          f"workers: {args.workers if args.workers is not None else 'default'}")
     print(f"through collect:  {spans / elapsed:10,.0f} spans/s  {docs / elapsed:10,.0f} docs/s  ({elapsed:.1f} s)")
     print(f"mapper alone:     {n_sample / map_s:10,.0f} spans/s")
     if n_write:

@@ -276,3 +276,15 @@ def test_acknowledged_spans_survive_a_killed_collect(tmp_path: Path) -> None:
         proc.communicate(timeout=30)
     with DocumentStore(path, read_only=True) as s:
         assert s.count() == 10
+
+
+def test_worker_processes_map_and_the_ack_still_follows_the_commit(store: DocumentStore) -> None:
+    with OtlpReceiver(store, port=0, workers=1) as r:
+        exporter = OTLPSpanExporter(endpoint=r.http_endpoint + "/v1/traces")
+        emit(provider_with(exporter))
+        assert llm_rows(store) == [("true", 12.0, "genai", "chat-app")]
+        resp = httpx.post(r.http_endpoint + "/v1/traces", content=b"\xff\xff", headers={"Content-Type": "application/x-protobuf"})
+        assert resp.status_code == 400 and "not a protobuf" in status_message(resp)
+        resp = httpx.post(r.http_endpoint + "/v1/traces", json=json_body(trace_id="abcd"))
+        assert resp.status_code == 400 and "16 bytes" in status_message(resp)
+    assert r.stats.spans == 2 and r.stats.rejected == 2

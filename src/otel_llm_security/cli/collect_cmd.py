@@ -24,6 +24,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--grpc-port", type=int, default=None, help="also serve OTLP/gRPC on this port (e.g. 4317)")
     p.add_argument("--namespace", default="default", help="data stream namespace (default: default)")
     p.add_argument("--max-body-mb", type=float, default=32, help="largest accepted request, decoded (default 32)")
+    p.add_argument(
+        "--workers", type=int, default=0,
+        help="worker processes that parse and map requests, so that mapping and the DuckDB insert use "
+        "separate cores (default 0: all in this process; see bench/store.py for when it pays off)",
+    )
+    p.add_argument("--keep-source", action="store_true", help="also store each document's JSON _source (larger store)")
     p.set_defaults(func=run)
 
 
@@ -32,15 +38,19 @@ def run(args: argparse.Namespace) -> int:
     from otel_llm_security.store.duckdb_store import DocumentStore, StoreError, default_store_path
 
     path = args.store or default_store_path()
+    workers = args.workers
+    if workers < 0:
+        print("collect: --workers must be >= 0", file=sys.stderr)
+        return 2
     try:
-        store = DocumentStore(path)
+        store = DocumentStore(path, keep_source=args.keep_source)
     except StoreError as exc:
         print(f"collect: {exc}", file=sys.stderr)
         return 1
     try:
         receiver = OtlpReceiver(
             store, args.host, args.port, grpc_port=args.grpc_port,
-            max_body=int(args.max_body_mb * 1024 * 1024), namespace=args.namespace,
+            max_body=int(args.max_body_mb * 1024 * 1024), namespace=args.namespace, workers=workers,
         )
     except (OSError, RuntimeError) as exc:
         store.close()

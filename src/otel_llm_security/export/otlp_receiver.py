@@ -29,7 +29,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_llm_security.export.apm_mapper import InvalidSpanError, map_request
-from otel_llm_security.store.duckdb_store import DocumentStore, MappingError, StoreError
+from otel_llm_security.store.duckdb_store import (
+    ColumnBatch,
+    DocumentStore,
+    MappingError,
+    StoreError,
+    column_batch,
+)
 
 if TYPE_CHECKING:
     import grpc
@@ -150,29 +156,96 @@ def count_spans(req: ExportTraceServiceRequest) -> int:
     return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
 
 
-class TraceIngest:
-    """Maps requests and writes them to the store; shared by the HTTP and gRPC front ends."""
+def prepare(body: bytes, content_type: str, namespace: str, keep_source: bool) -> tuple[Any, ...]:
+    """Parse, map and flatten one request body: ``("ok", spans, ColumnBatch)`` or
+    ``("error", http_status, reason)``. Pure and picklable, so it runs in worker processes."""
+    try:
+        req = parse_json_request(body) if content_type == JSON else parse_protobuf_request(body)
+        docs = map_request(req, namespace=namespace)
+        return ("ok", count_spans(req), column_batch(docs, keep_source=keep_source))
+    except RequestError as exc:
+        return ("error", exc.status, str(exc))
+    except InvalidSpanError as exc:
+        return ("error", HTTPStatus.BAD_REQUEST, f"invalid span: {exc}")
+    except RecursionError:
+        return ("error", HTTPStatus.BAD_REQUEST, "attribute values nested too deeply")
 
-    def __init__(self, store: DocumentStore, *, namespace: str = "default") -> None:
+
+class TraceIngest:
+    """Maps requests and writes them to the store; shared by the HTTP and gRPC front ends.
+
+    With ``workers > 0`` parsing, mapping and flattening run in that many worker
+    processes (the GIL would otherwise keep them on one core) and only the DuckDB
+    insert runs here; every request is still acknowledged after its own commit.
+    """
+
+    def __init__(self, store: DocumentStore, *, namespace: str = "default", workers: int = 0) -> None:
         self.store = store
         self.namespace = namespace
         self.stats = ReceiverStats()
+        self.workers = workers
+        self._pool: Any = None
+        self._pool_lock = threading.Lock()
+        if workers > 0:
+            self._pool = self._new_pool()
+
+    def _new_pool(self) -> Any:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: forking a process that holds a DuckDB connection and server threads is unsafe
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def _prepare(self, body: bytes, content_type: str) -> tuple[Any, ...]:
+        keep = self.store.keep_source
+        if self._pool is None:
+            return prepare(body, content_type, self.namespace, keep)
+        from concurrent.futures.process import BrokenProcessPool
+
+        pool = self._pool
+        try:
+            return pool.submit(prepare, body, content_type, self.namespace, keep).result()
+        except BrokenProcessPool as exc:  # a worker died (e.g. killed for memory): start fresh, let the client retry
+            with self._pool_lock:
+                if self._pool is pool:
+                    self._pool = self._new_pool()
+            raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, "a mapping worker died; retry", retry_after=1) from exc
+
+    def ingest_body(self, body: bytes, content_type: str) -> int:
+        """Parse, map and store one decoded request body; returns documents written. Raises RequestError."""
+        result = self._prepare(body, content_type)
+        if result[0] == "error":
+            raise RequestError(result[1], result[2])
+        _, spans, batch = result
+        n = self._write(batch)
+        self.stats.add(spans, n)
+        return n
 
     def ingest(self, req: ExportTraceServiceRequest) -> int:
-        """Store the request's documents; returns the number written. Raises RequestError."""
+        """Store an already parsed request; returns the number of documents written. Raises RequestError."""
+        if self._pool is not None:
+            return self.ingest_body(req.SerializeToString(), PROTOBUF)
         try:
             docs = map_request(req, namespace=self.namespace)
         except InvalidSpanError as exc:
             raise RequestError(HTTPStatus.BAD_REQUEST, f"invalid span: {exc}") from exc
+        n = self._write(column_batch(docs, keep_source=self.store.keep_source))
+        self.stats.add(count_spans(req), n)
+        return n
+
+    def _write(self, batch: ColumnBatch) -> int:
         try:
-            n = self.store.write(docs)
+            return self.store.write_batch(batch)
         except MappingError as exc:
             raise RequestError(HTTPStatus.BAD_REQUEST, f"cannot index the spans: {exc}") from exc
         except StoreError as exc:
             log.error("store write failed: %s", exc)
             raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), retry_after=5) from exc
-        self.stats.add(count_spans(req), n)
-        return n
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -191,17 +264,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drain()
                 raise RequestError(HTTPStatus.NOT_FOUND, f"{self.path}: this receiver stores traces only (POST /v1/traces)")
             body = self._read_body()
-            body = decode_body(body, self.headers.get("Content-Encoding", ""), self.server.max_body)
-            if ctype == PROTOBUF:
-                req = parse_protobuf_request(body)
-            elif as_json:
-                req = parse_json_request(body)
-            else:
+            if ctype not in (PROTOBUF, JSON):
                 raise RequestError(
                     HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                     f"unsupported Content-Type {ctype or '(none)'!r}: use {PROTOBUF} or {JSON}",
                 )
-            self.server.ingest.ingest(req)
+            body = decode_body(body, self.headers.get("Content-Encoding", ""), self.server.max_body)
+            self.server.ingest.ingest_body(body, ctype)
         except RequestError as exc:
             self.server.ingest.stats.reject()
             self._error(exc, as_json)
@@ -298,17 +367,24 @@ class OtlpReceiver:
         grpc_port: int | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         namespace: str = "default",
+        workers: int = 0,
     ) -> None:
-        self.ingest = TraceIngest(store, namespace=namespace)
+        self.ingest = TraceIngest(store, namespace=namespace, workers=workers)
         self.host = host
         try:
             self._http = _HTTPServer((host, port), self.ingest, max_body)
         except OSError as exc:
+            self.ingest.close()
             raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         self._grpc: grpc.Server | None = None
         self.grpc_port: int | None = None
         if grpc_port is not None:
-            self._grpc, self.grpc_port = _start_grpc(self.ingest, host, grpc_port)
+            try:
+                self._grpc, self.grpc_port = _start_grpc(self.ingest, host, grpc_port)
+            except (OSError, RuntimeError):
+                self._http.server_close()
+                self.ingest.close()
+                raise
         self._thread: threading.Thread | None = None
 
     @property
@@ -344,6 +420,7 @@ class OtlpReceiver:
         if self._grpc is not None:
             self._grpc.stop(grace=2).wait()
             self._grpc = None
+        self.ingest.close()
 
     def __enter__(self) -> OtlpReceiver:
         return self.start()
@@ -394,4 +471,5 @@ __all__ = [
     "decode_body",
     "parse_json_request",
     "parse_protobuf_request",
+    "prepare",
 ]

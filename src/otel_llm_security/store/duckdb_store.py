@@ -185,6 +185,27 @@ def _infer_es_type(value: Any) -> str | None:
     return "keyword"
 
 
+@dataclass
+class ColumnBatch:
+    """Documents flattened into per-field value lists (row ``i`` of every list is document ``i``)."""
+
+    ids: list[str]
+    indexes: list[str]
+    columns: dict[str, list[Any]]
+    sources: list[str] | None = None  # JSON _source, when kept
+
+
+def column_batch(docs: Iterable[ApmDocument], *, keep_source: bool = False) -> ColumnBatch:
+    """Flatten documents for :meth:`DocumentStore.write_batch` (pure Python, picklable result)."""
+    batch = list(docs)
+    n = len(batch)
+    cols: dict[str, list[Any]] = {}
+    for i, doc in enumerate(batch):
+        _flatten_into_columns(doc.source, "", cols, i, n)
+    sources = [json.dumps(d.source, separators=(",", ":"), default=str) for d in batch] if keep_source else None
+    return ColumnBatch([d.id for d in batch], [d.index for d in batch], cols, sources)
+
+
 class DocumentStore:
     """APM documents in DuckDB, queryable by their Elasticsearch field names.
 
@@ -248,12 +269,16 @@ class DocumentStore:
         lossless widening (nothing of the batch is written), :class:`StoreFullError`
         when the disk is full, :class:`StoreError` for other failures.
         """
+        return self.write_batch(column_batch(docs, keep_source=self.keep_source))
+
+    def write_batch(self, batch: ColumnBatch) -> int:
+        """:meth:`write` for documents already flattened by :func:`column_batch` (which can
+        run in another process: ``collect`` maps and flattens in worker processes)."""
         import duckdb
 
         if self.read_only:
             raise StoreError("the store was opened read-only")
-        batch = list(docs)
-        if not batch:
+        if not batch.ids:
             return 0
         with self._lock:
             before = dict(self._fields)
@@ -276,7 +301,7 @@ class DocumentStore:
                 if isinstance(exc, OSError):
                     raise _translate_os_error(exc, self.path) from exc
                 raise
-        return len(batch)
+        return len(batch.ids)
 
     def documents(self, where: str = "TRUE", params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
         """The ``_source`` of matching documents, oldest first (``where`` is SQL over the field columns).
@@ -357,22 +382,16 @@ class DocumentStore:
 
     # --- batch building ---------------------------------------------------------
 
-    def _build_batch(self, batch: list[ApmDocument]) -> pa.Table:
+    def _build_batch(self, batch: ColumnBatch) -> pa.Table:
         import pyarrow as pa
 
-        n = len(batch)
-        cols: dict[str, list[Any]] = {}
-        for i, doc in enumerate(batch):
-            _flatten_into_columns(doc.source, "", cols, i, n)
         columns: dict[str, pa.Array] = {
-            "_id": pa.array([d.id for d in batch], pa.string()),
-            "_index": pa.array([d.index for d in batch], pa.string()),
+            "_id": pa.array(batch.ids, pa.string()),
+            "_index": pa.array(batch.indexes, pa.string()),
         }
-        if self.keep_source:
-            columns["_source"] = pa.array(
-                [json.dumps(d.source, separators=(",", ":"), default=str) for d in batch], pa.string()
-            )
-        for name, values in cols.items():
+        if batch.sources is not None:
+            columns["_source"] = pa.array(batch.sources, pa.string())
+        for name, values in batch.columns.items():
             if name in _RESERVED:
                 raise MappingError(f"field name {name!r} is reserved for document metadata")
             info = self._resolve_field(name, values)
@@ -545,12 +564,14 @@ def _translate_os_error(exc: OSError, path: Path | None) -> StoreError:
 
 __all__ = [
     "ES_TYPES",
+    "ColumnBatch",
     "DocumentStore",
     "FieldInfo",
     "MappingError",
     "StoreError",
     "StoreFullError",
     "StoreLockedError",
+    "column_batch",
     "default_store_path",
     "flatten",
     "quote_ident",
