@@ -81,6 +81,8 @@ def test_schema_checks(tmp_path, subs, expected):
         ((("metadata _id, _version, _index", "metadata _id"),), "without metadata fields"),
         # outside the local engine's subset
         ((("\\| keep\n", '| grok service.name "%{WORD:Esql.svc}"\n| keep\n'),), "the local engine cannot run it"),
+        # only the APM trace data streams
+        ((("^from traces-apm\\* metadata", "from logs-* metadata"),), "must read FROM traces-apm"),
         # a time span longer than the rule looks back
         ((("is not null\n", "is not null and @timestamp > now() - 2 hours\n"),), "exceeds the rule's look-back"),
     ],

@@ -28,6 +28,7 @@ REQUIRED_RULE = (
     "from", "interval", "tags", "note", "false_positives",
 )
 REQUIRED_METADATA = ("creation_date", "updated_date", "maturity", "integration")
+TRACE_PATTERNS = frozenset({"traces-apm*", "traces-apm-*"})
 _DATE = re.compile(r"^\d{4}/\d{2}/\d{2}$")
 _OWASP_TAG = re.compile(r"^LLM(0[1-9]|10)$")
 _ATLAS_TAG = re.compile(r"^T\d{4}(\.\d{3})?$")
@@ -206,6 +207,11 @@ def lint_rule(rule: Rule) -> list[str]:
         errors.append(f"query: {exc}")
     if rule.metadata.get("min_stack_version", TARGET_STACK_VERSION) != TARGET_STACK_VERSION:
         errors.append(f"[metadata] min_stack_version must be {TARGET_STACK_VERSION} (the grammar we validate with)")
+    source = tree.commands[0] if tree.commands else None
+    if not isinstance(source, ast.FromCommand) or not source.index_patterns or any(
+        p not in TRACE_PATTERNS for p in source.index_patterns
+    ):
+        errors.append(f"query: must read FROM {' or '.join(sorted(TRACE_PATTERNS))} (the APM trace documents)")
     referenced = [n.name for n in tree if isinstance(n, ast.ColumnRef)]
     fields = catalog(referenced)
     _check_query_semantics(tree, errors)
