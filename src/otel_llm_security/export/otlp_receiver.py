@@ -252,6 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"
     server_version = "otel-llm-security-collect"
+    timeout = 60  # seconds a client may stall mid-request (slowloris) before its connection is dropped
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -269,8 +270,9 @@ class _Handler(BaseHTTPRequestHandler):
                     HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                     f"unsupported Content-Type {ctype or '(none)'!r}: use {PROTOBUF} or {JSON}",
                 )
-            body = decode_body(body, self.headers.get("Content-Encoding", ""), self.server.max_body)
-            self.server.ingest.ingest_body(body, ctype)
+            with self.server.inflight:  # bounds memory: at most this many bodies decoded at once
+                body = decode_body(body, self.headers.get("Content-Encoding", ""), self.server.max_body)
+                self.server.ingest.ingest_body(body, ctype)
         except RequestError as exc:
             self.server.ingest.stats.reject()
             self._error(exc, as_json)
@@ -352,6 +354,7 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, addr: tuple[str, int], ingest: TraceIngest, max_body: int) -> None:
         self.ingest = ingest
         self.max_body = max_body
+        self.inflight = threading.BoundedSemaphore(max(4, 2 * ingest.workers))
         super().__init__(addr, _Handler)
 
 
