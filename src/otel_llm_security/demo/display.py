@@ -138,6 +138,13 @@ def alerts_table(
     if not alerts:
         table.add_row("(no alert)", "", "", "", "", "")
     console.print(table)
+    if not runs:
+        from otel_llm_security.rules.model import RULES_DIR
+
+        console.print(
+            f"[red]no detection rule found in {escape(str(RULES_DIR))}[/red]: the rules ship in the repository's "
+            "rules/ folder; run the demo from a clone (bash scripts/setup.sh)."
+        )
     for run in runs:
         if run.error:
             console.print(f"[red]rule could not run:[/red] {escape(run.name)}: {escape(run.error)}")
