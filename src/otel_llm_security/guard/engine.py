@@ -189,7 +189,7 @@ class Guard:
                 elif taken is Action.REDACT:
                     redactors.append((cs, res))
             action = _stronger(action, taken)
-            final.append(dataclasses.replace(res, action=taken))
+            final.append(_evolve(res, action=taken))
         enforce = self.mode is Mode.ENFORCE
         blocked = enforce and action is Action.BLOCK
         sanitized = None
@@ -265,6 +265,20 @@ def _failed_result(cs: ConfiguredScanner, error: str, duration_ms: float, partia
     )
 
 
+def _evolve(res: ScanResult, **changes: Any) -> ScanResult:
+    """``dataclasses.replace`` for the per-scanner results of every scan, at a fraction
+    of its cost (it re-runs ``__init__`` through field introspection): a copy of the
+    instance dict with ``changes`` applied. Falls back to ``replace`` for result types
+    without a plain ``__dict__``."""
+    try:
+        state = res.__dict__
+    except AttributeError:
+        return dataclasses.replace(res, **changes)
+    new = object.__new__(type(res))
+    new.__dict__.update(state, **changes)
+    return new
+
+
 def _run_one(cs: ConfiguredScanner, st: ScanText, pst: ScanText | None) -> ScanResult:
     t0 = time.perf_counter()
     try:
@@ -283,7 +297,7 @@ def _run_one(cs: ConfiguredScanner, st: ScanText, pst: ScanText | None) -> ScanR
     elapsed = (time.perf_counter() - t0) * 1000.0
     if elapsed > cs.budget_ms:
         return _failed_result(cs, "timeout", elapsed, res)
-    return dataclasses.replace(res, duration_ms=elapsed)
+    return _evolve(res, duration_ms=elapsed)
 
 
 def _apply_redactions(
