@@ -46,7 +46,28 @@ def register(subparsers: Any) -> None:
     deploy.add_argument("--json", action="store_true", help="print the report as JSON")
     deploy.set_defaults(func=run_deploy)
 
+    mapping = sub.add_parser(
+        "mapping",
+        help="print the traces-apm@custom component template that maps the label fields the rules read",
+    )
+    mapping.add_argument("paths", nargs="*", help="rule files or directories (default: ./rules)")
+    mapping.set_defaults(func=run_mapping)
+
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def run_mapping(args: argparse.Namespace) -> int:
+    from otel_llm_security.rules.mapping import COMPONENT_TEMPLATE, component_template
+    from otel_llm_security.rules.model import RuleLoadError, load_rules
+
+    try:
+        rules = load_rules(_default_paths(args.paths))
+    except RuleLoadError as exc:
+        print(f"rules mapping: {exc}", file=sys.stderr)
+        return 1
+    print(f"# PUT _component_template/{COMPONENT_TEMPLATE}  (merge with any existing content first)", file=sys.stderr)
+    print(json.dumps(component_template(rules), indent=2))
+    return 0
 
 
 def run_lint(args: argparse.Namespace) -> int:
