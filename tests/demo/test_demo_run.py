@@ -140,7 +140,9 @@ def test_enforce_mode_blocks_the_injection_and_spares_ordinary_users(demo):
     assert int(injection[3]) == 3  # every injection turn blocked by the guard
     for title in ("Ordinary user: travel questions", "Ordinary user: coding help", "Ordinary user: cooking"):
         cells = rows[title].split("│")
-        assert int(cells[3]) == 0 and int(cells[4]) == 0
+        assert int(cells[3]) == 0 and int(cells[4]) == 0 and int(cells[5]) == 0  # not blocked, refused, redacted
+    secret = rows["Secret leaked in an answer"].split("│")
+    assert int(secret[5]) == 1  # the leaked keys were redacted before the app saw the answer
 
 
 def test_otlp_endpoint_receives_the_same_calls(demo):

@@ -152,24 +152,25 @@ def alerts_table(
 
 def enforce_table(console: Console, items: list[Scenario], outcomes: list[TurnOutcome]) -> None:
     by_scenario: dict[str, Counter[str]] = defaultdict(Counter)
-    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    reasons: dict[str, dict[str, None]] = defaultdict(dict)
     for o in outcomes:
         by_scenario[o.scenario][o.status] += 1
         if o.status in ("blocked", "refused") and o.reason:
-            reasons[o.scenario][short_reason(o.reason)] += 1
+            for threat in short_reason(o.reason).split(", "):
+                reasons[o.scenario][threat] = None
     table = Table(title="Enforce mode: what was blocked", title_justify="left")
-    for col in ("Scenario", "Calls", "Blocked by guard", "Refused by provider", "Answered", "Why"):
+    for col in ("Scenario", "Calls", "Blocked by guard", "Refused by provider", "Redacted", "Answered", "Why"):
         table.add_column(col, justify="left" if col in ("Scenario", "Why") else "right")
     for s in items:
         c = by_scenario[s.name]
-        why = ", ".join(r for r, _ in reasons[s.name].most_common())
         table.add_row(
             escape(s.title),
             str(sum(c.values())),
             f"[red]{c['blocked']}[/red]" if c["blocked"] else "0",
             str(c["refused"]),
+            str(c["redacted"]),
             str(c["answered"]),
-            escape(why or "-"),
+            escape(", ".join(reasons[s.name]) or "-"),
         )
     console.print(table)
 

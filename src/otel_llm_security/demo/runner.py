@@ -44,7 +44,7 @@ SERVICE_NAME = "demo-chat-app"
 class TurnOutcome:
     scenario: str
     mode: str
-    status: str  # answered | blocked | refused | error
+    status: str  # answered | redacted | blocked | refused | error
     reason: str = ""
 
 
@@ -160,7 +160,11 @@ def play(
                 span.set_attribute("http.response.status_code", status)
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
-            outcome = TurnOutcome(scenario.name, mode.value, result.status, result.reason)
+            status_text = result.status
+            if result.status == "answered" and result.text != turn.reply.content:
+                # The app got something else than the model said: the guard redacted it.
+                status_text = "redacted"
+            outcome = TurnOutcome(scenario.name, mode.value, status_text, result.reason)
             outcomes.append(outcome)
             if on_turn:
                 on_turn(scenario, outcome)
