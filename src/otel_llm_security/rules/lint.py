@@ -61,8 +61,8 @@ def _check_schema(rule: Rule, errors: list[str]) -> None:
                 dt.datetime.strptime(value, "%Y/%m/%d")
             except ValueError:
                 errors.append(f"[metadata] {key} is not a real date: {value}")
-    dates = (md.get("creation_date"), md.get("updated_date"))
-    if all(isinstance(d, str) for d in dates) and dates[1] < dates[0]:
+    created, updated = md.get("creation_date"), md.get("updated_date")
+    if isinstance(created, str) and isinstance(updated, str) and updated < created:
         errors.append("[metadata] updated_date is before creation_date")
     if md.get("maturity") not in MATURITIES | {None}:
         errors.append(f"[metadata] maturity must be one of {sorted(MATURITIES)}")

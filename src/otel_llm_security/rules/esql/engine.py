@@ -52,8 +52,11 @@ class EsqlUnsupportedError(EsqlEngineError):
 
 
 class FieldLike(Protocol):
-    es_type: str
-    multi: bool
+    @property
+    def es_type(self) -> str: ...
+
+    @property
+    def multi(self) -> bool: ...
 
 
 class StoreLike(Protocol):
@@ -287,7 +290,8 @@ class _Compiler:
             raise EsqlUnsupportedError("command [TS] is not supported by the local engine")
         if any(not isinstance(s, str) for s in cmd.sources):
             raise EsqlUnsupportedError("FROM subqueries are not supported by the local engine")
-        include, exclude = [], []
+        include: list[str] = []
+        exclude: list[str] = []
         for pattern in cmd.index_patterns:
             for part in (p.strip() for p in pattern.split(",")):
                 if ":" in part:
