@@ -19,12 +19,18 @@
     t.textContent = value;
     return t;
   }
+  /* Axis scale: a 1-2-5 step giving at most 5 intervals, and the max as a whole number of
+   * steps (so count axes tick on integers when the step is). */
+  function niceScale(v, integer) {
+    if (!(v > 0)) return { max: integer ? 4 : 1, step: integer ? 1 : 0.25 };
+    var raw = v / 5;
+    var p = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 5, 10].map(function (m) { return m * p; }).filter(function (s) { return s >= raw; })[0];
+    if (integer) step = Math.max(1, Math.round(step));
+    return { max: step * Math.ceil(v / step), step: step };
+  }
   function niceMax(v) {
-    if (v <= 0) return 1;
-    var p = Math.pow(10, Math.floor(Math.log10(v)));
-    var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p;
-    return 10 * p;
+    return niceScale(v, false).max;
   }
   function fmt(v) {
     if (v >= 1e6) return (v / 1e6).toFixed(1) + "M";
@@ -73,13 +79,13 @@
     var totals = categories.map(function (c) {
       return series.reduce(function (s, k) { return s + (c[k.key] || 0); }, 0);
     });
-    // Counts: at least 4 so that the 4 gridlines fall on whole numbers.
-    var max = opts.counts ? Math.max(4, niceMax(Math.max.apply(null, totals))) : niceMax(Math.max.apply(null, totals));
+    var scale = niceScale(Math.max.apply(null, totals), opts.counts);
+    var max = scale.max;
     var plotW = W - L - R, plotH = H - T - B;
-    for (var g = 0; g <= 4; g++) {
-      var gy = T + plotH - (plotH * g) / 4;
+    for (var v = 0; v <= max + scale.step / 2; v += scale.step) {
+      var gy = T + plotH - (plotH * v) / max;
       el("line", { x1: L, x2: W - R, y1: gy, y2: gy, class: "grid" }, svg);
-      text(svg, L - 6, gy + 4, fmt((max * g) / 4), { "text-anchor": "end", class: "tick" });
+      text(svg, L - 6, gy + 4, fmt(v), { "text-anchor": "end", class: "tick" });
     }
     var step = plotW / categories.length;
     var bw = Math.max(2, Math.min(48, step * 0.7));
