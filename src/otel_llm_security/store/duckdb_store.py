@@ -391,7 +391,17 @@ class DocumentStore:
         }
         if batch.sources is not None:
             columns["_source"] = pa.array(batch.sources, pa.string())
+        fields = self._fields
         for name, values in batch.columns.items():
+            known = fields.get(name)
+            if known is not None and not known.multi and set(map(type, values)) <= _EXACT_TYPES.get(known.es_type, _NONE):
+                # Fast path: every value already has the column's Python type, so pyarrow
+                # converts in C; anything else (arrays, coercions, widening) takes the full path.
+                try:
+                    columns[name] = pa.array(values, _arrow_type(known.es_type))
+                    continue
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                    pass
             if name in _RESERVED:
                 raise MappingError(f"field name {name!r} is reserved for document metadata")
             info = self._resolve_field(name, values)
@@ -489,6 +499,16 @@ def _preview(value: Any) -> str:
 
 
 _ARROW_TYPES: dict[str, Any] = {}
+
+
+_NONE: frozenset[type] = frozenset()
+_EXACT_TYPES: dict[str, frozenset[type]] = {
+    "keyword": frozenset({str, type(None)}),
+    "text": frozenset({str, type(None)}),
+    "long": frozenset({int, type(None)}),
+    "double": frozenset({float, int, type(None)}),
+    "boolean": frozenset({bool, type(None)}),
+}
 
 
 def _arrow_type(es_type: str) -> Any:
