@@ -140,7 +140,9 @@ def test_enforce_mode_blocks_the_injection_and_spares_ordinary_users(demo):
     assert int(injection[3]) == 3  # every injection turn blocked by the guard
     for title in ("Ordinary user: travel questions", "Ordinary user: coding help", "Ordinary user: cooking"):
         cells = rows[title].split("│")
-        assert int(cells[3]) == 0 and int(cells[4]) == 0 and int(cells[5]) == 0  # not blocked, refused, redacted
+        assert (
+            int(cells[3]) == 0 and int(cells[4]) == 0 and int(cells[5]) == 0
+        )  # not blocked, refused, redacted
     secret = rows["Secret leaked in an answer"].split("│")
     assert int(secret[5]) == 1  # the leaked keys were redacted before the app saw the answer
 
@@ -152,3 +154,25 @@ def test_otlp_endpoint_receives_the_same_calls(demo):
 def test_report_is_written(demo):
     page = demo["report"].read_text()
     assert "otel-llm-security demo" in page and 'id="report-data"' in page
+
+
+@pytest.mark.slow
+def test_readme_command_verbatim(tmp_path):
+    """The README's fresh-machine command, run as written (setup is idempotent after test.sh ran it)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    command = "bash scripts/setup.sh && .venv/bin/otel-llm-security demo"
+    assert f"    {command}\n" in readme
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+    # Keep the demo's store out of the user data dir shared by everyone on this machine.
+    env["OTEL_LLM_SECURITY_STORE"] = str(tmp_path / "store.duckdb")
+    proc = subprocess.run(
+        ["bash", "-c", command],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "6/6 attack scenarios alerted · 0 ordinary users alerted" in proc.stdout.replace("\n", " ")
+    assert (tmp_path / "demo.duckdb").exists() and (tmp_path / "demo-report.html").exists()

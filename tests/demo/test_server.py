@@ -127,3 +127,41 @@ def test_errors_look_like_the_api(server):
 
 def test_models_endpoint(server):
     assert [m.id for m in _client(server).models.list()] == ["gpt-4o-mini", "gpt-4o"]
+
+
+def test_module_entry_point_serves_the_demo_script(tmp_path):
+    """`python -m otel_llm_security.demo.server` (what the compose stack runs) answers the scripted prompts."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from otel_llm_security.demo.traffic import scenarios
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "otel_llm_security.demo.server", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test", max_retries=0)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.models.list()
+                break
+            except openai.APIConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+                time.sleep(0.1)
+        turn = next(s for s in scenarios() if s.name == "xss-bait").turns[0]
+        answer = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": turn.prompt}]
+        )
+        assert answer.choices[0].message.content == turn.reply.content
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
