@@ -1,0 +1,53 @@
+"""The performance scripts run in their tiny mode and print their tables.
+
+No timing is asserted (the machines are shared and noisy): only that each script
+finishes, prints its machine line and the header of each table, and (for startup.py)
+that llm_guard, torch and duckdb stay off the import + instrument() path.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+
+
+def run(script: str, *args: str, timeout: int = 600) -> str:
+    proc = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("Machine: nproc"), proc.stdout[:500]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_overhead_quick_prints_every_table() -> None:
+    out = run("overhead.py", "--quick", "--only", "bare,sdk,ours,ours-enforce")
+    for title in ("### Non-streaming, sync client", "### Non-streaming, async client", "### Streaming, 50 content deltas",
+                  "### Added cost, µs per call (median)", "### Targets (issue 7)"):
+        assert title in out, out
+    assert "| config" in out and "median" in out and "p99" in out
+    # each configuration ran and its span carried the record where it should
+    assert "ours           ok" in out and '"record": true' in out
+
+
+@pytest.mark.slow
+def test_scanners_quick_prints_the_size_tables() -> None:
+    out = run("scanners.py", "--quick", "--no-llm-guard")
+    assert "### Built-in scanners, ascii text" in out and "### Built-in scanners, unicode text" in out
+    assert "| 200 B" in out and "| 200 KB" in out
+    for row in ("input: prompt_injection", "policy: default, input", "engine only: 10 no-op scanners"):
+        assert row in out
+
+
+@pytest.mark.slow
+def test_startup_quick_prints_the_table_and_no_heavy_imports() -> None:
+    out = run("startup.py", "--quick")
+    assert "### import otel_llm_security + instrument()" in out
+    warm = next(line for line in out.splitlines() if line.startswith("| warm app"))
+    assert warm.split("|")[-2].strip() == "none", warm
