@@ -105,12 +105,28 @@ def main(peer: str) -> dict[str, list[dict[str, Any]]]:
     client.responses.create(model=MODEL, input="Hello there")
     take("responses")
 
-    async def async_calls() -> None:
-        aclient = replay.async_client()
+    aclient = replay.async_client()
+
+    async def async_chat() -> None:
         await aclient.chat.completions.create(model=MODEL, messages=msgs)
 
-    asyncio.run(async_calls())
-    take("async_chat")
+    async def async_stream_exhausted() -> None:
+        replay.enqueue(Reply.stream(chat_completion_chunks("a streamed answer", usage=Usage(4, 5))))
+        stream = await aclient.chat.completions.create(model=MODEL, messages=msgs, stream=True,
+                                                       stream_options={"include_usage": True})
+        async for _ in stream:
+            pass
+
+    async def async_stream_break() -> None:
+        stream = await aclient.chat.completions.create(model=MODEL, messages=msgs, stream=True)
+        async for _ in stream:
+            break
+        del stream
+
+    for name, fn in (("async_chat", async_chat), ("async_stream_exhausted", async_stream_exhausted),
+                     ("async_stream_break", async_stream_break)):
+        asyncio.run(fn())
+        take(name)
     return out
 
 

@@ -57,7 +57,7 @@ def recorded(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 SCENARIOS = ["chat", "blocked", "stream_exhausted", "stream_break", "stream_close", "stream_exit", "embeddings",
-             "async_chat"]
+             "async_chat", "async_stream_exhausted", "async_stream_break"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -72,7 +72,7 @@ def test_exactly_one_llm_span_carries_the_record(peer_run, scenario) -> None:
     assert attrs[a.LLM_SECURITY_MODE] == "enforce"
     assert len(attrs[a.LLM_SECURITY_INPUT_HASH]) == 64
     assert attrs[a.LLM_SECURITY_INPUT_LENGTH] > 0
-    if scenario.startswith(("chat", "async")):
+    if scenario in ("chat", "async_chat", "stream_exhausted", "async_stream_exhausted"):
         assert span["name"] == PEER_SPAN_NAMES[peer]
 
 
@@ -91,12 +91,13 @@ def test_block_is_on_the_peer_span(peer_run) -> None:
 
 def test_stream_record_has_output_and_usage(peer_run) -> None:
     _, runs = peer_run
-    [span] = recorded(runs["stream_exhausted"])
-    attrs = span["attributes"]
-    assert attrs[a.LLM_SECURITY_OUTPUT_LENGTH] == len("a streamed answer")
-    assert attrs[a.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
-    assert attrs[a.LLM_SECURITY_TOKENS_ESTIMATED] is False
-    for scenario in ("stream_break", "stream_close", "stream_exit"):
+    for scenario in ("stream_exhausted", "async_stream_exhausted"):
+        [span] = recorded(runs[scenario])
+        attrs = span["attributes"]
+        assert attrs[a.LLM_SECURITY_OUTPUT_LENGTH] == len("a streamed answer"), scenario
+        assert attrs[a.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
+        assert attrs[a.LLM_SECURITY_TOKENS_ESTIMATED] is False
+    for scenario in ("stream_break", "stream_close", "stream_exit", "async_stream_break"):
         [span] = recorded(runs[scenario])
         assert span["attributes"][a.LLM_SECURITY_TOKENS_ESTIMATED] is True, scenario
 
