@@ -26,6 +26,9 @@ class ScanText:
 
     raw: str
     normalized: str
+    # Memo of pure functions of the text shared by scanners (e.g. its word index);
+    # not part of equality. Filling it twice from two threads is harmless.
+    cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

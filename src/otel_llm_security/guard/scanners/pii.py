@@ -113,10 +113,49 @@ _BY_GROUP = {f"p{i}": (kind, w, check) for i, (kind, w, _, check) in enumerate(P
 _SINGLE = [re.compile(p, re.IGNORECASE) for _, _, p, _ in PATTERNS]
 
 
+# Every PII value has an "@" (e-mail) or at least six digits with short separators
+# between them; only the neighbourhood of those is matched against PII_RE.
+_DIGITS_RE = re.compile(r"\d(?:[ ().+/-]{0,3}\d){5,}")
+_MARGIN = 80  # enough for the letters of an IBAN/NINO and the local part of an address
+_MAX_WIDEN = 64
+
+
+def _candidate_spans(raw: str) -> list[tuple[int, int]]:
+    points = [(m.start(), m.end()) for m in _DIGITS_RE.finditer(raw)]
+    at = raw.find("@")
+    while at >= 0:
+        points.append((at, at + 1))
+        at = raw.find("@", at + 1)
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted(points):
+        lo, hi = max(0, start - _MARGIN), min(len(raw), end + _MARGIN)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
 def find_pii(raw: str) -> list[tuple[str, float, int, int]]:
     """(type, weight, start, end) of each validated personal-data value in ``raw``."""
-    found = []
-    for m in PII_RE.finditer(raw):
+    found: list[tuple[str, float, int, int]] = []
+    last_end = 0
+    for lo, hi in _candidate_spans(raw):
+        # A value cut by a window edge would be half-seen: widen to the enclosing words
+        # (at most _MAX_WIDEN chars, so a text without spaces stays linear).
+        stop = max(last_end, lo - _MAX_WIDEN)
+        while lo > stop and not raw[lo - 1].isspace():
+            lo -= 1
+        stop = min(len(raw), hi + _MAX_WIDEN)
+        while hi < stop and not raw[hi].isspace():
+            hi += 1
+        _find_in(raw, max(lo, last_end), hi, found)
+        last_end = hi
+    return found
+
+
+def _find_in(raw: str, lo: int, hi: int, found: list[tuple[str, float, int, int]]) -> None:
+    for m in PII_RE.finditer(raw, lo, hi):
         group = m.lastgroup
         if group is None:
             continue
@@ -128,12 +167,11 @@ def find_pii(raw: str) -> list[tuple[str, float, int, int]]:
         # The first alternative matched but failed its check (a 15-digit NIR looks like a
         # card number): give the later alternatives their chance at this position.
         for j in range(int(group[1:]) + 1, len(PATTERNS)):
-            alt = _SINGLE[j].match(raw, m.start())
+            alt = _SINGLE[j].match(raw, m.start(), hi)
             kind, weight, _, check = PATTERNS[j]
             if alt and (check is None or check(alt.group(0))):
                 found.append((kind, weight, alt.start(), alt.end()))
                 break
-    return found
 
 
 class PIIScanner(BuiltinScanner):

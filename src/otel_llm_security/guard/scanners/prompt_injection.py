@@ -17,13 +17,22 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import dataclasses
 import itertools
 import re
 
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.normalize import normalize
 from otel_llm_security.guard.scanner import ScanResult, ScanText
-from otel_llm_security.guard.scanners.base import BuiltinScanner, Hit, Rule, RuleSet, noisy_or
+from otel_llm_security.guard.scanners.base import (
+    BuiltinScanner,
+    Hit,
+    Rule,
+    RuleSet,
+    has_prefix,
+    noisy_or,
+    word_index,
+)
 
 PI, JB, LEAK = Threat.PROMPT_INJECTION, Threat.JAILBREAK, Threat.SYSTEM_PROMPT_LEAK
 
@@ -146,14 +155,113 @@ OTHER_RULES: tuple[Rule, ...] = (
     Rule("ml_leak_cjk", LEAK, 0.6, r"(?:系统提示|系統提示|システムプロンプト|시스템\s*프롬프트|системн\w+\W+(?:промпт|подсказк|инструкци))"),
 )
 
-WORD_SET = RuleSet(WORD_RULES, prefix=r"(?<!\w)")
-OTHER_SET = RuleSet(OTHER_RULES)
+TARGETS = "instruct direction prompt rule directive guideline programming training restriction guardrail constraint safeguard message command order guidance polic protocol limitation"
+YOURS = "prompt instruct rule guideline directive configur config programming system initial operational operating hidden internal concealed secret foundational initializ core"
+SECRETS = "system initial original hidden secret internal developer pre meta prompt context & prompt message instruct rule template window"
+VERBS = "ignor disregard forget overrid overlook neglect aside throw attention follow"
+WEAK_VERBS = "skip bypass circumvent abandon discard dismiss drop erase delete clear wipe remove escape evade"
+REVEALS = "reveal show print display output repeat recite tell give share disclose leak dump expose write list return provide paste echo spell read copy reproduce state quote"
+AI = "ai assistant llm language chatbot gpt agent model bot"
+# Word stems (or =substrings) of which every match of the rule contains at least one:
+# the rule runs only on texts that contain one (see scanners.base). tests/guard check
+# that anchored and full scans agree on every labelled row.
+ANCHORS: dict[str, str] = {
+    "override_instructions": f"{VERBS} & {TARGETS}",
+    "override_the_instructions": f"{VERBS} & {TARGETS}",
+    "weak_override_instructions": f"{WEAK_VERBS} & {TARGETS}",
+    "override_everything": f"{VERBS} & above befor previous prior earlier told given",
+    "forget_everything": "forget disregard",
+    "new_instructions": "instruct rule task directive objective order role persona goal system",
+    "your_new_task": "instruct task role goal purpose objective mission directive",
+    "replace_instructions": f"your & {YOURS}",
+    "instead_say": "instead",
+    "say_pwned": "pwned hacked",
+    "from_now_on": "now",
+    "override_bare": "ignor disregard forget overrid bypass",
+    "do_not_follow": "follow obey listen comply",
+    "note_to_ai": f"note message instruct attention important & {AI}",
+    "if_you_are_ai": f"{AI} & reading processing summari seeing parsing must then please",
+    "ai_reading_this": "reading processing summari parsing",
+    "end_of_prompt": "prompt instruct context input",
+    "decode_and_follow": "base64 base rot13 rot hex binary morse caesar revers backward leet 1337",
+    "do_anything_now": "anything",
+    "persona_dan": "dan$ stan$ dude$ aim$ kevin$ mongo$ confidant betterdan antigpt developer ucar$ & you act acting become play roleplay pretend as",
+    "pretend_unrestricted": "unrestrict unfilter uncensor jailbr evil unethical amoral immoral rogue unhinged lawless without",
+    "mode_enabled": "mode",
+    "enable_mode": "mode",
+    "no_longer_bound": "you & longer not & bound restrict limit constrain govern required ai assistant language",
+    "you_are_now": "now",
+    "freed_ai": "liberat freed unchain unleash emancipat unshackl awaken",
+    "freed_from": "free liberat released unbound & confines restrict rules limitation shackles chains guideline programming constraint filter",
+    "unfiltered_ai": "unfilter uncensor unrestrict jailbr unalign amoral unmoderat",
+    "no_restrictions": "restrict limitation filter censorship ethical moral content safety confines",
+    "ai_without_limits": "without no free minus & restrict filter limit guideline guardrail rules censorship",
+    "strip_filters": "filter restrict guardrail safeguard censorship limitation restraint boundar safety",
+    "safety_training_off": "safety ethical alignment",
+    "enter_persona": "persona character alter identity",
+    "disable_safety": "safety ethical ethics moral content security openai anthropic",
+    "stay_in_character": "character",
+    "grandma_exploit": "grand",
+    "hypothetical_no_rules": "hypothetic fiction imaginary story novel world universe game",
+    "two_responses": "responses answers paragraphs ways",
+    "jailbreak_word": "jailbr",
+    "anything_goes": "anything",
+    "no_refusal": "refuse decline apologi warn disclaimer say",
+    "reveal_secret_prompt": f"{REVEALS} & {SECRETS}",
+    "reveal_your_prompt": f"your & {YOURS}",
+    "reveal_hidden_config": "hidden conceal internal operational operating secret foundational initializ undisclosed",
+    "what_is_your_prompt": f"what & your & {YOURS}",
+    "words_above": f"{REVEALS} & above befor prior preceding start beginning top",
+    "starting_with_you_are": "starting beginning start begin",
+    "system_prompt_mention": SECRETS,
+    "verbatim": "verbatim word character",
+    "repeat_forever": "forever infinit indefinit endless nonstop times",
+    "training_data": "training pretraining pre fine finetuning & data set corpus examples documents",
+    "ml_de": "anweisung instruktion befehl regeln vorgabe anordnung richtlin",
+    "ml_fr": "instruction consign règle regle directive ordre",
+    "ml_es": "instruccion indicacion regla órden orden directri",
+    "ml_pt": "instruç instruc regra orientaç diretri",
+    "ml_it": "istruzion regol dirett",
+    "ml_nl": "instructie regels opdracht",
+    "ml_pl": "instrukc polecen zasad",
+    "ml_tr": "talimat",
+    "ml_ru": "инструкц указан правил команд",
+    "ml_uk": "інструкц вказівк правил",
+    "ml_ar": "التعليمات الأوامر القواعد تعليمات",
+    "ml_hi": "निर्देश",
+    "ml_leak": "prompt systemprompt systemanweisung anweisungen",
+    "chatml_tokens": "=<|",
+    "inst_delimiters": "inst sys system admin developer & inst sys system you ignore new override disregard forget from",
+    "md_heading_override": "system new instruction admin override developer",
+    "fake_turn": "assistant ai chatgpt gpt model",
+    "dan_tags": "=🔓 =[classic] =[jailbreak]",
+    "ml_zh": "=忽略 =无视 =忽视 =忘记 =忘掉 =不要理会 =不要遵守 =無視",
+    "ml_ja": "=無視 =忘れ",
+    "ml_ko": "=무시 =잊어",
+    "ml_leak_cjk": "=系统提示 =系統提示 =システムプロンプト =프롬프트 системн",
+}
 
-_B64_RE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}")
-_HEX_RE = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{2}[ :]?){12,}(?![0-9a-f])")
+
+def _anchored(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    return tuple(dataclasses.replace(r, anchors=ANCHORS[r.id]) for r in rules)
+
+
+WORD_SET = RuleSet(_anchored(WORD_RULES), prefix=r"(?<!\w)")
+OTHER_SET = RuleSet(_anchored(OTHER_RULES))
+
+_B64_RE = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")
+_HEX_RE = re.compile(r"(?:[0-9a-f]{2}[ :]?){12,}(?![0-9a-f])")
 _LEET_TRIGGER_RE = re.compile(r"[a-z][013457@$!|][a-z]|[013457@$][a-z]{2}")
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
+_HEX_WORD_RE = re.compile(r"[0-9a-f]+")
 MAX_DECODED_CANDIDATES = 16
+ANNOUNCED_SPAN = 2000  # chars after "rot13"/"reversed" that are decoded
+LEET_WHOLE_CHARS = 20_000
+LEET_MAX_SPOTS = 64
+_ANNOUNCED = (
+    ("rot13", ("rot13", "rot", "caesar"), lambda s: codecs.encode(s, "rot13")),
+    ("reversed", ("revers", "backward"), lambda s: s[::-1]),
+)
 ENCODED_BONUS = 0.1
 
 
@@ -188,8 +296,12 @@ _NEGATION_INSIDE_RE = re.compile(r"\b(?:not|never|nothing|don'?t|doesn'?t|won'?t
 _QUOTES = "'\"“‘«`"
 
 
-def _scan_plain(normalized: str) -> list[Hit]:
-    return [*WORD_SET.finditer(normalized), *OTHER_SET.finditer(normalized)]
+def _scan_plain(normalized: str, words: list[str] | None) -> list[Hit]:
+    return [*WORD_SET.finditer(normalized, words), *OTHER_SET.finditer(normalized, words)]
+
+
+def _words(text: str) -> list[str]:
+    return word_index(ScanText(raw=text, normalized=text))
 
 
 def _hit_weight(hit: Hit, text: str) -> float:
@@ -219,34 +331,54 @@ class PromptInjectionScanner(BuiltinScanner):
         self.decode = decode
 
     def _decoded_views(self, text: ScanText) -> list[tuple[str, str]]:
-        """(encoding, normalised decoded text) for payloads hidden in an encoding."""
+        """(encoding, normalised decoded text) for payloads hidden in an encoding.
+
+        Kept cheap on long texts: base64/hex candidates are looked for only when the word
+        index has a long token; rot13 and reversed text are decoded around the word that
+        announces them; leetspeak is decoded whole on texts up to LEET_WHOLE_CHARS, and
+        only around its first LEET_MAX_SPOTS occurrences beyond that.
+        """
         views: list[tuple[str, str]] = []
-        for m in itertools.islice(_B64_RE.finditer(text.raw), MAX_DECODED_CANDIDATES):
-            token = m.group(0)
-            # Plain words and identifiers are not base64 payloads: need mixed case or digits.
-            if token.isalpha() and (token.islower() or token.isupper()):
-                continue
-            decoded = _decode_base64(token)
-            if decoded:
-                views.append(("base64", normalize(decoded)))
-        for m in itertools.islice(_HEX_RE.finditer(text.normalized), MAX_DECODED_CANDIDATES):
-            # "...load 4967..." matches from the word's trailing "ad": try the pieces too.
-            for candidate in (m.group(0), *(p for p in m.group(0).split() if len(p) >= 24)):
-                decoded = _decode_hex(candidate)
-                if decoded:
-                    views.append(("hex", normalize(decoded)))
-                    break
         norm = text.normalized
-        if "rot13" in norm or "rot-13" in norm or "rot 13" in norm or "caesar" in norm:
-            views.append(("rot13", codecs.encode(norm, "rot13")))
-        if "revers" in norm or "backward" in norm or "right to left" in norm:
-            views.append(("reversed", norm[::-1]))
-        if _LEET_TRIGGER_RE.search(norm):
-            views.append(("leetspeak", norm.translate(_LEET_TABLE)))
+        words = word_index(text)
+        long_words = [w for w in words if len(w) >= 20]
+        if long_words:
+            for m in itertools.islice(_B64_RE.finditer(text.raw), MAX_DECODED_CANDIDATES):
+                token = m.group(0)
+                # Plain words and identifiers are not base64 payloads: need mixed case or digits.
+                if token.isalpha() and (token.islower() or token.isupper()):
+                    continue
+                decoded = _decode_base64(token)
+                if decoded:
+                    views.append(("base64", normalize(decoded)))
+        if any(len(w) >= 24 and _HEX_WORD_RE.fullmatch(w) for w in long_words) or has_prefix(words, "hex"):
+            for m in itertools.islice(_HEX_RE.finditer(norm), MAX_DECODED_CANDIDATES):
+                # "...load 4967..." matches from the word's trailing "ad": try the pieces too.
+                for candidate in (m.group(0), *(p for p in m.group(0).split() if len(p) >= 24)):
+                    decoded = _decode_hex(candidate)
+                    if decoded:
+                        views.append(("hex", normalize(decoded)))
+                        break
+        for encoding, stems, decode in _ANNOUNCED:
+            if any(has_prefix(words, s) for s in stems):
+                spots = [norm.find(s) for s in stems if has_prefix(words, s)]
+                segment = "\n".join(norm[max(0, p - 200) : p + ANNOUNCED_SPAN] for p in spots if p >= 0)
+                views.append((encoding, decode(segment)))
+        if len(norm) <= LEET_WHOLE_CHARS:
+            if _LEET_TRIGGER_RE.search(norm):
+                views.append(("leetspeak", norm.translate(_LEET_TABLE)))
+        else:
+            spots = [m.start() for m in itertools.islice(_LEET_TRIGGER_RE.finditer(norm), LEET_MAX_SPOTS)]
+            if spots:
+                segment = "\n".join(norm[max(0, p - 150) : p + 150] for p in spots)
+                views.append(("leetspeak", segment.translate(_LEET_TABLE)))
         return views
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
-        hits = _scan_plain(text.normalized)
+        return self._scan(text, anchored=True)
+
+    def _scan(self, text: ScanText, anchored: bool) -> ScanResult:
+        hits = _scan_plain(text.normalized, word_index(text) if anchored else None)
         weights: dict[str, float] = {}
         for h in hits:
             weights[h.rule.id] = max(weights.get(h.rule.id, 0.0), _hit_weight(h, text.normalized))
@@ -254,7 +386,7 @@ class PromptInjectionScanner(BuiltinScanner):
         encodings: list[str] = []
         if self.decode:
             for encoding, view in self._decoded_views(text):
-                for h in _scan_plain(view):
+                for h in _scan_plain(view, _words(view) if anchored else None):
                     key = f"{encoding}:{h.rule.id}"
                     if h.rule.id in weights or key in weights:
                         continue

@@ -14,7 +14,7 @@ import re
 
 from otel_llm_security.attributes import Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
-from otel_llm_security.guard.scanners.base import BuiltinScanner, noisy_or
+from otel_llm_security.guard.scanners.base import BuiltinScanner, has_prefix, noisy_or, word_index
 
 S = Threat.SECRET
 
@@ -46,35 +46,64 @@ PATTERNS: tuple[tuple[str, float, str], ...] = (
     ("password_assignment", 0.7, r"(?i:(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret|secret_?key|api_?key|apikey|access_?token|auth_?token|client_?secret|private_?token)\b)[\"']?\s*(?::|=|:=|=>)\s*[\"']?(?P<v>[^\s\"',;}{)(\]\[<>]{8,128})"),
 )
 
+# Word stems (lower case; words split at punctuation and "_") one of which every match
+# contains: a pattern runs only when one occurs (see scanners.base.word_index).
+ANCHORS: dict[str, str] = {
+    "private_key": "private",
+    "aws_access_key": "akia asia abia acca agpa aida aipa anpa anva aroa apka",
+    "aws_secret_key": "aws",
+    "github_token": "ghp gho ghu ghs ghr github",
+    "gitlab_token": "glpat",
+    "slack_token": "xox",
+    "slack_webhook": "hooks",
+    "stripe_key": "sk rk",
+    "stripe_test_key": "sk rk",
+    "google_api_key": "aiza",
+    "anthropic_key": "sk",
+    "openai_key": "sk",
+    "huggingface_token": "hf",
+    "npm_token": "npm",
+    "sendgrid_key": "sg",
+    "azure_storage_key": "accountkey",
+    "azure_sas_signature": "sig",
+    "jwt": "eyj",
+    "bearer_token": "bearer",
+    "basic_auth": "authorization",
+    "gcp_service_account": "private",
+    "connection_string": "postgres mysql mariadb mongodb redis amqp mssql sqlserver ftp sftp smtp ldap",
+    "odbc_password": "password pwd",
+    "password_assignment": "password passwd passphrase pwd secret api apikey access auth client private",
+}
 _PLACEHOLDER_RE = re.compile(
     r"^(?:\$\{?|%|\{\{|<|\*+$|x{4,}|\.{3})|(?i:^(?:password|passw0rd|changeme|change_?me|secret|example|placeholder|redacted|dummy|test|testing|your[_-]|my[_-]|none|null|undefined|todo|xxx|os\.environ|process\.env|env\.|getenv|settings\.|config\.|self\.|request\.))",
 )
-_GROUP_ID = {f"s{i}": pid for i, (pid, _, _) in enumerate(PATTERNS)}
 _WEIGHT = {pid: w for pid, w, _ in PATTERNS}
-SECRETS_RE = re.compile(
-    "|".join(f"(?P<s{i}>{p.replace('(?P<v>', f'(?P<v{i}>')})" for i, (_, _, p) in enumerate(PATTERNS))
-)
+_SINGLE = [(pid, re.compile(p), tuple(ANCHORS[pid].split())) for pid, _, p in PATTERNS]
 
 
-def find_secrets(raw: str) -> list[tuple[str, int, int]]:
-    """(secret type, start, end of the value to redact) for each credential in ``raw``."""
+def find_secrets(raw: str, words: list[str] | None = None) -> list[tuple[str, int, int]]:
+    """(secret type, start, end of the value to redact) for each credential in ``raw``.
+
+    ``words``: the word index of ``raw.lower()``; patterns whose anchors are absent are skipped.
+    """
+    if words is None:
+        words = word_index(ScanText(raw=raw, normalized=raw.lower()))
     found: list[tuple[str, int, int]] = []
-    for m in SECRETS_RE.finditer(raw):
-        group = m.lastgroup
-        if group is None:
+    taken: list[tuple[int, int]] = []
+    for pid, regex, anchors in _SINGLE:
+        if not any(has_prefix(words, a) for a in anchors):
             continue
-        if group.startswith("v"):  # lastgroup is the innermost closed group: the value
-            idx = group[1:]
-            group = f"s{idx}"
-        pid = _GROUP_ID[group]
-        vgroup = f"v{group[1:]}"
-        value_span = m.span(vgroup) if vgroup in SECRETS_RE.groupindex and m.group(vgroup) is not None else m.span(group)
-        value = raw[value_span[0] : value_span[1]]
-        if pid in ("password_assignment", "connection_string", "odbc_password", "bearer_token") and _PLACEHOLDER_RE.search(value):
-            continue
-        if pid == "password_assignment" and (value.isalpha() and value.islower()):
-            continue  # a plain word ("password = required") is prose, not a credential
-        found.append((pid, value_span[0], value_span[1]))
+        for m in regex.finditer(raw):
+            value_span = m.span("v") if "v" in regex.groupindex and m.group("v") is not None else m.span()
+            if any(s < value_span[1] and value_span[0] < e for s, e in taken):
+                continue  # already reported by an earlier, more specific pattern
+            value = raw[value_span[0] : value_span[1]]
+            if pid in ("password_assignment", "connection_string", "odbc_password", "bearer_token") and _PLACEHOLDER_RE.search(value):
+                continue
+            if pid == "password_assignment" and (value.isalpha() and value.islower()):
+                continue  # a plain word ("password = required") is prose, not a credential
+            found.append((pid, value_span[0], value_span[1]))
+            taken.append(value_span)
     return found
 
 
@@ -85,7 +114,7 @@ class SecretsScanner(BuiltinScanner):
     can_redact = True
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
-        found = find_secrets(text.raw)
+        found = find_secrets(text.raw, word_index(text, lower_raw=True))
         if not found:
             return self.result(0.0)
         kinds = sorted({k for k, _, _ in found})
