@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from otel_llm_security.demo.runner import default_demo_store, run_demo
+    from otel_llm_security.guard.errors import PolicyError
+    from otel_llm_security.store.duckdb_store import StoreError
 
     store = args.store or default_demo_store()
     if args.report is None:
@@ -53,5 +56,10 @@ def run(args: argparse.Namespace) -> int:
         report = None
     else:
         report = args.report
-    run_demo(store, enforce=args.enforce, report_path=report, otlp_endpoints=tuple(args.otlp_endpoint))
+    try:
+        run_demo(store, enforce=args.enforce, report_path=report, otlp_endpoints=tuple(args.otlp_endpoint))
+    except (PolicyError, StoreError) as exc:
+        # A bad OTEL_LLM_SECURITY_* setting or a store held by another process: say which.
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     return 0
