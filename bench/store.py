@@ -7,7 +7,9 @@ request), and reports:
 
 * spans and documents per second through collect (request → mapper → DuckDB commit
   → 200), with the given number of concurrent senders;
-* the same for the in-process stages alone (mapper, store write), to show where time goes;
+* collect's CPU time per span (user+system, from /proc): what it costs independent of
+  other load on the machine, and the rate one fully available core would sustain;
+* the in-process stages alone (mapper, store write) in CPU time, to show where it goes;
 * the store file size per million spans.
 
     .venv/bin/python bench/store.py                 # 100 000 spans
@@ -129,6 +131,15 @@ def start_collect(store: Path, workers: int | None) -> tuple[subprocess.Popen[st
     return proc, m.group(1), int(m.group(2))
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User+system CPU time of a process (Linux /proc), to report cost independent of machine load."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def send_all(host: str, port: int, bodies: list[bytes], senders: int, use_gzip: bool) -> None:
     payloads = [gzip.compress(b, 1) if use_gzip else b for b in bodies]
     headers = {"Content-Type": "application/x-protobuf"}
@@ -188,25 +199,27 @@ def main() -> int:
         r = ExportTraceServiceRequest()
         r.ParseFromString(b)
         reqs.append(r)
-    t = time.perf_counter()
+    t = time.process_time()
     docs_batches = [map_request(r) for r in reqs]
-    map_s = time.perf_counter() - t
+    map_s = time.process_time() - t
     n_sample = len(sample) * args.batch
     with tempfile.TemporaryDirectory() as d, DocumentStore(Path(d) / "s.duckdb") as store:
         store.write(docs_batches[0])  # creates the columns once, as the first request would
-        t = time.perf_counter()
+        t = time.process_time()
         for docs in docs_batches[1:]:
             store.write(docs)
-        write_s = time.perf_counter() - t
+        write_s = time.process_time() - t
     n_write = (len(sample) - 1) * args.batch
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.duckdb"
         proc, host, port = start_collect(path, args.workers)
         try:
+            cpu0 = cpu_seconds(proc.pid)
             t = time.perf_counter()
             send_all(host, port, bodies, args.senders, args.gzip)
             elapsed = time.perf_counter() - t
+            cpu1 = cpu_seconds(proc.pid)
         finally:
             proc.terminate()
             out, err = proc.communicate(timeout=60)
@@ -221,9 +234,13 @@ def main() -> int:
           f"batch: {args.batch}  senders: {args.senders}  gzip: {args.gzip}  "
           f"workers: {args.workers if args.workers is not None else 'default'}")
     print(f"through collect:  {spans / elapsed:10,.0f} spans/s  {docs / elapsed:10,.0f} docs/s  ({elapsed:.1f} s)")
-    print(f"mapper alone:     {n_sample / map_s:10,.0f} spans/s")
+    if cpu0 is not None and cpu1 is not None and not args.workers:
+        cpu = cpu1 - cpu0
+        print(f"collect CPU:      {cpu / spans * 1e6:10,.0f} µs per span (user+system) → "
+              f"{spans / cpu:,.0f} spans/s per fully available core")
+    print(f"mapper alone:     {n_sample / map_s:10,.0f} spans/s per core (CPU time)")
     if n_write:
-        print(f"store write alone:{n_write / write_s:10,.0f} spans/s (documents of those spans)")
+        print(f"store write alone:{n_write / write_s:10,.0f} spans/s per core (CPU time; documents of those spans)")
     print(f"store size:       {size / spans * 1e6 / 2**20:10,.0f} MiB per million spans ({size / 2**20:.1f} MiB)")
     return 0
 
