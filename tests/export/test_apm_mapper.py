@@ -443,3 +443,26 @@ def test_catalog_types_agree_with_what_the_mapper_writes() -> None:
             sample = value[0] if isinstance(value, list) else value
             ok = {"keyword": str, "text": str, "date": str, "long": int, "double": float, "boolean": bool}[es_type]
             assert isinstance(sample, ok) and not (es_type == "long" and isinstance(sample, bool)), (field, value)
+
+
+def test_documents_carry_their_data_stream_fields() -> None:
+    ev_log = Span.Event(time_unix_nano=T0, name="gen_ai.security.finding")
+    ev_err = Span.Event(time_unix_nano=T0, name="exception", attributes=kvs({"exception.type": "E"}))
+    docs = map_request(request(events=[ev_log, ev_err], resource={"service.name": "Chat App"}))
+    assert [(d.index, d.source["data_stream"]) for d in docs] == [
+        ("traces-apm-default", {"type": "traces", "dataset": "apm", "namespace": "default"}),
+        ("logs-apm.app.chat_app-default", {"type": "logs", "dataset": "apm.app.chat_app", "namespace": "default"}),
+        ("logs-apm.error-default", {"type": "logs", "dataset": "apm.error", "namespace": "default"}),
+    ]
+
+
+@pytest.mark.parametrize("namespace", ["", "Prod", "a-b", "x y", "a/b"])
+def test_invalid_namespaces_are_refused(namespace: str) -> None:
+    with pytest.raises(ValueError, match="namespace"):
+        map_request(request(), namespace=namespace)
+
+
+def test_namespace_names_every_data_stream() -> None:
+    ev = Span.Event(time_unix_nano=T0, name="x")
+    assert [d.index for d in map_request(request(events=[ev]), namespace="staging")] == [
+        "traces-apm-staging", "logs-apm.app.chat_app-staging"]

@@ -38,6 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from otel_llm_security.store.duckdb_store import DocumentStore, StoreError, default_store_path
 
     path = args.store or default_store_path()
+    from otel_llm_security.export.apm_mapper import traces_index
+
+    try:
+        traces_index(args.namespace)
+    except ValueError as exc:
+        print(f"collect: {exc}", file=sys.stderr)
+        return 2
     workers = args.workers
     if workers < 0:
         print("collect: --workers must be >= 0", file=sys.stderr)

@@ -99,7 +99,14 @@ def clean_service_name(name: str) -> str:
 
 
 def traces_index(namespace: str = "default") -> str:
+    """``traces-apm-<namespace>``; ValueError for a namespace Elasticsearch would refuse."""
+    _check_namespace(namespace)
     return f"traces-apm-{namespace}"
+
+
+def _check_namespace(namespace: str) -> None:
+    if not namespace or len(namespace) > 100 or namespace != namespace.lower() or _DATA_STREAM_RESERVED.search(namespace):
+        raise ValueError(f"invalid data stream namespace {namespace!r}: lowercase, no '-' or \\/*?\"<>| ,#:")
 
 
 def _truncate(s: str) -> str:
@@ -388,8 +395,25 @@ def _finish(doc: _Doc) -> dict[str, Any]:
     return src
 
 
+_DATA_STREAMS: dict[str, dict[str, str]] = {}
+
+
+def _document(index: str, doc_id: str, doc: _Doc) -> ApmDocument:
+    """The finished document; ``data_stream.*`` (constant_keyword in the templates) from its index."""
+    ds = _DATA_STREAMS.get(index)
+    if ds is None:
+        type_, dataset, namespace = index.split("-", 2)
+        ds = _DATA_STREAMS[index] = {"type": type_, "dataset": dataset, "namespace": namespace}
+        if len(_DATA_STREAMS) > 10_000:
+            _DATA_STREAMS.clear()
+    src = _finish(doc)
+    src["data_stream"] = ds
+    return ApmDocument(index, doc_id, src)
+
+
 class _Mapper:
     def __init__(self, namespace: str) -> None:
+        _check_namespace(namespace)
         self.namespace = namespace
         self.traces_index = traces_index(namespace)
         self.error_index = f"logs-apm.error-{namespace}"
@@ -456,7 +480,7 @@ class _Mapper:
         elif outcome == "failure":
             event["success_count"] = 0
         doc_id = f"{trace_id}-{span_id}"
-        self.out.append(ApmDocument(self.traces_index, doc_id, _finish(doc)))
+        self.out.append(_document(self.traces_index, doc_id, doc))
         if span.events:
             self.span_events(span, doc, is_transaction, trace_id, span_id, res)
 
@@ -511,7 +535,7 @@ class _Mapper:
                         src["parent"] = {"id": tx["id"]}
                     else:
                         src["parent"] = {"id": span_id}
-                    self.out.append(ApmDocument(self.error_index, doc_id, _finish(doc)))
+                    self.out.append(_document(self.error_index, doc_id, doc))
                     continue
                 # An exception event without type and message is neither error nor log in apm-data
                 # (its Error stays nil and it falls through to a log): keep that behaviour.
@@ -532,7 +556,7 @@ class _Mapper:
                 src["span"] = {"id": span_id}
             _labels_except(ev.attributes, doc, _NO_KEYS)
             index = f"logs-apm.app.{_normalize_for_data_stream(res.service_name)}-{self.namespace}"
-            self.out.append(ApmDocument(index, doc_id, _finish(doc)))
+            self.out.append(_document(index, doc_id, doc))
 
 
 def _grouping_key(ex_type: str, message: str) -> str:
