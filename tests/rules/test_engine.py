@@ -343,3 +343,30 @@ def test_keep_precedence_exact_over_partial_over_star(engine):
                                                   "numeric_labels.risk", "numeric_labels.tokens"]
     assert cols(base + "KEEP *, labels.t*") == ["labels.blocked", "labels.user", "numeric_labels.risk",
                                                 "numeric_labels.tokens", "labels.threats"]
+
+
+def test_match_all_pattern_is_is_not_null_like_es_optimizer(engine):
+    # ES rewrites LIKE "*" / RLIKE ".*" to IS NOT NULL, so NOT LIKE "*" keeps rows without a value.
+    q = "FROM traces-apm* METADATA _id | WHERE {} | KEEP _id | SORT _id"
+    assert [r["_id"] for r in rows(engine, q.format('numeric_labels.risk IS NULL'))] == ["d3", "d6"]
+    assert [r["_id"] for r in rows(engine, q.format('labels.blocked NOT LIKE "*"'))] == ["d5", "d6"]
+    assert [r["_id"] for r in rows(engine, q.format('labels.blocked NOT RLIKE ".*"'))] == ["d5", "d6"]
+    assert [r["_id"] for r in rows(engine, q.format('labels.blocked LIKE "**"'))] == ["d1", "d2", "d3"]
+
+
+def test_boolean_multi_values_are_sorted_not_deduplicated():
+    s = DocumentStore(None)
+    s.write([ApmDocument("traces-apm-default", "b1", {"@timestamp": ts(1), "flags": [True, False, True]})])
+    out = EsqlEngine(s, now=NOW).execute("FROM traces-apm* | EVAL n = MV_COUNT(flags) | KEEP flags, n").to_dicts()
+    assert out == [{"flags": [False, True, True], "n": 3}]
+    s.close()
+
+
+def test_case_and_coalesce_pass_multi_values_through(engine):
+    out = rows(
+        engine,
+        'FROM traces-apm* METADATA _id | EVAL c = CASE(labels.user == "alice", labels.threats, "none"), '
+        'k = COALESCE(labels.threats, "-") | KEEP _id, c, k | SORT _id',
+    )
+    assert out[0] == {"_id": "d1", "c": ["jailbreak", "pii"], "k": ["jailbreak", "pii"]}
+    assert out[2] == {"_id": "d3", "c": "none", "k": "-"}

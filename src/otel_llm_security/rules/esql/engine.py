@@ -316,7 +316,7 @@ class _Compiler:
             if stored and info.multi and info.es_type != "text":
                 # ES|QL reads these from doc values: multi-values come back sorted, and keyword
                 # values also deduplicated (sorted-set doc values).
-                dedupe = info.es_type in STRING_TYPES or info.es_type == "boolean"
+                dedupe = info.es_type in STRING_TYPES
                 inner = f"list_distinct({q(name)})" if dedupe else q(name)
                 select.append(f"CASE WHEN len({q(name)}) = 0 THEN NULL ELSE list_sort({inner}) END AS {q(name)}")
             elif stored:
@@ -706,10 +706,20 @@ class _Compiler:
             value = self.scalar(self.expr(args[0]))
             if value.type not in STRING_TYPES and value.type != "null":
                 raise EsqlEngineError(f"[{name.upper()}] needs a string, found [{value.type}]")
-            parts = []
+            patterns = []
             for p in args[1:]:
                 if not isinstance(p, ast.Literal) or not isinstance(p.value, str):
                     raise EsqlUnsupportedError(f"[{name.upper()}] needs a string literal pattern in the local engine")
+                patterns.append(p.value)
+            match_all = re.compile(r"(\.\*)+" if name.endswith("rlike") else r"\*+")
+            if patterns and all(match_all.fullmatch(p) for p in patterns):
+                # ES's optimizer rewrites a match-everything pattern to IS NOT NULL, so that
+                # `x NOT LIKE "*"` is true (not null) where x is null.
+                sql = f"({value.sql} IS NOT NULL)" if value.type != "null" else "FALSE"
+                return Expr(f"(NOT {sql})" if name.startswith("not_") else sql, "boolean")
+            parts = []
+            for p in args[1:]:
+                assert isinstance(p, ast.Literal)
                 if name.endswith("rlike"):
                     parts.append(f"regexp_full_match({value.sql}, {sql_str(rlike_to_re2(p.value))})")
                 else:
@@ -764,26 +774,32 @@ class _Compiler:
         a, b = (self._string_arg(node, x) for x in args)
         return Expr(f"ends_with({a.sql}, {b.sql})", "boolean")
 
+    def _values(self, values: list[Expr], what: str) -> tuple[list[str], str, bool]:
+        """SQL for result values that may be multi-valued (CASE and COALESCE pass multi-values through)."""
+        t = _unify([v.type for v in values], what)
+        multi = any(v.multi for v in values)
+        if not multi:
+            return [v.sql if v.type != "null" else "NULL" for v in values], t, False
+        sql_type = SQL_TYPES.get(t, "VARCHAR") + "[]"
+        return [f"CAST({self.as_list(v)} AS {sql_type})" if v.type != "null" else "NULL" for v in values], t, True
+
     def fn_coalesce(self, node: ast.FunctionCall, args: list[Expr]) -> Expr:
         self._arity(node, args, 1, -1)
-        args = [self.scalar(a) for a in args]
-        t = _unify([a.type for a in args], "COALESCE")
-        return Expr("coalesce(" + ", ".join(a.sql for a in args) + ")", t)
+        sqls, t, multi = self._values(args, "COALESCE")
+        return Expr("coalesce(" + ", ".join(sqls) + ")", t, multi)
 
     def fn_case(self, node: ast.FunctionCall, args: list[Expr]) -> Expr:
         self._arity(node, args, 2, -1)
-        parts = []
-        values: list[Expr] = []
-        for i in range(0, len(args) - 1, 2):
-            cond = self.boolean(args[i], "CASE")
-            value = self.scalar(args[i + 1])
-            values.append(value)
-            parts.append(f"WHEN {cond.sql} THEN {value.sql}")
+        # A multi-valued condition is null (ES: "treating result as false"); values may be multi-valued.
+        conds = [self.boolean(args[i], "CASE") for i in range(0, len(args) - 1, 2)]
+        values = [args[i + 1] for i in range(0, len(args) - 1, 2)]
         if len(args) % 2:
-            values.append(self.scalar(args[-1]))
-            parts.append(f"ELSE {values[-1].sql}")
-        t = _unify([v.type for v in values], "CASE")
-        return Expr("(CASE " + " ".join(parts) + " END)", t)
+            values.append(args[-1])
+        sqls, t, multi = self._values(values, "CASE")
+        parts = [f"WHEN {c.sql} THEN {v}" for c, v in zip(conds, sqls, strict=False)]
+        if len(args) % 2:
+            parts.append(f"ELSE {sqls[-1]}")
+        return Expr("(CASE " + " ".join(parts) + " END)", t, multi)
 
     def _numeric(self, node: ast.FunctionCall, e: Expr) -> Expr:
         e = self.scalar(e)
