@@ -135,6 +135,21 @@ class MiniLMEncoder:
         return out
 
 
+def encode_cached(encoder: MiniLMEncoder, texts: list[str], cache_dir: Path, batch_size: int = 64) -> np.ndarray:
+    """``encoder.encode(texts)``, memoised on disk under ``cache_dir`` by content hash
+    (the training script and the benchmark embed the same corpora)."""
+    import hashlib
+
+    key = hashlib.sha256("\x00".join(texts).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    path = Path(cache_dir) / f"minilm-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    emb = encoder.encode(texts, batch_size=batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, emb)
+    return emb
+
+
 @lru_cache(maxsize=2)
 def shared_encoder(model_dir: str | None = None) -> MiniLMEncoder:
     """One encoder per model directory per process (loading takes ~0.3 s and 90 MB)."""

@@ -8,8 +8,10 @@ SVG ``<animate>`` rewriting ``href``, CSS ``expression()``, and template-injecti
 gadgets. The same rules run again on a decoded view (HTML entities, percent-encoding
 and ``\\uXXXX``/``\\xXX`` escapes, twice, for double encoding), so encoded variants match.
 
-Markdown images whose URL carries data in the query string (``![x](https://evil/?q=...)``)
-are reported as data exfiltration: rendering the image sends the data.
+Images (markdown inline or by reference, HTML ``<img>``) whose URL query carries data
+are reported as data exfiltration, since rendering the image sends it: values that
+look like base64/hex, e-mail or card/SSN-like digits, sentence-like text, or text
+echoed from the prompt. Badge parameters (``?style=flat``, ``?url=https://...``) are not data.
 
 Code that the answer shows *as code* (fenced blocks and inline backticks) is not
 rendered by markdown renderers, so HTML/XSS rules skip it: an answer explaining
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
@@ -47,10 +49,6 @@ HTML_RULES = RuleSet(
         Rule("css_expression", IO, 0.8, r"style" + SP + r"=[^<>]{0,200}(?:expression\s*\(|-moz-binding|behavior\s*:|url\s*\(\s*[\"']?\s*javascript:)"),
         Rule("template_gadget", IO, 0.85, r"\{\{[^}]{0,100}(?:constructor\s*\.\s*constructor|\$on\.constructor|\$eval\s*\(|__proto__)"),
         Rule("form_hijack", IO, 0.6, r"<" + SP + r"form\b[^<>]{0,300}action" + SP + r"=" + SP + r"[\"']?\s*https?://"),
-        Rule("md_image_exfil", EX, 0.85, r"!\[[^\]\n]{0,300}\]\(\s*<?https?://[^\s)]{1,300}[?&][^\s)=]{1,50}=[^\s)&]{16,}"),
-        Rule("md_image_query", EX, 0.4, r"!\[[^\]\n]{0,300}\]\(\s*<?https?://[^\s)]{1,300}[?&][^\s)=]{1,50}=[^\s)&]{1,15}[\s)&]"),
-        Rule("md_ref_image_exfil", EX, 0.8, r"(?:^|\n)[ \t]{0,3}\[[^\]\n]{1,100}\]:\s*<?https?://\S{1,300}[?&][^\s=]{1,50}=[^\s&]{16,}"),
-        Rule("html_img_exfil", EX, 0.8, r"<" + SP + r"img\b[^<>]{0,200}src" + SP + r"=" + SP + r"[\"']?https?://[^\s\"'>]{1,300}[?&][^\s\"'>=]{1,50}=[^\s\"'>&]{16,}"),
     )
 )
 
@@ -70,6 +68,56 @@ CODE_RULES = RuleSet(
         Rule("powershell_cradle", IO, 0.9, r"\biex\s*\(?\s*\(?\s*new-object\s+(?:system\.)?net\.webclient\)?\s*\.\s*downloadstring|\bpowershell(?:\.exe)?\s+(?:-\w+\s+)*-e(?:nc|ncodedcommand)?\s+[a-z0-9+/=]{20,}|\bcertutil(?:\.exe)?\s+-urlcache\s+-split\s+-f\s+http"),
     )
 )
+
+# Image URLs: markdown inline, markdown reference definitions, HTML <img src>.
+_MD_IMAGE_RE = re.compile(r"!\[[^\]\n]{0,300}\]\(\s*<?(https?://[^\s)>]{1,2000})")
+_MD_REF_USE_RE = re.compile(r"!\[[^\]\n]{0,300}\]\[([^\]\n]{1,100})\]")
+_MD_REF_DEF_RE = re.compile(r"(?:^|\n)[ \t]{0,3}\[([^\]\n]{1,100})\]:\s*<?(https?://\S{1,2000})")
+_HTML_IMG_RE = re.compile(r"<" + SP + r"img\b[^<>]{0,300}?\ssrc" + SP + r"=" + SP + r"[\"']?(https?://[^\s\"'>]{1,2000})")
+_B64ISH_RE = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+_HEXISH_RE = re.compile(r"[0-9a-fA-F]{32,}")
+_PII_ISH_RE = re.compile(r"[^\s@]+@[^\s@]+\.[a-z]{2,}|\d{3}[- ]?\d{2}[- ]?\d{4}|(?:\d[ -]?){13,19}")
+
+
+def _suspicious_value(value: str, prompt: str) -> bool:
+    """A query value that carries data rather than configuration."""
+    if len(value) < 12 or value.startswith(("http://", "https://")):
+        return False
+    if _PII_ISH_RE.search(value):
+        return True
+    if len(value.split()) >= 4:  # sentence-like text
+        return True
+    b64 = _B64ISH_RE.search(value)
+    if b64 and any(c.isdigit() for c in b64.group(0)) and any(c.isupper() for c in b64.group(0)):
+        return True
+    if _HEXISH_RE.search(value):
+        return True
+    if prompt and len(value) >= 16:
+        low = value.lower()
+        # conversation content echoed into the URL
+        for i in range(0, len(low) - 15, 8):
+            if low[i : i + 16] in prompt:
+                return True
+    return False
+
+
+def exfiltration_urls(rendered: str, prompt: str) -> list[str]:
+    """Image URLs that would send conversation data when the answer is rendered."""
+    urls = [m.group(1) for m in _MD_IMAGE_RE.finditer(rendered)]
+    urls += [m.group(1) for m in _HTML_IMG_RE.finditer(rendered)]
+    if "![" in rendered and "]:" in rendered:
+        defs = {m.group(1).strip().lower(): m.group(2) for m in _MD_REF_DEF_RE.finditer(rendered)}
+        urls += [defs[u] for u in (m.group(1).strip().lower() for m in _MD_REF_USE_RE.finditer(rendered)) if u in defs]
+    found = []
+    for url in urls:
+        query = urlsplit(url).query if "?" in url else ""
+        if not query:
+            continue
+        values = [unquote_plus(v) for _, v in parse_qsl(query, keep_blank_values=True)] or [unquote_plus(query)]
+        if any(_suspicious_value(v, prompt) for v in values):
+            found.append(url)
+    return found
+
 
 _FENCE_RE = re.compile(r"(?ms)^[ \t]{0,3}(```+|~~~+)[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)")
 _INLINE_CODE_RE = re.compile(r"(`+)(?!`)[^\n]*?(?<!`)\1(?!`)")
@@ -139,6 +187,10 @@ class InsecureOutputScanner(BuiltinScanner):
         for hit in CODE_RULES.finditer(lowered):
             weights.setdefault(hit.rule.id, hit.rule.weight)
             threats.add(hit.rule.threat)
+        masked_raw = mask_code(raw) if self.mask_code else raw
+        if "http" in masked_raw and exfiltration_urls(masked_raw, prompt.normalized if prompt else ""):
+            weights["image_exfiltration"] = 0.85
+            threats.add(EX)
         if not weights:
             return self.result(0.0)
         details: dict[str, str | float | int | bool] = {"rules": len(weights), "encoded": encoded}

@@ -75,9 +75,10 @@ ANCHORS: dict[str, str] = {
     "password_assignment": "password passwd passphrase pwd secret api apikey access auth client private",
 }
 _PLACEHOLDER_RE = re.compile(
-    r"^(?:\$\{?|%|\{\{|<|\*+$|x{4,}|\.{3})|(?i:^(?:password|passw0rd|changeme|change_?me|secret|example|placeholder|redacted|dummy|test|testing|your[_-]|my[_-]|none|null|undefined|todo|xxx|os\.environ|process\.env|env\.|getenv|settings\.|config\.|self\.|request\.))",
+    r"^(?:\$\{?|%|\{\{|<|\*+$|x{4,}|\.{3})|(?i:^(?:password|passw0rd|changeme|change_?me|secret|example|placeholder|redacted|dummy|test|testing|your[_-]|my[_-]|none|null|undefined|todo|xxx|os\.|process\.env|env\.|getenv|settings\.|config\.|self\.|request\.))",
 )
 _WEIGHT = {pid: w for pid, w, _ in PATTERNS}
+_SAMPLE_VALUE_RE = re.compile(r"(?i)1234|abcd|xxxx|example|sample|dummy|changeme|placeholder|secret|password|your")
 _SINGLE = [(pid, re.compile(p), tuple(ANCHORS[pid].split())) for pid, _, p in PATTERNS]
 
 
@@ -100,8 +101,8 @@ def find_secrets(raw: str, words: list[str] | None = None) -> list[tuple[str, in
             value = raw[value_span[0] : value_span[1]]
             if pid in ("password_assignment", "connection_string", "odbc_password", "bearer_token") and _PLACEHOLDER_RE.search(value):
                 continue
-            if pid == "password_assignment" and (value.isalpha() and value.islower()):
-                continue  # a plain word ("password = required") is prose, not a credential
+            if pid == "password_assignment" and ((value.isalpha() and value.islower()) or _SAMPLE_VALUE_RE.search(value)):
+                continue  # prose ("password = required") or a documentation sample ("1234abcd")
             found.append((pid, value_span[0], value_span[1]))
             taken.append(value_span)
     return found
