@@ -370,3 +370,15 @@ def test_case_and_coalesce_pass_multi_values_through(engine):
     )
     assert out[0] == {"_id": "d1", "c": ["jailbreak", "pii"], "k": ["jailbreak", "pii"]}
     assert out[2] == {"_id": "d3", "c": "none", "k": "-"}
+
+
+def test_date_conversions_use_epoch_milliseconds(engine):
+    out = rows(
+        engine,
+        'FROM traces-apm* METADATA _id | WHERE _id == "d1" | EVAL ms = TO_LONG(@timestamp), d = TO_DOUBLE(@timestamp), '
+        'back = TO_DATETIME(ms), parsed = TO_DATETIME("2026-03-01T11:55:00.000Z"), s = TO_STRING(@timestamp) '
+        "| KEEP ms, d, back, parsed, s",
+    )
+    ms = int(dt.datetime(2026, 3, 1, 11, 55, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    iso = "2026-03-01T11:55:00.000Z"
+    assert out == [{"ms": ms, "d": float(ms), "back": iso, "parsed": iso, "s": iso}]

@@ -661,6 +661,9 @@ class _Compiler:
             if e.type == "boolean":
                 return Expr(f"(CASE WHEN {e.sql} THEN 'true' WHEN NOT {e.sql} THEN 'false' END)", "keyword")
             return Expr(f"CAST({e.sql} AS VARCHAR)", "keyword")
+        if e.type == "date" and target in ("double", "long", "integer"):  # milliseconds since the epoch
+            return Expr(f"CAST(epoch_ms({e.sql}) AS {'DOUBLE' if target == 'double' else 'BIGINT'})",
+                        "double" if target == "double" else "long")
         if target == "double":
             return Expr(f"TRY_CAST({e.sql} AS DOUBLE)", "double")
         if target in ("long", "integer"):
@@ -676,8 +679,10 @@ class _Compiler:
         if target == "date":
             if e.type == "date":
                 return e
-            if e.type in STRING_TYPES:
-                return Expr(f"TRY_CAST({e.sql} AS TIMESTAMP)", "date")
+            if e.type in STRING_TYPES:  # ISO 8601 in UTC ("Z"); other offsets give null
+                return Expr(f"TRY_CAST(regexp_replace({e.sql}, 'Z$', '') AS TIMESTAMP)", "date")
+            if e.type in NUMERIC_TYPES:  # milliseconds since the epoch
+                return Expr(f"make_timestamp(CAST(trunc({e.sql}) AS BIGINT) * 1000)", "date")
         raise EsqlUnsupportedError(f"conversion [{label}] from [{e.type}] is not supported by the local engine")
 
     def function(self, node: ast.FunctionCall) -> Expr:
@@ -845,6 +850,10 @@ class _Compiler:
     def fn_to_boolean(self, node: ast.FunctionCall, args: list[Expr]) -> Expr:
         self._arity(node, args, 1)
         return self.convert("boolean", args[0], "TO_BOOLEAN")
+
+    def fn_to_datetime(self, node: ast.FunctionCall, args: list[Expr]) -> Expr:
+        self._arity(node, args, 1)
+        return self.convert("date", args[0], "TO_DATETIME")
 
     def fn_date_trunc(self, node: ast.FunctionCall, args: list[Expr]) -> Expr:
         self._arity(node, args, 2)
