@@ -31,6 +31,20 @@ fi
 if [ ! -d .venv/compat-openai-v2/opentelemetry ]; then
   .venv/bin/python -m pip install -q --no-deps --target .venv/compat-openai-v2 'opentelemetry-util-genai==1.1b0'
 fi
+# openai 1.x and 2.x beside the venv (which has 3.x, on httpx2) for
+# tests/capture/test_openai_versions.py. --no-deps: the venv's pydantic, anyio,
+# jiter... serve them; the directory gets only what the venv lacks (distro) or could
+# move out of their range (httpx<1 with its httpcore and h11).
+for pin in 1:1.109.1 2:2.54.0; do
+  dir=".venv/compat-openai${pin%%:*}" ver="${pin#*:}"
+  if [ ! -d "$dir/openai-$ver.dist-info" ]; then
+    rm -rf "$dir"
+    .venv/bin/python -m pip install -q --no-deps --target "$dir" "openai==$ver" \
+      'httpx==0.28.1' 'httpcore==1.0.9' 'h11==0.16.0' 'distro==1.9.0'
+  fi
+  PYTHONPATH="$dir" .venv/bin/python -c "import httpx, openai; assert openai.__version__ == '$ver', openai.__version__; openai.OpenAI(api_key='k', http_client=httpx.Client()).close()" \
+    || { echo "$dir: openai $ver does not import; delete the directory and re-run" >&2; exit 1; }
+done
 
 # Headless Chromium renders the HTML report in its test (Debian's package; needs root).
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
