@@ -288,3 +288,67 @@ def test_worker_processes_map_and_the_ack_still_follows_the_commit(store: Docume
         resp = httpx.post(r.http_endpoint + "/v1/traces", json=json_body(trace_id="abcd"))
         assert resp.status_code == 400 and "16 bytes" in status_message(resp)
     assert r.stats.spans == 2 and r.stats.rejected == 2
+
+
+def _post_pb(r: OtlpReceiver, body: bytes) -> httpx.Response:
+    return httpx.post(r.http_endpoint + "/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf"},
+                      timeout=60)
+
+
+def _span_request(**span_fields) -> ExportTraceServiceRequest:  # type: ignore[no-untyped-def]
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    req = ExportTraceServiceRequest()
+    ss = req.resource_spans.add().scope_spans.add()
+    base = {"trace_id": b"\x01" * 16, "span_id": b"\x02" * 8, "name": "s",
+            "start_time_unix_nano": 1_740_000_000_000_000_000, "end_time_unix_nano": 1_740_000_000_100_000_000}
+    ss.spans.append(Span(**{**base, **span_fields}))
+    return req
+
+
+def test_hostile_but_valid_spans_are_stored_safely(receiver: OtlpReceiver, store: DocumentStore) -> None:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    many = [KeyValue(key=f"k{i}", value=AnyValue(int_value=i)) for i in range(300)]
+    huge = [KeyValue(key="big", value=AnyValue(string_value="x" * 500_000))]
+    backwards = {"end_time_unix_nano": 1}  # ends before it starts
+    for fields in ({"attributes": many}, {"attributes": huge}, backwards):
+        assert _post_pb(receiver, _span_request(**fields).SerializeToString()).status_code == 200
+    assert store.count() == 3
+    assert store.connection.execute('SELECT length("labels.big") FROM docs WHERE "labels.big" IS NOT NULL').fetchone() == (1024,)
+    assert store.connection.execute('SELECT min("transaction.duration.us") FROM docs').fetchone() == (0,)
+    assert len([f for f in store.fields() if f.startswith("numeric_labels.k")]) == 300
+
+
+def test_a_mapping_explosion_is_refused_like_elasticsearch_does(receiver: OtlpReceiver, store: DocumentStore) -> None:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    flood = [KeyValue(key=f"uuid.{i:08x}", value=AnyValue(string_value="v")) for i in range(1200)]
+    resp = _post_pb(receiver, _span_request(attributes=flood).SerializeToString())
+    assert resp.status_code == 400
+    assert "Limit of total fields [1000] has been exceeded" in status_message(resp)
+    assert store.count() == 0 and not any(f.startswith("labels.uuid") for f in store.fields())
+    assert _post_pb(receiver, _span_request().SerializeToString()).status_code == 200
+
+
+def _ld(field: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, encoded by hand (to build what the library refuses to)."""
+    from google.protobuf.internal.encoder import _VarintBytes
+
+    return _VarintBytes(field << 3 | 2) + _VarintBytes(len(payload)) + payload
+
+
+def test_deeply_nested_values_and_bad_utf8_are_rejected(receiver: OtlpReceiver, store: DocumentStore) -> None:
+    value = _ld(1, b"leaf")  # AnyValue{string_value}
+    for _ in range(300):  # AnyValue{kvlist_value: KeyValueList{values: [KeyValue{key: "n", value}]}}
+        value = _ld(6, _ld(1, _ld(1, b"n") + _ld(2, value)))
+    span = _span_request().resource_spans[0].scope_spans[0].spans[0].SerializeToString()
+    span += _ld(9, _ld(1, b"deep") + _ld(2, value))  # Span.attributes
+    deep = _ld(1, _ld(2, _ld(2, span)))  # request.resource_spans.scope_spans.spans
+    resp = _post_pb(receiver, deep)
+    assert resp.status_code == 400 and "not a protobuf" in status_message(resp)
+    good = _span_request(name="ok-name").SerializeToString()
+    bad_utf8 = good.replace(b"ok-name", b"ok\xff\xfeme")
+    resp = _post_pb(receiver, bad_utf8)
+    assert resp.status_code == 400 and "not a protobuf" in status_message(resp)
+    assert store.count() == 0

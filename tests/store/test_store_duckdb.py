@@ -220,3 +220,12 @@ def test_a_full_disk_rolls_back_and_keeps_earlier_documents(tmp_path: Path) -> N
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert "FULL" in out.stdout and "rolled back" in out.stdout, out.stdout + out.stderr
     assert "COUNT 1" in out.stdout
+
+
+def test_total_fields_limit() -> None:
+    with DocumentStore(max_fields=5) as store:
+        store.write([doc(1, {"labels": {"a": "x", "b": "y"}})])  # @timestamp, labels.a, labels.b
+        with pytest.raises(MappingError, match=r"Limit of total fields \[5\] has been exceeded while adding new fields \[3\]"):
+            store.write([doc(2, {"labels": {"c": "1", "d": "2", "e": "3"}})])
+        store.write([doc(3, {"labels": {"c": "1", "d": "2"}})])
+        assert len(store.fields()) == 5

@@ -216,7 +216,16 @@ class DocumentStore:
     TABLE = "docs"
     FIELDS_TABLE = "_fields"
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False, keep_source: bool = False) -> None:
+    DEFAULT_MAX_FIELDS = 1000  # Elasticsearch's index.mapping.total_fields.limit default
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        read_only: bool = False,
+        keep_source: bool = False,
+        max_fields: int = DEFAULT_MAX_FIELDS,
+    ) -> None:
         import duckdb
 
         self.path: Path | None = Path(path).expanduser() if path is not None else None
@@ -224,6 +233,9 @@ class DocumentStore:
         # The JSON _source costs several times the typed columns on disk and a third of
         # the write time; without it, documents() rebuilds the source from the columns.
         self.keep_source = keep_source
+        # Like Elasticsearch's total fields limit: a flood of distinct attribute keys is
+        # refused instead of growing the table (and every later ALTER) without bound.
+        self.max_fields = max_fields
         self._lock = threading.RLock()
         if self.path is not None and not read_only:
             try:
@@ -392,6 +404,12 @@ class DocumentStore:
         if batch.sources is not None:
             columns["_source"] = pa.array(batch.sources, pa.string())
         fields = self._fields
+        new = [name for name in batch.columns if name not in fields]
+        if new and len(fields) + len(new) > self.max_fields:
+            raise MappingError(
+                f"Limit of total fields [{self.max_fields}] has been exceeded while adding new fields [{len(new)}] "
+                f"(e.g. {', '.join(sorted(new)[:3])})"
+            )
         for name, values in batch.columns.items():
             known = fields.get(name)
             if known is not None and not known.multi and set(map(type, values)) <= _EXACT_TYPES.get(known.es_type, _NONE):
