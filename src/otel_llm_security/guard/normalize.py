@@ -64,6 +64,8 @@ CONFUSABLES: dict[str, str] = {
 }  # fmt: skip
 _CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
 _CONFUSABLE_CLASS = "[" + "".join(CONFUSABLES) + "]"
+# Any look-alike letter at all (a plain character class: ``re`` scans for it in C).
+CONFUSABLE_CHAR_RE = re.compile(_CONFUSABLE_CLASS)
 # A look-alike letter next to a Latin one: a cheap test that a mixed word exists at all.
 _MIXED_PAIR_RE = re.compile(f"[a-z]{_CONFUSABLE_CLASS}|{_CONFUSABLE_CLASS}[a-z]")
 # A word containing a look-alike letter; the substitution folds it only if it also has a
@@ -90,9 +92,14 @@ def fold_mixed_script_words(text: str) -> str:
     Words written entirely in Cyrillic or Greek are left alone, so the multilingual
     patterns still match real Russian or Greek text.
     """
-    if text.isascii() or not _MIXED_PAIR_RE.search(text):
+    if text.isascii() or not has_mixed_script_word(text):
         return text
     return WORD_WITH_CONFUSABLE_RE.sub(_fold_if_mixed, text)
+
+
+def has_mixed_script_word(text: str) -> bool:
+    """True if some word mixes Latin letters with Cyrillic/Greek look-alikes (cheap)."""
+    return bool(CONFUSABLE_CHAR_RE.search(text)) and bool(_MIXED_PAIR_RE.search(text))
 
 
 def normalize(text: str) -> str:

@@ -49,20 +49,22 @@ class Hit:
 
 # Word characters are letters and digits; "_" separates words too (db_password -> db, password).
 _ASCII_SEPARATORS = str.maketrans({c: " " for c in string.punctuation + string.whitespace})
-_UNICODE_WORD_RE = re.compile(r"[^\W_]+")
 
 
 def word_index(text: ScanText, *, lower_raw: bool = False) -> list[str]:
-    """Sorted unique lower-case words of the normalised text (or of ``raw.lower()``)."""
+    """Sorted unique lower-case ASCII words of the normalised text (or of ``raw.lower()``).
+
+    Non-ASCII characters separate words here (they become "?"), so anchors are ASCII
+    stems; rules for other scripts use ``=literal`` anchors. Em-dashes and typographic
+    quotes therefore split words as punctuation does.
+    """
     key = "words_raw" if lower_raw and not text.raw.isascii() else "words"
     cached = text.cache.get(key)
     if cached is None:
         source = text.raw.lower() if key == "words_raw" else text.normalized
-        if source.isascii():
-            words = set(source.translate(_ASCII_SEPARATORS).split())
-        else:
-            words = set(_UNICODE_WORD_RE.findall(source))
-        cached = sorted(words)
+        if not source.isascii():
+            source = source.encode("ascii", "replace").decode("ascii")
+        cached = sorted(set(source.translate(_ASCII_SEPARATORS).split()))
         text.cache[key] = cached
     return cached  # type: ignore[return-value]
 
@@ -77,11 +79,6 @@ def has_prefix(words: list[str], stem: str) -> bool:
     return i < len(words) and words[i].startswith(stem)
 
 
-def _clause_present(clause: tuple[tuple[str, ...], tuple[str, ...]], text: str, words: list[str]) -> bool:
-    stems, literals = clause
-    return any(has_prefix(words, s) for s in stems) or any(lit in text for lit in literals)
-
-
 class RuleSet:
     """Rules that run as one alternation on short texts, or anchor-gated one by one."""
 
@@ -94,22 +91,60 @@ class RuleSet:
         # ``prefix`` (e.g. a word-boundary test) is checked once per position, before any rule.
         self.regex = re.compile(f"{prefix}(?:{combined})", flags)
         self._single = [re.compile(f"{prefix}(?:{rule.pattern})", flags) for rule in self.rules]
-        self._clauses: list[list[tuple[tuple[str, ...], tuple[str, ...]]]] = []
+        # Per rule, its clauses as (stems, literals); a clause holds if any stem is present.
+        self._clauses: list[list[tuple[frozenset[str], tuple[str, ...]]]] = []
         for rule in self.rules:
             clauses = []
             for clause in rule.anchors.split("&"):
                 if clause.strip():
                     words = clause.split()
-                    stems = tuple(a for a in words if not a.startswith("="))
-                    literals = tuple(a[1:] for a in words if a.startswith("="))
-                    clauses.append((stems, literals))
+                    clauses.append((frozenset(a for a in words if not a.startswith("=")), tuple(a[1:] for a in words if a.startswith("="))))
             self._clauses.append(clauses)
+        self._all_stems = sorted({s for clauses in self._clauses for stems, _ in clauses for s in stems})
+        self._prefix_stems = {s for s in self._all_stems if not s.endswith("$")}
+        self._stem_lengths = sorted({len(s) for s in self._prefix_stems})
+        self._all_stems_set = frozenset(self._all_stems)
+        # Last (word index, present stems): active() and _windows() of one scan share it.
+        # A plain attribute swap, so concurrent scans at worst recompute.
+        self._present_memo: tuple[list[str], set[str]] | None = None
         # Rules ending in "$" would match at a window's end: those always scan the whole text.
         self._windowable = ["$" not in rule.pattern and "\\Z" not in rule.pattern for rule in self.rules]
 
+    def present_stems(self, words: list[str]) -> set[str]:
+        """The anchor stems that occur in a text with word index ``words``."""
+        memo = self._present_memo
+        if memo is not None and memo[0] is words:
+            return memo[1]
+        present = self._present_stems(words)
+        self._present_memo = (words, present)
+        return present
+
+    def _present_stems(self, words: list[str]) -> set[str]:
+        if len(words) <= 4 * len(self._all_stems):
+            present = set()
+            for w in words:
+                if w + "$" in self._all_stems_set:
+                    present.add(w + "$")
+                for length in self._stem_lengths:
+                    if length > len(w):
+                        break
+                    if w[:length] in self._prefix_stems:
+                        present.add(w[:length])
+            return present
+        return {s for s in self._all_stems if has_prefix(words, s)}
+
     def active(self, text: str, words: list[str]) -> list[int]:
         """Indices of the rules whose anchors occur in ``text`` (``words``: its word index)."""
-        return [i for i, clauses in enumerate(self._clauses) if all(_clause_present(c, text, words) for c in clauses)]
+        present = self.present_stems(words)
+        ascii_text = text.isascii()
+        out = []
+        for i, clauses in enumerate(self._clauses):
+            for stems, literals in clauses:
+                if stems.isdisjoint(present) and not any(lit in text for lit in literals if lit.isascii() or not ascii_text):
+                    break
+            else:
+                out.append(i)
+        return out
 
     def finditer(self, text: str, words: list[str] | None = None) -> Iterator[Hit]:
         """Matches of every rule. With ``words`` (the word index of ``text``), only the
@@ -142,22 +177,26 @@ class RuleSet:
     def _windows(
         self, i: int, text: str, words: list[str], occurrences: dict[str, list[int]]
     ) -> list[tuple[int, int]] | None:
-        """Spans around the anchors of rule ``i`` present in ``text`` (of the clause with the
-        fewest occurrences); None: scan it all."""
-        best: tuple[list[int], int] | None = None
+        """Spans around the anchors of rule ``i`` present in ``text``; None: scan it all.
+
+        The spans come from one clause: the one with the fewest of its stems present
+        (each present stem costs a pass of ``str.find``). A clause whose ``=literal``
+        occurs cannot be windowed by its stems.
+        """
+        present = self.present_stems(words)
+        best_stems: list[str] | None = None
         for stems, literals in self._clauses[i]:
-            if literals:
-                continue  # substring anchors are for short scripts without word breaks
-            points: list[int] = []
-            longest = 0
-            for stem in stems:
-                if has_prefix(words, stem):
-                    points.extend(_find_all(text, stem.rstrip("$"), occurrences))
-                    longest = max(longest, len(stem))
-            if best is None or len(points) < len(best[0]):
-                best = (points, longest)
-        if best is None:
+            if any(lit in text for lit in literals):
+                continue
+            found = sorted(s for s in stems if s in present)
+            if found and (best_stems is None or len(found) < len(best_stems)):
+                best_stems = found
+        if best_stems is None:
             return None
+        points: list[int] = []
+        for stem in best_stems:
+            points.extend(_find_all(text, stem.rstrip("$"), occurrences))
+        best = (points, max(len(s) for s in best_stems))
         spans = _merge(best[0], best[1], len(text))
         if sum(hi - lo for lo, hi in spans) > len(text) // 2:
             return None

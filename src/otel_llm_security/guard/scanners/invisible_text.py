@@ -20,6 +20,7 @@ from otel_llm_security.guard.normalize import (
     INVISIBLE_RE,
     TAG_RANGE,
     WORD_WITH_CONFUSABLE_RE,
+    has_mixed_script_word,
 )
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners.base import BuiltinScanner, noisy_or
@@ -64,9 +65,11 @@ class InvisibleTextScanner(BuiltinScanner):
             elif before.isalnum() and after.isalnum():
                 in_word += 1
         mixed_words = 0
-        for m in WORD_WITH_CONFUSABLE_RE.finditer(raw.lower()):
-            if _LATIN_RE.search(m.group(0)):
-                mixed_words += 1
+        lowered = raw.lower()
+        if has_mixed_script_word(lowered):
+            for m in WORD_WITH_CONFUSABLE_RE.finditer(lowered):
+                if _LATIN_RE.search(m.group(0)):
+                    mixed_words += 1
         weights: list[float] = []
         reasons: list[str] = []
         if tags:

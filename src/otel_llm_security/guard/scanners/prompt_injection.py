@@ -218,17 +218,17 @@ ANCHORS: dict[str, str] = {
     "repeat_forever": "forever infinit indefinit endless nonstop times",
     "training_data": "training pretraining pre fine finetuning & data set corpus examples documents",
     "ml_de": "anweisung instruktion befehl regeln vorgabe anordnung richtlin",
-    "ml_fr": "instruction consign règle regle directive ordre",
-    "ml_es": "instruccion indicacion regla órden orden directri",
-    "ml_pt": "instruç instruc regra orientaç diretri",
+    "ml_fr": "instruction consign regle directive ordre =règle",
+    "ml_es": "instruccion indicacion regla orden directri =órden =instruccion",
+    "ml_pt": "instruc regra diretri =instruç =orientaç",
     "ml_it": "istruzion regol dirett",
     "ml_nl": "instructie regels opdracht",
     "ml_pl": "instrukc polecen zasad",
     "ml_tr": "talimat",
-    "ml_ru": "инструкц указан правил команд",
-    "ml_uk": "інструкц вказівк правил",
-    "ml_ar": "التعليمات الأوامر القواعد تعليمات",
-    "ml_hi": "निर्देश",
+    "ml_ru": "=инструкц =указани =правил =команд",
+    "ml_uk": "=інструкц =вказівк =правил",
+    "ml_ar": "=التعليمات =الأوامر =القواعد =تعليمات",
+    "ml_hi": "=निर्देश",
     "ml_leak": "prompt systemprompt systemanweisung anweisungen",
     "chatml_tokens": "=<|",
     "inst_delimiters": "inst sys system admin developer & inst sys system you ignore new override disregard forget from",
@@ -238,7 +238,7 @@ ANCHORS: dict[str, str] = {
     "ml_zh": "=忽略 =无视 =忽视 =忘记 =忘掉 =不要理会 =不要遵守 =無視",
     "ml_ja": "=無視 =忘れ",
     "ml_ko": "=무시 =잊어",
-    "ml_leak_cjk": "=系统提示 =系統提示 =システムプロンプト =프롬프트 системн",
+    "ml_leak_cjk": "=系统提示 =系統提示 =システムプロンプト =프롬프트 =системн",
 }
 
 
@@ -351,7 +351,7 @@ class PromptInjectionScanner(BuiltinScanner):
                 decoded = _decode_base64(token)
                 if decoded:
                     views.append(("base64", normalize(decoded)))
-        if any(len(w) >= 24 and _HEX_WORD_RE.fullmatch(w) for w in long_words) or has_prefix(words, "hex"):
+        if any(len(w) >= 24 and _HEX_WORD_RE.fullmatch(w) for w in long_words):
             for m in itertools.islice(_HEX_RE.finditer(norm), MAX_DECODED_CANDIDATES):
                 # "...load 4967..." matches from the word's trailing "ad": try the pieces too.
                 for candidate in (m.group(0), *(p for p in m.group(0).split() if len(p) >= 24)):

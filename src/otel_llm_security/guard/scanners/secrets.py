@@ -21,24 +21,24 @@ S = Threat.SECRET
 # (id, weight, pattern). The group named "v" (if present) is the part to redact.
 PATTERNS: tuple[tuple[str, float, str], ...] = (
     ("private_key", 0.99, r"-----BEGIN[ A-Z]{0,20} PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]{0,8000}?-----END[ A-Z]{0,20} PRIVATE KEY(?: BLOCK)?-----)?"),
-    ("aws_access_key", 0.95, r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z2-7]{16}\b"),
+    ("aws_access_key", 0.95, r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|ROA|PKA)(?<![A-Za-z0-9].{4})[A-Z2-7]{16}\b"),
     ("aws_secret_key", 0.95, r"(?i:aws.{0,20}?(?:secret|private).{0,20}?)[\"']?\s*[:=]\s*[\"']?(?P<v>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"),
-    ("github_token", 0.95, r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{60,}"),
-    ("gitlab_token", 0.95, r"\bglpat-[A-Za-z0-9_-]{20,}"),
-    ("slack_token", 0.95, r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
+    ("github_token", 0.95, r"gh[pousr]_(?<![A-Za-z0-9].{4})[A-Za-z0-9]{36}\b|github_pat_(?<![A-Za-z0-9].{11})[A-Za-z0-9_]{60,}"),
+    ("gitlab_token", 0.95, r"glpat-(?<![A-Za-z0-9].{6})[A-Za-z0-9_-]{20,}"),
+    ("slack_token", 0.95, r"xox[abposre]-(?<![A-Za-z0-9].{5})[A-Za-z0-9-]{10,}"),
     ("slack_webhook", 0.9, r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+"),
-    ("stripe_key", 0.95, r"\b(?:sk|rk)_live_[A-Za-z0-9]{16,}"),
-    ("stripe_test_key", 0.6, r"\b(?:sk|rk)_test_[A-Za-z0-9]{16,}"),
-    ("google_api_key", 0.9, r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
-    ("anthropic_key", 0.95, r"\bsk-ant-[a-z]{3,6}\d{2}-[A-Za-z0-9_-]{40,}"),
-    ("openai_key", 0.9, r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{16,}|\bsk-(?:proj-|svcacct-|admin-)[A-Za-z0-9_-]{40,}|\bsk-[A-Za-z0-9]{48}\b"),
-    ("huggingface_token", 0.9, r"\bhf_[A-Za-z0-9]{34,}\b"),
-    ("npm_token", 0.9, r"\bnpm_[A-Za-z0-9]{36}\b"),
-    ("sendgrid_key", 0.95, r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
+    ("stripe_key", 0.95, r"[sr]k_live_(?<![A-Za-z0-9].{8})[A-Za-z0-9]{16,}"),
+    ("stripe_test_key", 0.6, r"[sr]k_test_(?<![A-Za-z0-9].{8})[A-Za-z0-9]{16,}"),
+    ("google_api_key", 0.9, r"AIza(?<![A-Za-z0-9].{4})[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
+    ("anthropic_key", 0.95, r"sk-ant-(?<![A-Za-z0-9].{7})[a-z]{3,6}\d{2}-[A-Za-z0-9_-]{40,}"),
+    ("openai_key", 0.9, r"sk-(?<![A-Za-z0-9].{3})(?:(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{16,}|(?:proj-|svcacct-|admin-)[A-Za-z0-9_-]{40,}|[A-Za-z0-9]{48}\b)"),
+    ("huggingface_token", 0.9, r"hf_(?<![A-Za-z0-9].{3})[A-Za-z0-9]{34,}\b"),
+    ("npm_token", 0.9, r"npm_(?<![A-Za-z0-9].{4})[A-Za-z0-9]{36}\b"),
+    ("sendgrid_key", 0.95, r"SG\.(?<![A-Za-z0-9].{3})[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
     ("azure_storage_key", 0.95, r"AccountKey=(?P<v>[A-Za-z0-9+/]{86}==)"),
     ("azure_sas_signature", 0.7, r"[?&]sig=(?P<v>[A-Za-z0-9%+/]{40,}={0,2})"),
-    ("jwt", 0.85, r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    ("bearer_token", 0.75, r"\b[Bb]earer\s+(?P<v>[A-Za-z0-9._~+/-]{20,}=*)"),
+    ("jwt", 0.85, r"eyJ(?<![A-Za-z0-9].{3})[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    ("bearer_token", 0.75, r"[Bb]earer(?<![A-Za-z0-9].{6})\s+(?P<v>[A-Za-z0-9._~+/-]{20,}=*)"),
     ("basic_auth", 0.8, r"(?i:authorization)[\"']?\s*[:=]\s*[\"']?(?i:basic)\s+(?P<v>[A-Za-z0-9+/]{12,}={0,2})"),
     ("gcp_service_account", 0.9, r"\"private_key_id\"\s*:\s*\"(?P<v>[0-9a-f]{40})\""),
     ("connection_string", 0.9, r"\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|ftps?|sftp|smtps?|ldaps?)://[^\s:/@'\"]{1,64}:(?P<v>[^\s/@'\"]{1,128})@"),
@@ -46,6 +46,8 @@ PATTERNS: tuple[tuple[str, float, str], ...] = (
     ("password_assignment", 0.7, r"(?i:(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret|secret_?key|api_?key|apikey|access_?token|auth_?token|client_?secret|private_?token)\b)[\"']?\s*(?::|=|:=|=>)\s*[\"']?(?P<v>[^\s\"',;}{)(\]\[<>]{8,128})"),
 )
 
+# Patterns start with their literal prefix (so ``re`` can skip to it); the word
+# boundary before it is a look-behind placed after the prefix: (?<![A-Za-z0-9].{n}).
 # Word stems (lower case; words split at punctuation and "_") one of which every match
 # contains: a pattern runs only when one occurs (see scanners.base.word_index).
 ANCHORS: dict[str, str] = {
@@ -82,6 +84,29 @@ _SAMPLE_VALUE_RE = re.compile(r"(?i)1234|abcd|xxxx|example|sample|dummy|changeme
 _SINGLE = [(pid, re.compile(p), tuple(ANCHORS[pid].split())) for pid, _, p in PATTERNS]
 
 
+# Key-name patterns that start with a case-insensitive alternation (no literal prefix for
+# ``re`` to skip to): matched only around the occurrences of their key words.
+_WINDOWED = frozenset({"password_assignment", "odbc_password", "aws_secret_key", "basic_auth", "connection_string"})
+_SPAN = 200
+
+
+def _spans(lowered: str, stems: list[str]) -> list[tuple[int, int]]:
+    points: list[int] = []
+    for stem in stems:
+        pos = lowered.find(stem)
+        while pos >= 0:
+            points.append(pos)
+            pos = lowered.find(stem, pos + 1)
+    spans: list[tuple[int, int]] = []
+    for p in sorted(points):
+        lo, hi = max(0, p - _SPAN), min(len(lowered), p + _SPAN)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
 def find_secrets(raw: str, words: list[str] | None = None) -> list[tuple[str, int, int]]:
     """(secret type, start, end of the value to redact) for each credential in ``raw``.
 
@@ -91,10 +116,17 @@ def find_secrets(raw: str, words: list[str] | None = None) -> list[tuple[str, in
         words = word_index(ScanText(raw=raw, normalized=raw.lower()))
     found: list[tuple[str, int, int]] = []
     taken: list[tuple[int, int]] = []
+    lowered: str | None = None
     for pid, regex, anchors in _SINGLE:
-        if not any(has_prefix(words, a) for a in anchors):
+        present = [a for a in anchors if has_prefix(words, a)]
+        if not present:
             continue
-        for m in regex.finditer(raw):
+        spans: list[tuple[int, int]] = [(0, len(raw))]
+        if pid in _WINDOWED:
+            lowered = raw.lower() if lowered is None else lowered
+            if len(lowered) == len(raw):
+                spans = _spans(lowered, present)
+        for m in (m for lo, hi in spans for m in regex.finditer(raw, lo, hi)):
             value_span = m.span("v") if "v" in regex.groupindex and m.group("v") is not None else m.span()
             if any(s < value_span[1] and value_span[0] < e for s, e in taken):
                 continue  # already reported by an earlier, more specific pattern
