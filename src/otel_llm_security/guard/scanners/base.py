@@ -203,7 +203,7 @@ class RuleSet:
         return spans
 
 
-WINDOW = 300  # chars around an anchor; rule matches are far shorter (bounded filler words)
+WINDOW = 200  # chars around an anchor; rule matches are shorter (a few bounded filler words)
 
 
 def _find_all(text: str, needle: str, cache: dict[str, list[int]]) -> list[int]:

@@ -216,7 +216,7 @@ ANCHORS: dict[str, str] = {
     "system_prompt_mention": SECRETS,
     "verbatim": "verbatim word character",
     "repeat_forever": "forever infinit indefinit endless nonstop times",
-    "training_data": "training pretraining pre fine finetuning & data set corpus examples documents",
+    "training_data": f"training pretraining finetun fine & data set corpus examples documents & {REVEALS} extract",
     "ml_de": "anweisung instruktion befehl regeln vorgabe anordnung richtlin",
     "ml_fr": "instruction consign regle directive ordre =règle",
     "ml_es": "instruccion indicacion regla orden directri =órden =instruccion",
