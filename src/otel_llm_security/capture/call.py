@@ -102,6 +102,12 @@ class Runtime:
         policy_id = getattr(getattr(guard, "policy", None), "id", None)
         self.policy_id = policy_id if isinstance(policy_id, str) else None
         self.tracer = recorder.tracer
+        # In monitor mode the built-in guard neither blocks nor redacts, so nothing it
+        # says about a prompt can change the request: a stream's prompt is scanned when
+        # the stream is finished, and its first chunk is not delayed by the scan.
+        from otel_llm_security.guard.engine import Guard
+
+        self.defer_stream_input = self.mode is Mode.MONITOR and isinstance(guard, Guard)
 
 
 def _guard_failure_verdict(rt: Runtime, direction: str) -> Verdict | None:
@@ -126,6 +132,7 @@ class Call:
         "body",
         "chunks",
         "data",
+        "input_pending",
         "own",
         "req",
         "rt",
@@ -154,6 +161,7 @@ class Call:
         self._finished = False
         self._lock = threading.Lock()
         self.token: object | None = None
+        self.input_pending = False
         peer = current_genai_span()
         if peer is not None:
             self.span, self.own = peer, False
@@ -421,6 +429,12 @@ class Call:
         self.data.redacted = True
 
     def _record_and_end(self, exc: BaseException | None) -> None:
+        if self.input_pending:  # a monitor-mode stream: its prompt is scanned now
+            self.input_pending = False
+            try:
+                self.scan_input({})
+            except Exception:
+                logger.exception("otel-llm-security: input scan failed")
         span = self.span
         self.rt.recorder.record(span, self.data, self.own)
         if self.own:
@@ -449,7 +463,10 @@ def start_call(rt: Runtime, instance: Any, endpoint: str, operation: str, kwargs
         logger.exception("otel-llm-security: could not start recording the call")
         return None
     try:
-        call.scan_input(kwargs)
+        if rt.defer_stream_input and call.req.stream:
+            call.input_pending = True
+        else:
+            call.scan_input(kwargs)
     except OpenAIRequestBlocked:
         raise
     except Exception:
