@@ -165,3 +165,22 @@ def test_module_entry_point_serves_the_demo_script(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_azure_stream_starts_with_prompt_filter_results(server):
+    client = openai.AzureOpenAI(
+        azure_endpoint=server.azure_endpoint, api_key="k", api_version="2024-10-21", max_retries=0
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="prod", messages=[{"role": "user", "content": "hello"}], stream=True
+        )
+    )
+    first = chunks[0].model_dump()
+    assert first["choices"] == [] and first["prompt_filter_results"][0]["prompt_index"] == 0
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        == "Hi there, how can I help you today?"
+    )
+    last_choice = [c for c in chunks if c.choices][-1].model_dump()["choices"][0]
+    assert last_choice["finish_reason"] == "stop" and "content_filter_results" in last_choice
