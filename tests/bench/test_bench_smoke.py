@@ -1,4 +1,4 @@
-"""The performance scripts run in their tiny mode and print their tables.
+"""The performance scripts of bench/ owned here (overhead.py, startup.py) run in their tiny mode and print their tables.
 
 No timing is asserted (the machines are shared and noisy): only that each script
 finishes, prints its machine line and the header of each table, and (for startup.py)
@@ -34,15 +34,6 @@ def test_overhead_quick_prints_every_table() -> None:
     assert "| config" in out and "median" in out and "p99" in out
     # each configuration ran and its span carried the record where it should
     assert "ours           ok" in out and '"record": true' in out
-
-
-@pytest.mark.slow
-def test_scanners_quick_prints_the_size_tables() -> None:
-    out = run("scanners.py", "--quick", "--no-llm-guard")
-    assert "### Built-in scanners, ascii text" in out and "### Built-in scanners, unicode text" in out
-    assert "| 200 B" in out and "| 200 KB" in out
-    for row in ("input: prompt_injection", "policy: default, input", "engine only: 10 no-op scanners"):
-        assert row in out
 
 
 @pytest.mark.slow
