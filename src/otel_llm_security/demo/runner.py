@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from otel_llm_security.attributes import ENV_MODE, Mode
 from otel_llm_security.demo.traffic import Scenario, interleaved, responder_for, scenarios
@@ -180,7 +180,7 @@ def run_demo(
     enforce: bool = False,
     report_path: Path | None = None,
     console: Console | None = None,
-    now: Any = None,
+    now: datetime | None = None,
     otlp_endpoints: tuple[str, ...] = (),
 ) -> DemoResult:
     """Runs the demo end to end (see the module doc) and prints it to ``console``."""
@@ -239,15 +239,3 @@ def run_demo(
     result.seconds = time.monotonic() - started
     display.summary(console, result)
     return result
-
-
-def alerts_by_scenario(result: DemoResult) -> dict[str, list[AlertRow]]:
-    return {s.name: result.alerts_for(s) for s in result.scenarios}
-
-
-def outcome_counts(outcomes: list[TurnOutcome], mode: str) -> dict[str, Counter[str]]:
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for o in outcomes:
-        if o.mode == mode:
-            counts[o.scenario][o.status] += 1
-    return counts
