@@ -89,8 +89,12 @@ class RuleSet:
         self._by_group = {f"r{i}": rule for i, rule in enumerate(self.rules)}
         combined = "|".join(f"(?P<r{i}>{rule.pattern})" for i, rule in enumerate(self.rules))
         # ``prefix`` (e.g. a word-boundary test) is checked once per position, before any rule.
-        self.regex = re.compile(f"{prefix}(?:{combined})", flags)
-        self._single = [re.compile(f"{prefix}(?:{rule.pattern})", flags) for rule in self.rules]
+        # Compiled on first use (compiling every rule set's patterns was most of the
+        # start-up time of ``instrument()``, and most rules' own patterns are never needed).
+        self._combined_source = (f"{prefix}(?:{combined})", flags)
+        self._combined: re.Pattern[str] | None = None
+        self._single_sources = [(f"{prefix}(?:{rule.pattern})", flags) for rule in self.rules]
+        self._single: list[re.Pattern[str] | None] = [None] * len(self.rules)
         # Per rule, its clauses as (stems, literals); a clause holds if any stem is present.
         self._clauses: list[list[tuple[frozenset[str], tuple[str, ...]]]] = []
         for rule in self.rules:
@@ -109,6 +113,20 @@ class RuleSet:
         self._present_memo: tuple[list[str], set[str]] | None = None
         # Rules ending in "$" would match at a window's end: those always scan the whole text.
         self._windowable = ["$" not in rule.pattern and "\\Z" not in rule.pattern for rule in self.rules]
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        """All rules as one alternation (compiled on first use)."""
+        regex = self._combined
+        if regex is None:
+            regex = self._combined = re.compile(*self._combined_source)
+        return regex
+
+    def _pattern(self, i: int) -> re.Pattern[str]:
+        regex = self._single[i]
+        if regex is None:
+            regex = self._single[i] = re.compile(*self._single_sources[i])
+        return regex
 
     def present_stems(self, words: list[str]) -> set[str]:
         """The anchor stems that occur in a text with word index ``words``."""
@@ -160,7 +178,7 @@ class RuleSet:
         found: list[tuple[int, int, int]] = []
         occurrences: dict[str, list[int]] = {}
         for i in self.active(text, words):
-            regex = self._single[i]
+            regex = self._pattern(i)
             spans = self._windows(i, text, words, occurrences) if self._windowable[i] else None
             if spans is None:
                 found.extend((m.start(), i, m.end()) for m in regex.finditer(text))
