@@ -98,6 +98,11 @@ def main() -> int:
         ml = create_scanner("ml_prompt_injection", name="ml_prompt_injection", direction="input", threshold=None, options={})
         rows.append(("input ml_prompt_injection", lambda t: (lambda: ml.scan(scan_text(t), None))))
     if importlib.util.find_spec("llm_guard") is not None:
+        import logging
+
+        import structlog
+
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
         lg_specs = [
             ("BanSubstrings", "input", {"substrings": ["ignore previous instructions", "system prompt"], "case_sensitive": False}),
             ("Regex", "input", {"patterns": [r"sk-[A-Za-z0-9]{20,}"], "threat": "secret"}),

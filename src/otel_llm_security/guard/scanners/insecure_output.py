@@ -22,23 +22,50 @@ because agents and users copy and run them.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
-from otel_llm_security.guard.scanners.base import BuiltinScanner, Rule, RuleSet, noisy_or
+from otel_llm_security.guard.scanners.base import BuiltinScanner, Rule, RuleSet, noisy_or, word_index
 
 IO, EX = Threat.INSECURE_OUTPUT, Threat.DATA_EXFILTRATION
 SP = r"[\s\x00-\x1f/]*"  # browsers ignore whitespace, controls and slashes in these places
 JS_SCHEME = r"(?:j[\s\x00-\x1f]*a[\s\x00-\x1f]*v[\s\x00-\x1f]*a[\s\x00-\x1f]*s[\s\x00-\x1f]*c[\s\x00-\x1f]*r[\s\x00-\x1f]*i[\s\x00-\x1f]*p[\s\x00-\x1f]*t|vbscript|livescript)[\s\x00-\x1f]*:"
 
+def _with_anchors(anchors: dict[str, str], rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    return tuple(dataclasses.replace(r, anchors=anchors.get(r.id, "")) for r in rules)
+
+
+# Anchors (see scanners.base): rules that start with a literal ("<", "](", "{{") need
+# none, ``re`` skips to the literal; the others run only near their key words.
+HTML_ANCHORS = {
+    "js_url_attr": "href src action formaction data xlink background poster lowsrc dynsrc codebase",
+    "js_url_bare": "javascript vbscript livescript j$ ja$ jav$ java$",
+    "data_html_url": "data",
+    "srcdoc": "srcdoc",
+    "svg_animate_href": "attributename",
+    "css_expression": "style",
+}
+CODE_ANCHORS = {
+    "sqli_union": "union & select",
+    "sqli_stacked": "drop delete truncate shutdown exec",
+    "sqli_time": "waitfor sleep benchmark",
+    "sqli_xp_cmdshell": "xp cmdshell load into",
+    "shell_rm_root": "rm",
+    "shell_reverse": "dev bash sh zsh nc ncat mkfifo socket",
+    "shell_pipe_to_shell": "curl wget base64",
+    "shell_disk_wipe": "dd mkfs dev chmod",
+    "powershell_cradle": "iex powershell certutil",
+}
+
 HTML_RULES = RuleSet(
-    (
+    _with_anchors(HTML_ANCHORS, (
         Rule("script_tag", IO, 0.95, r"<" + SP + r"script\b"),
         Rule("event_handler", IO, 0.9, r"<" + SP + r"[a-z][a-z0-9-]{0,20}\b[^<>]{0,400}?[\s\"'/]on[a-z]{3,30}" + SP + r"="),
-        Rule("js_url_attr", IO, 0.95, r"(?:href|src|action|formaction|data|xlink:href|background|poster|lowsrc|dynsrc|codebase|to|values|from|by)" + SP + r"=" + SP + r"[\"'`]?" + SP + JS_SCHEME),
+        Rule("js_url_attr", IO, 0.95, r"(?:href|src|action|formaction|data|xlink:href|background|poster|lowsrc|dynsrc|codebase)" + SP + r"=" + SP + r"[\"'`]?" + SP + JS_SCHEME),
         Rule("js_url_markdown", IO, 0.9, r"\]\(\s*<?\s*(?:" + JS_SCHEME + r"|data:\s*text/html)"),
         Rule("js_url_bare", IO, 0.6, r"(?<![a-z])" + JS_SCHEME + r"\s*(?:alert|prompt|confirm|eval|fetch|document|window|location|this|top|self|parent|\(|\[|/|%|&|\\)"),
         Rule("data_html_url", IO, 0.85, r"(?:href|src|data|action|formaction)" + SP + r"=" + SP + r"[\"']?\s*data:\s*(?:text/html|image/svg\+xml|application/(?:xhtml|x-javascript|javascript)|text/javascript)"),
@@ -49,11 +76,11 @@ HTML_RULES = RuleSet(
         Rule("css_expression", IO, 0.8, r"style" + SP + r"=[^<>]{0,200}(?:expression\s*\(|-moz-binding|behavior\s*:|url\s*\(\s*[\"']?\s*javascript:)"),
         Rule("template_gadget", IO, 0.85, r"\{\{[^}]{0,100}(?:constructor\s*\.\s*constructor|\$on\.constructor|\$eval\s*\(|__proto__)"),
         Rule("form_hijack", IO, 0.6, r"<" + SP + r"form\b[^<>]{0,300}action" + SP + r"=" + SP + r"[\"']?\s*https?://"),
-    )
+    ))
 )
 
 CODE_RULES = RuleSet(
-    (
+    _with_anchors(CODE_ANCHORS, (
         Rule("sqli_tautology", IO, 0.85, r"['\"`]\s*\)?\s*(?:or|\|\|)\s*\(?\s*['\"]?(?P<taut>\w{1,10})['\"]?\s*=\s*['\"]?(?P=taut)['\"]?(?:\s*(?:--|#|/\*|;)|\s*$|\s*['\"])"),
         Rule("sqli_comment", IO, 0.7, r"['\"]\s*(?:;|\))?\s*(?:--|#)\s*$|admin['\"]\s*--"),
         Rule("sqli_union", IO, 0.85, r"\bunion\s+(?:all\s+)?select\b[^;\n]{0,200}\b(?:from\s+(?:information_schema|mysql\.user|pg_catalog|sqlite_master|sys\.)|null\s*,\s*null|@@version|version\s*\(|user\s*\(\s*\)|password)"),
@@ -66,7 +93,7 @@ CODE_RULES = RuleSet(
         Rule("shell_pipe_to_shell", IO, 0.45, r"\b(?:curl|wget)\b[^\n|;]{0,300}\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|base64\s+(?:-d|--decode)[^\n|]{0,40}\|\s*(?:ba)?sh\b"),
         Rule("shell_disk_wipe", IO, 0.9, r"\bdd\s+if=/dev/(?:zero|random|urandom)\s+of=/dev/(?:sd|nvme|hd|xvd|vd)|\bmkfs(?:\.\w+)?\s+/dev/(?:sd|nvme|hd)|>\s*/dev/sd[a-z]\b|\bchmod\s+(?:-r\s+)?777\s+/(?:\s|$)"),
         Rule("powershell_cradle", IO, 0.9, r"\biex\s*\(?\s*\(?\s*new-object\s+(?:system\.)?net\.webclient\)?\s*\.\s*downloadstring|\bpowershell(?:\.exe)?\s+(?:-\w+\s+)*-e(?:nc|ncodedcommand)?\s+[a-z0-9+/=]{20,}|\bcertutil(?:\.exe)?\s+-urlcache\s+-split\s+-f\s+http"),
-    )
+    ))
 )
 
 # Image URLs: markdown inline, markdown reference definitions, HTML <img src>.
@@ -179,12 +206,12 @@ class InsecureOutputScanner(BuiltinScanner):
         if decoded != rendered:
             views.append((decoded.lower(), True))
         for view, is_decoded in views:
-            for hit in HTML_RULES.finditer(view):
+            for hit in HTML_RULES.finditer(view, word_index(ScanText(view, view))):
                 if hit.rule.id not in weights:
                     encoded = encoded or is_decoded
                 weights.setdefault(hit.rule.id, hit.rule.weight)
                 threats.add(hit.rule.threat)
-        for hit in CODE_RULES.finditer(lowered):
+        for hit in CODE_RULES.finditer(lowered, word_index(ScanText(lowered, lowered))):
             weights.setdefault(hit.rule.id, hit.rule.weight)
             threats.add(hit.rule.threat)
         masked_raw = mask_code(raw) if self.mask_code else raw
