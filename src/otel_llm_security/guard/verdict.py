@@ -15,6 +15,9 @@ class Verdict:
     ``action`` is the strongest action any failed scanner's policy asked for, after
     the mode is applied: in ``monitor`` mode ``block`` and ``redact`` are recorded as
     the intended action but ``blocked`` stays False and no text is changed.
+    ``block_reason`` is set whenever ``action`` is ``block`` (in monitor mode it says
+    why the call would have been blocked); it names scanners, threats and scores, never
+    the text. Each result's ``action`` is what the policy did about that scanner.
     """
 
     mode: Mode
