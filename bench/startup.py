@@ -77,6 +77,51 @@ print(json.dumps({{"import_ms": (t1 - t0) * 1e3, "total_ms": (t2 - t0) * 1e3, "r
 """
 
 
+PHASES_CHILD = r"""
+import cProfile, json, pstats, sys, time
+import openai
+from opentelemetry import trace, metrics
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.metrics import MeterProvider
+trace.set_tracer_provider(TracerProvider())
+metrics.set_meter_provider(MeterProvider())
+import otel_llm_security
+from otel_llm_security.capture.instrumentor import OpenAISecurityInstrumentor
+prof = cProfile.Profile()
+t0 = time.perf_counter()
+prof.enable()
+OpenAISecurityInstrumentor().instrument()
+prof.disable()
+total = (time.perf_counter() - t0) * 1e3
+wanted = {phases!r}
+out = {{"instrument() under the profiler": total}}
+for (path, line, name), (cc, nc, tt, ct, callers) in pstats.Stats(prof).stats.items():
+    for label, (suffix, fn) in wanted.items():
+        if name == fn and path.replace("\\", "/").endswith(suffix):
+            out[label] = out.get(label, 0.0) + ct * 1e3
+print(json.dumps(out))
+"""
+# label -> (file suffix, function name): cumulative time inside instrument().
+PHASES = {
+    "policy: read + validate (load_policy)": ("guard/policy.py", "load_policy"),
+    "policy: environment overrides": ("guard/policy.py", "apply_environment"),
+    "scanners: import + build (create_scanner)": ("guard/registry.py", "create_scanner"),
+    "re.compile (all callers)": ("re/__init__.py", "_compile"),
+    "recorder (tracer, meter, logger, instruments)": ("record/recorder.py", "__init__"),
+    "hooks (wrap_function_wrapper)": ("wrapt/patches.py", "wrap_function_wrapper"),
+}
+
+
+def run_phases() -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_LLM_SECURITY_", "OTEL_PYTHON"))}
+    env["OTEL_LLM_SECURITY_HASH_KEY"] = "bench-key"
+    proc = subprocess.run([sys.executable, "-c", PHASES_CHILD.format(phases=PHASES)], capture_output=True, text=True,
+                          env=env, cwd=c.ROOT, timeout=120)
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run_child(warm: bool, importtime: bool = False) -> dict | str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_LLM_SECURITY_", "OTEL_PYTHON"))}
     env["OTEL_LLM_SECURITY_HASH_KEY"] = "bench-key"  # avoids the one-time random-key warning on stderr
@@ -109,6 +154,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny run for smoke tests")
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--importtime", action="store_true", help="print the slowest imports (warm app case)")
+    ap.add_argument("--phases", action="store_true", help="where instrument() spends its time (cProfile, warm app)")
     args = ap.parse_args()
     runs = 2 if args.quick else args.runs
     c.print_machine()
@@ -139,6 +185,12 @@ def main() -> None:
     print(f"\nTargets (warm app): import+instrument < 150 ms: {t:.0f} ms ({'met' if t < 150 else 'NOT met'}); "
           f"< 20 MB added RSS: {m:.1f} MB ({'met' if m < 20 else 'NOT met'}); "
           f"no llm_guard/torch/duckdb: {'met' if not heavy else 'NOT met: ' + ', '.join(heavy)}\n")
+    if args.phases:
+        runs_p = [run_phases() for _ in range(2 if args.quick else 7)]
+        labels = list(runs_p[0])
+        print(f"### Where instrument() spends its time (warm app, cProfile cumulative, median of {len(runs_p)} processes)\n")
+        print(c.table(["phase", "ms"], [[k, c.fmt(c.median(r.get(k, 0.0) for r in runs_p), 1)] for k in labels]))
+        print()
     if args.importtime:
         print("### Slowest imports on that path (warm app, -X importtime, cumulative)\n")
         print(c.table(["cumulative ms", "module"], [[f"{us / 1000:.1f}", mod] for us, mod in
