@@ -24,6 +24,67 @@ KNOWN_TYPES = {"index-pattern", "lens", "search", "dashboard"}
 LENS_VISUALIZATIONS = {"lnsXY", "lnsDatatable", "lnsMetric", "lnsPie"}
 KQL_FIELD = re.compile(r"([A-Za-z_@][\w.@]*)\s*:")
 
+# Attribute keys Kibana's saved-object schemas accept per type (they forbid unknown keys):
+# dashboard `dashboardAttributesSchema` (dashboard_saved_object/schema/v1), Lens
+# `lensItemAttributesSchema`, data view `dataViewAttributesSchema` and saved search
+# `savedSearchAttributesSchema` (their content-management schemas), and the keys each requires.
+ALLOWED_ATTRIBUTES = {
+    "dashboard": {
+        "title",
+        "description",
+        "kibanaSavedObjectMeta",
+        "timeRestore",
+        "timeFrom",
+        "timeTo",
+        "refreshInterval",
+        "controlGroupInput",
+        "panelsJSON",
+        "optionsJSON",
+        "hits",
+        "version",
+    },
+    "lens": {"title", "description", "visualizationType", "state"},
+    "index-pattern": {
+        "title",
+        "type",
+        "timeFieldName",
+        "sourceFilters",
+        "fields",
+        "typeMeta",
+        "fieldFormatMap",
+        "fieldAttrs",
+        "allowNoIndex",
+        "runtimeFieldMap",
+        "name",
+    },
+    "search": {
+        "title",
+        "sort",
+        "columns",
+        "description",
+        "grid",
+        "hideChart",
+        "isTextBasedQuery",
+        "usesAdHocDataView",
+        "kibanaSavedObjectMeta",
+        "viewMode",
+        "hideAggregatedPreview",
+        "rowHeight",
+        "headerRowHeight",
+        "hits",
+        "timeRestore",
+        "timeRange",
+        "refreshInterval",
+        "sampleSize",
+    },
+}
+REQUIRED_ATTRIBUTES = {
+    "dashboard": {"title"},
+    "lens": {"title", "visualizationType"},
+    "index-pattern": {"title"},
+    "search": {"title", "sort", "columns", "description", "grid", "kibanaSavedObjectMeta"},
+}
+
 
 def load(text: str) -> list[dict[str, Any]]:
     objects = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -83,6 +144,21 @@ def test_objects_load_as_saved_objects_of_known_types(objects):
     assert view["attributes"]["timeFieldName"] == "@timestamp"
     formats = json.loads(view["attributes"]["fieldFormatMap"])
     assert formats["trace.id"]["params"]["urlTemplate"] == "/app/apm/link-to/trace/{{value}}"
+
+
+def test_attributes_pass_kibanas_saved_object_schemas(objects):
+    for obj in objects:
+        keys = set(obj["attributes"])
+        unknown = keys - ALLOWED_ATTRIBUTES[obj["type"]]
+        assert not unknown, f"{obj['type']} {obj['id']}: Kibana forbids attributes {unknown}"
+        missing = REQUIRED_ATTRIBUTES[obj["type"]] - keys
+        assert not missing, f"{obj['type']} {obj['id']}: Kibana requires {missing}"
+        for name, value in obj["attributes"].items():
+            if name.endswith("JSON"):
+                json.loads(value)  # stringified JSON must parse
+        meta = obj["attributes"].get("kibanaSavedObjectMeta")
+        if meta:
+            json.loads(meta["searchSourceJSON"])
 
 
 def test_lens_state_is_consistent(objects):
