@@ -19,12 +19,15 @@ elif [ -n "${ELASTIC_PASSWORD:-}" ]; then
 else
   set --
 fi
-response="$(curl -sS --fail-with-body -X POST "$url$space/api/saved_objects/_import?overwrite=true" \
+# The HTTP status comes last on its own line (portable: no --fail-with-body, curl < 7.76 works).
+out="$(curl -sS -w '\n%{http_code}' -X POST "$url$space/api/saved_objects/_import?overwrite=true" \
   -H "kbn-xsrf: true" "$@" --form "file=@$file")"
+status="$(printf '%s\n' "$out" | tail -n 1)"
+response="$(printf '%s\n' "$out" | sed '$d')"
 echo "$response"
 # The API answers 200 even when some objects fail; "success":false says so.
-if printf '%s' "$response" | grep -Eq '"success"[[:space:]]*:[[:space:]]*true'; then
+if [ "$status" = 200 ] && printf '%s' "$response" | grep -Eq '"success"[[:space:]]*:[[:space:]]*true'; then
   exit 0
 fi
-echo "import failed: see the errors above" >&2
+echo "import failed (HTTP $status): see the response above" >&2
 exit 1

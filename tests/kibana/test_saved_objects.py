@@ -323,3 +323,20 @@ def test_import_script_posts_the_file_to_the_import_api(objects):
     assert len(_FakeKibana.received[-1]["objects"]) == len(objects)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f'"successCount":{len(objects)}' in result.stdout
+
+
+def test_import_script_fails_when_kibana_refuses():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeKibana)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KIBANA_", "ELASTIC_"))}
+        env["KIBANA_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
+        result = subprocess.run(
+            ["sh", str(ROOT / "kibana/import.sh")], env=env, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    assert "HTTP 400" in result.stderr and "kbn-xsrf" not in _FakeKibana.received[-1]["problems"]
