@@ -339,4 +339,7 @@ def test_import_script_fails_when_kibana_refuses():
         server.shutdown()
         server.server_close()
     assert result.returncode == 1
-    assert "HTTP 400" in result.stderr and "kbn-xsrf" not in _FakeKibana.received[-1]["problems"]
+    problems = _FakeKibana.received[-1]["problems"]
+    assert "HTTP 400" in result.stderr
+    assert any(p.startswith("auth") for p in problems)  # refused for the missing credentials only
+    assert not any("kbn-xsrf" in p or "multipart" in p for p in problems)
