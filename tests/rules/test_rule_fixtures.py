@@ -185,8 +185,11 @@ CASES: dict[str, dict[str, list[Scenario]]] = {
         ], MON)],
         "near_miss": [
             # high from the first turn: no escalation
-            ([Call(JAILBREAK_085, 30, session="s1"), Call(JAILBREAK_085, 20, session="s1"),
+            ([Call(INJECTION, 30, session="s1"), Call(INJECTION, 20, session="s1"),
               Call(INJECTION, 10, session="s1")], MON),
+            # falling: the low-risk turn comes after the high-risk ones
+            ([Call(INJECTION, 30, session="s1"), Call(INJECTION_070, 20, session="s1"),
+              Call(JAILBREAK_040, 10, session="s1")], MON),
             # the same escalation spread over three sessions and users
             ([Call(JAILBREAK_040, 30, user="a", session="s1"), Call(INJECTION_070, 20, user="b", session="s2"),
               Call(INJECTION, 10, user="c", session="s3")], MON),
