@@ -382,3 +382,10 @@ def test_date_conversions_use_epoch_milliseconds(engine):
     ms = int(dt.datetime(2026, 3, 1, 11, 55, tzinfo=dt.timezone.utc).timestamp() * 1000)
     iso = "2026-03-01T11:55:00.000Z"
     assert out == [{"ms": ms, "d": float(ms), "back": iso, "parsed": iso, "s": iso}]
+
+
+def test_eval_after_dropping_every_column_and_remote_patterns(engine):
+    out = engine.execute("FROM traces-apm* | KEEP labels.user | DROP labels.user | EVAL x = 1 | LIMIT 2")
+    assert [c.name for c in out.columns] == ["x"] and out.values == [[1], [1]]
+    with pytest.raises(EsqlUnsupportedError, match="cross-cluster"):
+        engine.execute("FROM remote:traces-apm* | KEEP labels.user")

@@ -256,7 +256,7 @@ class _Compiler:
         return self.ctes[-1][0]
 
     def col_list(self, cols: Mapping[str, Col] | None = None) -> str:
-        names = list((cols or self.cols).keys())
+        names = list((self.cols if cols is None else cols).keys())
         if self.ordered:
             names.append(ORD)
         return ", ".join(q(n) for n in names) if names else "NULL AS __esql_empty"
@@ -294,10 +294,10 @@ class _Compiler:
         exclude: list[str] = []
         for pattern in cmd.index_patterns:
             for part in (p.strip() for p in pattern.split(",")):
-                if ":" in part:
-                    raise EsqlUnsupportedError(f"cross-cluster index pattern [{part}] is not supported locally")
                 if "::" in part:
                     raise EsqlUnsupportedError(f"index selector in [{part}] is not supported locally")
+                if ":" in part:
+                    raise EsqlUnsupportedError(f"cross-cluster index pattern [{part}] is not supported locally")
                 (exclude if part.startswith("-") else include).append(part.lstrip("-"))
         conds = " OR ".join(f"{q('_index')} LIKE {sql_str(like_to_sql(p))} ESCAPE '\\'" for p in include)
         where = f"({conds})" if conds else "FALSE"
