@@ -8,7 +8,7 @@ fields are the store's own), then ``INSERT ... SELECT`` over ``range(n)`` fills 
 table with LLM span documents over the last 24 h: 5,000 ordinary users (ten sessions
 each) who rarely trip a scanner, 50 of them attackers with a third of their calls
 flagged (injection, jailbreak, insecure output, refusals, provider refusals, secrets
-in output), and 10 heavy users sending 3% of all calls (floods, token burn). Each rule then runs
+in output, invisible text), and 10 heavy users sending 3% of all calls (floods, token burn). Each rule then runs
 as Kibana would, over its own window.
 """
 
@@ -68,6 +68,7 @@ def seed(store: DocumentStore) -> None:
             "llm_security_risk_score": 0.5,
             "llm_security_output_secrets_score": 0.5,
             "llm_security_output_pii_score": 0.5,
+            "llm_security_input_invisible_text_score": 0.5,
         },
     }
     store.write([ApmDocument("traces-apm-default", "seed", source)])
@@ -105,6 +106,7 @@ SELECT
        WHEN r < 250 THEN ['insecure_output']
        WHEN r < 350 THEN ['refusal']
        WHEN r < 380 THEN ['provider_filter']
+       WHEN r >= 400 AND r < 420 THEN ['invisible_text']
        ELSE NULL END AS "labels.llm_security_threats",
   printf('%064x', hash(i, 3)) AS "labels.llm_security_input_hash",
   printf('%064x', hash(i, 4)) AS "labels.llm_security_output_hash",
@@ -117,7 +119,8 @@ SELECT
   CASE WHEN r < 120 THEN 0.9 + (r % 10) / 100.0 WHEN r < 200 THEN 0.6 + (r % 30) / 100.0
        ELSE (hash(i, 7) % 100) / 1000.0 END AS "numeric_labels.llm_security_risk_score",
   CASE WHEN r >= 380 AND r < 400 THEN 0.95 ELSE 0.0 END AS "numeric_labels.llm_security_output_secrets_score",
-  0.0 AS "numeric_labels.llm_security_output_pii_score"
+  0.0 AS "numeric_labels.llm_security_output_pii_score",
+  CASE WHEN r >= 400 AND r < 420 THEN 0.95 ELSE 0.0 END AS "numeric_labels.llm_security_input_invisible_text_score"
 FROM (
   SELECT i, u,
          -- every 100th user attacks (a third of its calls are flagged); the others rarely trip a scanner
