@@ -19,15 +19,15 @@ Two limits of the bridge (elastic-apm 6.x) to know:
 
 * It implements no span events (``Span.add_event`` raises ``NotImplementedError``), so
   the per-finding ``gen_ai.security.finding`` events cannot travel this way; the flat
-  summary on the call's own span (which every rule reads) does. :class:`BridgeTracerProvider`
-  makes ``add_event`` a no-op so the app is never broken by it.
+  summary on the call's own span (which every rule reads) does. The recorder notices
+  the first refused event, skips events on such spans from then on and says so once
+  in the ``otel_llm_security`` log (INFO), so the bridge is used as it is.
 * It does not register a global tracer provider, so instrumentations must be handed
   one: :class:`BridgeTracerProvider` below.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,24 +35,7 @@ from typing import Any
 
 import elasticapm
 from elasticapm.contrib.opentelemetry import Tracer
-from elasticapm.contrib.opentelemetry.span import Span as BridgeSpan
 from opentelemetry import trace
-
-log = logging.getLogger("examples.elastic_apm_agent")
-
-
-class _EventTolerantSpan(BridgeSpan):
-    """A bridge span whose ``add_event`` is dropped instead of raising NotImplementedError."""
-
-    def add_event(self, name: str, attributes: Any = None, timestamp: int | None = None) -> None:
-        log.debug("elastic-apm OTel bridge has no span events; %r not sent", name)
-
-
-class _BridgeTracer(Tracer):
-    def start_span(self, *args: Any, **kwargs: Any) -> BridgeSpan:
-        span = super().start_span(*args, **kwargs)
-        span.__class__ = _EventTolerantSpan  # same object, one overridden method
-        return span
 
 
 class BridgeTracerProvider(trace.TracerProvider):
@@ -68,7 +51,7 @@ class BridgeTracerProvider(trace.TracerProvider):
         schema_url: str | None = None,
         attributes: Any = None,
     ) -> trace.Tracer:
-        return _BridgeTracer(instrumenting_module_name, elasticapm_client=self.client)
+        return Tracer(instrumenting_module_name, elasticapm_client=self.client)
 
 
 def instrument(client: elasticapm.Client, **kwargs: Any) -> Any:

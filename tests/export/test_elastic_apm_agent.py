@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -207,3 +208,27 @@ def test_agent_bridge_sends_our_record_in_otel_attributes(intake: IntakeServer) 
     assert "prompt_injection" in doc["labels"]["llm_security_threats"]
     doc = map_request(otel_span_from_intake(allowed))[0].source
     assert doc["numeric_labels"]["gen_ai_usage_input_tokens"] == 11.0
+
+
+def test_bridge_spans_without_events_record_the_summary_and_log_once(
+    intake: IntakeServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bridge as shipped (``Span.add_event`` raises NotImplementedError): the recorder
+    keeps the flat summary, skips the finding events and says so once, with no traceback."""
+    from otel_llm_security.record import recorder
+
+    monkeypatch.setattr(recorder, "_NO_EVENT_SPAN_TYPES", set())
+    monkeypatch.setattr(recorder, "_no_events_logged", False)
+    caplog.set_level(logging.DEBUG, logger="otel_llm_security")
+    run_example(intake)
+    run_example(intake)  # a second blocked call with findings: no second message
+
+    ours = [r for r in caplog.records if r.name.startswith("otel_llm_security")]
+    assert not [r for r in ours if r.exc_info or r.levelno >= logging.WARNING], [r.getMessage() for r in ours]
+    no_events = [r for r in ours if "do not support events" in r.getMessage()]
+    assert len(no_events) == 1 and no_events[0].levelno == logging.INFO
+    assert "elasticapm" in no_events[0].getMessage()
+    blocked = [s["otel"]["attributes"] for s in intake.of_type("span")
+               if s.get("otel", {}).get("attributes", {}).get(A.LLM_SECURITY_BLOCKED) is True]
+    assert len(blocked) == 2
+    assert all("prompt_injection" in b[A.LLM_SECURITY_THREATS] for b in blocked)

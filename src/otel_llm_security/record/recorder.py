@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,28 @@ _LOG_RECORD_HAS_CONTEXT = "context" in _LOG_RECORD_PARAMS
 _LOG_RECORD_HAS_EVENT_NAME = "event_name" in _LOG_RECORD_PARAMS
 
 _TARGET = {"input": "llm_input", "output": "llm_output"}
+
+# Span classes whose add_event raises NotImplementedError (the classic elastic-apm agent's
+# OpenTelemetry bridge): the flat summary is still recorded on them, the finding events
+# are skipped without trying again, and that is said once per process, not per call.
+_NO_EVENT_SPAN_TYPES: set[type] = set()
+_no_events_lock = threading.Lock()
+_no_events_logged = False
+
+
+def _span_takes_no_events(span: Span) -> None:
+    global _no_events_logged
+    cls = type(span)
+    with _no_events_lock:
+        _NO_EVENT_SPAN_TYPES.add(cls)
+        if _no_events_logged:
+            return
+        _no_events_logged = True
+    logger.info(
+        "otel-llm-security: spans of %s.%s do not support events (add_event raises NotImplementedError); "
+        "the security summary is recorded as span attributes, the per-finding %s events are skipped",
+        cls.__module__, cls.__qualname__, a.EVENT_SECURITY_FINDING,
+    )
 _score_attr_cache: dict[tuple[str, str], str | None] = {}
 
 
@@ -254,6 +277,14 @@ class Recorder:
         return attrs
 
     def _finding_events(self, span: Span, data: CallData) -> None:
+        if type(span) in _NO_EVENT_SPAN_TYPES:
+            return
+        try:
+            self._add_finding_events(span, data)
+        except NotImplementedError:
+            _span_takes_no_events(span)
+
+    def _add_finding_events(self, span: Span, data: CallData) -> None:
         policy_id = data.policy_id
         for v in data.verdicts():
             vtype = _verdict_type(v, data.mode)
