@@ -33,7 +33,7 @@ _DATE = re.compile(r"^\d{4}/\d{2}/\d{2}$")
 _OWASP_TAG = re.compile(r"^LLM(0[1-9]|10)$")
 _ATLAS_TAG = re.compile(r"^T\d{4}(\.\d{3})?$")
 # Functions through which a multi-valued field may be read.
-_MV_SAFE = {"is_null", "is_not_null", "values", "count"}
+_MV_SAFE = {"is_null", "is_not_null", "values", "count", "count_distinct"}
 
 
 @dataclass
