@@ -112,3 +112,11 @@ def test_cli_lint_exit_codes(tmp_path, capsys):
     broken = tmp_path / "broken.toml"
     broken.write_text("[rule\nname = 1")
     assert main(["rules", "lint", str(broken)]) == 1
+
+
+def test_a_missing_rules_directory_is_an_error_not_zero_rules(tmp_path):
+    from otel_llm_security.rules.model import RuleLoadError
+
+    with pytest.raises(RuleLoadError, match="no rule file or directory"):
+        load_rules([tmp_path / "nope"])
+    assert main(["rules", "lint", str(tmp_path / "nope")]) == 1

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     import esql
 
     from otel_llm_security.rules.esql.engine import EsqlEngineError
-    from otel_llm_security.rules.model import find_rule
+    from otel_llm_security.rules.model import RuleLoadError, find_rule
 
     rule = None
     if args.rule:
@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
         except KeyError as exc:
             print(f"hunt: {exc.args[0]}", file=sys.stderr)
             return 2
+        except RuleLoadError as exc:
+            print(f"hunt: {exc}", file=sys.stderr)
+            return 1
     query = rule.query if rule else args.query
     now = None
     if args.now:

@@ -72,8 +72,13 @@ def run_mapping(args: argparse.Namespace) -> int:
 
 def run_lint(args: argparse.Namespace) -> int:
     from otel_llm_security.rules.lint import lint_paths
+    from otel_llm_security.rules.model import RuleLoadError
 
-    results = lint_paths(_default_paths(args.paths))
+    try:
+        results = lint_paths(_default_paths(args.paths))
+    except RuleLoadError as exc:
+        print(f"rules lint: {exc}", file=sys.stderr)
+        return 1
     if not results:
         print("rules lint: no rule files found", file=sys.stderr)
         return 1

@@ -95,8 +95,12 @@ def rule_files(paths: list[Path] | None = None) -> list[Path]:
     for p in paths or [RULES_DIR]:
         if p.is_dir():
             out.extend(sorted(p.glob("*.toml")))
-        else:
+        elif p.is_file():
             out.append(p)
+        else:
+            # e.g. an installed package without the repository's rules/ next to it: say so
+            # rather than run zero rules and report zero alerts.
+            raise RuleLoadError(f"no rule file or directory at {p}: give the path of the rules/ directory")
     return out
 
 
