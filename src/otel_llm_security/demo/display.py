@@ -159,7 +159,15 @@ def enforce_table(console: Console, items: list[Scenario], outcomes: list[TurnOu
             for threat in short_reason(o.reason).split(", "):
                 reasons[o.scenario][threat] = None
     table = Table(title="Enforce mode: what was blocked", title_justify="left")
-    for col in ("Scenario", "Calls", "Blocked by guard", "Refused by provider", "Redacted", "Answered", "Why"):
+    for col in (
+        "Scenario",
+        "Calls",
+        "Blocked by guard",
+        "Refused by provider",
+        "Redacted",
+        "Answered",
+        "Why",
+    ):
         table.add_column(col, justify="left" if col in ("Scenario", "Why") else "right")
     for s in items:
         c = by_scenario[s.name]
