@@ -140,7 +140,9 @@ def test_architecture_field_table_covers_the_contract_and_says_only_true_things(
         now = current[key]
         for claimed in filter(lambda c: c != "-", cells[2].split(", ")):
             assert claimed in now[2], f"{key[0]}: not set in {claimed}" + hint
-        if cells[3] not in ("-", "all rules"):
+        if cells[3] == "all rules":
+            assert now[3] == "all rules", f"{key[0]}: not every rule reads it any more" + hint
+        elif cells[3] != "-":
             for rule in cells[3].split(", "):
                 if rule in rule_stems:
                     assert now[3] == "all rules" or rule in now[3].split(", "), (
