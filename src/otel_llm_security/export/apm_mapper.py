@@ -73,6 +73,7 @@ __all__ = [
     "label_key",
     "map_readable_spans",
     "map_request",
+    "map_request_columns",
     "map_resource_spans",
     "pattern_regex",
     "traces_index",
@@ -118,11 +119,18 @@ def _normalize_for_data_stream(service_name: str) -> str:
     return _DATA_STREAM_RESERVED.sub("_", service_name.lower())
 
 
+_SECONDS: dict[int, str] = {}
+
+
 def _format_timestamp(ns: int) -> str:
     """modeljson ``timestampFormat`` ``2006-01-02T15:04:05.000Z07:00``: millisecond precision, UTC."""
     seconds, rem = divmod(ns, 1_000_000_000)
-    dt = datetime.fromtimestamp(seconds, tz=timezone.utc)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{rem // 1_000_000:03d}Z"
+    prefix = _SECONDS.get(seconds)
+    if prefix is None:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        prefix = _SECONDS[seconds] = f"{datetime.fromtimestamp(seconds, tz=timezone.utc):%Y-%m-%dT%H:%M:%S}."
+    return f"{prefix}{rem // 1_000_000:03d}Z"
 
 
 def _hex_id(raw: bytes, length: int, what: str) -> str:
@@ -419,8 +427,12 @@ class _Mapper:
         self.error_index = f"logs-apm.error-{namespace}"
         self.out: list[ApmDocument] = []
 
+    def emit(self, index: str, doc_id: str, doc: _Doc) -> None:
+        self.out.append(_document(index, doc_id, doc))
+
     def resource_spans(self, rs: ResourceSpans) -> None:
         res = _Resource(rs.resource)
+        self.res = res
         for ss in rs.scope_spans:
             for span in ss.spans:
                 self.span(span, ss.scope, res)
@@ -480,7 +492,7 @@ class _Mapper:
         elif outcome == "failure":
             event["success_count"] = 0
         doc_id = f"{trace_id}-{span_id}"
-        self.out.append(_document(self.traces_index, doc_id, doc))
+        self.emit(self.traces_index, doc_id, doc)
         if span.events:
             self.span_events(span, doc, is_transaction, trace_id, span_id, res)
 
@@ -535,7 +547,7 @@ class _Mapper:
                         src["parent"] = {"id": tx["id"]}
                     else:
                         src["parent"] = {"id": span_id}
-                    self.out.append(_document(self.error_index, doc_id, doc))
+                    self.emit(self.error_index, doc_id, doc)
                     continue
                 # An exception event without type and message is neither error nor log in apm-data
                 # (its Error stays nil and it falls through to a log): keep that behaviour.
@@ -556,7 +568,7 @@ class _Mapper:
                 src["span"] = {"id": span_id}
             _labels_except(ev.attributes, doc, _NO_KEYS)
             index = f"logs-apm.app.{_normalize_for_data_stream(res.service_name)}-{self.namespace}"
-            self.out.append(_document(index, doc_id, doc))
+            self.emit(index, doc_id, doc)
 
 
 def _grouping_key(ex_type: str, message: str) -> str:
@@ -919,6 +931,140 @@ def _is_ipv6(s: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_LABEL_COLUMNS: dict[str, str] = {}
+_NUMERIC_COLUMNS: dict[str, str] = {}
+
+
+def _label_column(lk: str, prefix: str, cache: dict[str, str]) -> str:
+    name = cache.get(lk)
+    if name is None:
+        if len(cache) > 50_000:
+            cache.clear()
+        name = cache[lk] = prefix + lk
+    return name
+
+
+def _flat_pairs(obj: dict[str, Any], prefix: str, out: list[tuple[str, Any]]) -> None:
+    """The leaf fields of a nested object as (dotted name, value), in the order and with the
+    rules of the store's ``flatten`` (an array of objects becomes multi-valued leaf fields)."""
+    for key, value in obj.items():
+        t = type(value)
+        if t is dict:
+            _flat_pairs(value, prefix + key + ".", out)
+        elif t is list and value and type(value[0]) is dict:
+            merged: dict[str, list[Any]] = {}
+            for item in value:
+                if type(item) is not dict:
+                    raise ValueError(f"field {prefix + key!r} mixes objects and values in one array")
+                sub: list[tuple[str, Any]] = []
+                _flat_pairs(item, prefix + key + ".", sub)
+                for k, v in sub:
+                    merged.setdefault(k, []).extend(v if type(v) is list else [v])
+            out.extend(merged.items())
+        else:
+            out.append((prefix + key, value))
+
+
+class _ColumnMapper(_Mapper):
+    """The mapper writing each document straight into per-field columns (dotted names, row
+    ``i`` of every column is document ``i``) instead of a nested ``_source``: what
+    :func:`map_request_columns` returns, the same fields and values as flattening
+    :func:`map_request`'s documents. Sub-objects shared by the documents of a resource
+    (``agent``, ``host``, ``process``, ...) and ``data_stream`` are flattened once."""
+
+    def __init__(self, namespace: str, n: int) -> None:
+        super().__init__(namespace)
+        self.n = n
+        self.i = 0
+        self.ids: list[str] = []
+        self.indexes: list[str] = []
+        self.columns: dict[str, list[Any]] = {}
+        # id(object) -> (object, its leaf fields): the object is kept so that its id stays unique
+        self._flat: dict[int, tuple[Any, list[tuple[str, Any]]]] = {}
+
+    def _shared_pairs(self, key: str, obj: dict[str, Any]) -> list[tuple[str, Any]]:
+        hit = self._flat.get(id(obj))
+        if hit is not None:
+            return hit[1]
+        pairs: list[tuple[str, Any]] = []
+        _flat_pairs(obj, key + ".", pairs)
+        self._flat[id(obj)] = (obj, pairs)
+        return pairs
+
+    def emit(self, index: str, doc_id: str, doc: _Doc) -> None:
+        i = self.i
+        self.i = i + 1
+        self.ids.append(doc_id)
+        self.indexes.append(index)
+        cols = self.columns
+        n = self.n
+        base = self.res.base.source
+        for key, value in doc.source.items():
+            if type(value) is dict:
+                if base.get(key) is value:
+                    pairs = self._shared_pairs(key, value)
+                else:
+                    pairs = []
+                    _flat_pairs(value, key + ".", pairs)
+                for name, v in pairs:
+                    col = cols.get(name)
+                    if col is None:
+                        col = cols[name] = [None] * n
+                    col[i] = v
+            elif type(value) is list and value and type(value[0]) is dict:
+                pairs = []
+                _flat_pairs({key: value}, "", pairs)
+                for name, v in pairs:
+                    col = cols.get(name)
+                    if col is None:
+                        col = cols[name] = [None] * n
+                    col[i] = v
+            else:
+                col = cols.get(key)
+                if col is None:
+                    col = cols[key] = [None] * n
+                col[i] = value
+        for cache, prefix, labels in (
+            (_LABEL_COLUMNS, "labels.", doc.labels),
+            (_NUMERIC_COLUMNS, "numeric_labels.", doc.numeric_labels),
+        ):
+            for lk, v in labels.items():
+                name = cache.get(lk) or _label_column(lk, prefix, cache)
+                col = cols.get(name)
+                if col is None:
+                    col = cols[name] = [None] * n
+                col[i] = v
+        ds = _DATA_STREAMS.get(index)
+        if ds is None:
+            type_, dataset, namespace = index.split("-", 2)
+            ds = _DATA_STREAMS[index] = {"type": type_, "dataset": dataset, "namespace": namespace}
+        for name, v in self._shared_pairs("data_stream", ds):
+            col = cols.get(name)
+            if col is None:
+                col = cols[name] = [None] * n
+            col[i] = v
+
+
+def map_request_columns(
+    request: ExportTraceServiceRequest, *, namespace: str = "default"
+) -> tuple[list[str], list[str], dict[str, list[Any]]]:
+    """``map_request``'s documents as columns, for the store: ``(ids, indexes, columns)``
+    where ``columns`` maps each dotted leaf field to one value per document (None where a
+    document lacks it), exactly what flattening the nested documents gives, without
+    building them. Raises InvalidSpanError for malformed ids."""
+    n = 0
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                n += 1 + len(span.events)  # each span event is one document (an error or a log)
+    m = _ColumnMapper(namespace, n)
+    for rs in request.resource_spans:
+        m.resource_spans(rs)
+    if m.i != n:  # every span and every event must have given exactly one document
+        raise AssertionError(f"column mapper wrote {m.i} documents for {n} spans and events")
+    return m.ids, m.indexes, m.columns
 
 
 def map_resource_spans(resource_spans: Iterable[ResourceSpans], *, namespace: str = "default") -> list[ApmDocument]:

@@ -28,7 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from otel_llm_security.export.apm_mapper import InvalidSpanError, map_request
+from otel_llm_security.export.apm_mapper import InvalidSpanError, map_request, map_request_columns
 from otel_llm_security.store.duckdb_store import (
     ColumnBatch,
     DocumentStore,
@@ -156,13 +156,21 @@ def count_spans(req: ExportTraceServiceRequest) -> int:
     return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
 
 
+def request_batch(req: ExportTraceServiceRequest, namespace: str, keep_source: bool) -> ColumnBatch:
+    """The store's columns for one request. Without ``_source`` the mapper writes the columns
+    directly (no nested documents to build and flatten); with it, through the documents."""
+    if keep_source:
+        return column_batch(map_request(req, namespace=namespace), keep_source=True)
+    ids, indexes, columns = map_request_columns(req, namespace=namespace)
+    return ColumnBatch(ids, indexes, columns)
+
+
 def prepare(body: bytes, content_type: str, namespace: str, keep_source: bool) -> tuple[Any, ...]:
     """Parse, map and flatten one request body: ``("ok", spans, ColumnBatch)`` or
     ``("error", http_status, reason)``. Pure and picklable, so it runs in worker processes."""
     try:
         req = parse_json_request(body) if content_type == JSON else parse_protobuf_request(body)
-        docs = map_request(req, namespace=namespace)
-        return ("ok", count_spans(req), column_batch(docs, keep_source=keep_source))
+        return ("ok", count_spans(req), request_batch(req, namespace, keep_source))
     except RequestError as exc:
         return ("error", exc.status, str(exc))
     except InvalidSpanError as exc:
@@ -226,10 +234,10 @@ class TraceIngest:
         if self._pool is not None:
             return self.ingest_body(req.SerializeToString(), PROTOBUF)
         try:
-            docs = map_request(req, namespace=self.namespace)
+            batch = request_batch(req, self.namespace, self.store.keep_source)
         except InvalidSpanError as exc:
             raise RequestError(HTTPStatus.BAD_REQUEST, f"invalid span: {exc}") from exc
-        n = self._write(column_batch(docs, keep_source=self.store.keep_source))
+        n = self._write(batch)
         self.stats.add(count_spans(req), n)
         return n
 
