@@ -142,8 +142,8 @@ def alerts_table(
         from otel_llm_security.rules.model import RULES_DIR
 
         console.print(
-            f"[red]no detection rule found in {escape(str(RULES_DIR))}[/red]: the rules ship in the repository's "
-            "rules/ folder; run the demo from a clone (bash scripts/setup.sh)."
+            f"[red]no detection rule found in {escape(str(RULES_DIR))}[/red]: the rules ship with the "
+            "package (rules/ of the repository); reinstall otel-llm-security."
         )
     for run in runs:
         if run.error:

@@ -14,7 +14,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-RULES_DIR = Path(__file__).resolve().parents[3] / "rules"
+# rules/ at the repository root, reached through the package so wheels carry it too:
+# rules/builtin is a symlink to ../../../rules, copied into the wheel as package data.
+RULES_DIR = Path(__file__).resolve().parent / "builtin"
 
 _DATE_MATH = re.compile(r"^now-(\d+)([smhd])$")
 _INTERVAL = re.compile(r"^(\d+)([smhd])$")
