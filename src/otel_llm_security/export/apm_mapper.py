@@ -174,10 +174,40 @@ def _value(v: AnyValue) -> Any:
     return None
 
 
+_LABEL_COLUMNS: dict[str, str] = {}  # attribute key -> "labels.<key with _>"
+_NUMERIC_COLUMNS: dict[str, str] = {}  # attribute key -> "numeric_labels.<key with _>"
+
+
+def _label_column(key: str) -> str:
+    name = _LABEL_COLUMNS.get(key)
+    if name is None:
+        if len(_LABEL_COLUMNS) > 50_000:
+            _LABEL_COLUMNS.clear()
+        name = _LABEL_COLUMNS[key] = "labels." + label_key(key)
+    return name
+
+
+def _numeric_column(key: str) -> str:
+    name = _NUMERIC_COLUMNS.get(key)
+    if name is None:
+        if len(_NUMERIC_COLUMNS) > 50_000:
+            _NUMERIC_COLUMNS.clear()
+        name = _NUMERIC_COLUMNS[key] = "numeric_labels." + label_key(key)
+    return name
+
+
 class _Doc:
-    """A document under construction: labels kept apart until the end."""
+    """A document under construction: labels kept apart until the end.
+
+    ``labels`` and ``numeric_labels`` are keyed by the attribute key with dots replaced
+    (``skeys``/``sname`` and ``nkeys``/``nname`` give that name for an attribute key);
+    :class:`_FlatDoc` keys them by the full dotted field name instead.
+    """
 
     __slots__ = ("labels", "numeric_labels", "source")
+
+    skeys = nkeys = _LABEL_KEYS
+    sname = nname = staticmethod(_label_key)
 
     def __init__(self) -> None:
         self.source: dict[str, Any] = {}
@@ -185,29 +215,40 @@ class _Doc:
         self.numeric_labels: dict[str, Any] = {}
 
 
-def _set_label(doc: _Doc, key: str, value: Any) -> None:
-    """apm-data ``setLabel`` (metadata.go) for an attribute value."""
+class _FlatDoc(_Doc):
+    """A document for the column mapper: labels under ``labels.<key>`` / ``numeric_labels.<key>``."""
+
+    __slots__ = ()
+
+    skeys = _LABEL_COLUMNS
+    nkeys = _NUMERIC_COLUMNS
+    sname = staticmethod(_label_column)
+    nname = staticmethod(_numeric_column)
+
+
+def _set_label(doc: _Doc, attr: str, value: Any) -> None:
+    """apm-data ``setLabel`` (metadata.go) for the value of attribute ``attr``."""
     t = type(value)
     if t is str:
-        doc.labels[key] = _truncate(value)
+        doc.labels[doc.skeys.get(attr) or doc.sname(attr)] = _truncate(value)
     elif t is bool:
-        doc.labels[key] = "true" if value else "false"
+        doc.labels[doc.skeys.get(attr) or doc.sname(attr)] = "true" if value else "false"
     elif t is int or t is float:
         if t is float and not math.isfinite(value):
             return  # JSON (and Elasticsearch) cannot hold NaN/Inf; APM Server's encoder fails on them too
-        doc.numeric_labels[key] = float(value)
+        doc.numeric_labels[doc.nkeys.get(attr) or doc.nname(attr)] = float(value)
     elif t is list:
         if not value:
             return
         first = type(value[0])
         if first is str:
-            doc.labels[key] = [x for x in value if type(x) is str]
+            doc.labels[doc.sname(attr)] = [x for x in value if type(x) is str]
         elif first is bool:
-            doc.labels[key] = ["true" if x else "false" for x in value if type(x) is bool]
+            doc.labels[doc.sname(attr)] = ["true" if x else "false" for x in value if type(x) is bool]
         elif first is float:
-            doc.numeric_labels[key] = [x for x in value if type(x) is float and math.isfinite(x)]
+            doc.numeric_labels[doc.nname(attr)] = [x for x in value if type(x) is float and math.isfinite(x)]
         elif first is int:
-            doc.numeric_labels[key] = [float(x) for x in value if type(x) is int]
+            doc.numeric_labels[doc.nname(attr)] = [float(x) for x in value if type(x) is int]
     # maps (dict) and bytes are dropped
 
 
@@ -219,7 +260,8 @@ def _labels_except(attrs: Sequence[KeyValue], doc: _Doc, special: frozenset[str]
     """
     out: list[tuple[str, Any]] = []
     labels, numeric = doc.labels, doc.numeric_labels
-    keys = _LABEL_KEYS
+    skeys, nkeys = doc.skeys, doc.nkeys
+    isfinite = math.isfinite
     for kv in attrs:
         k = kv.key
         if k in special:
@@ -227,20 +269,19 @@ def _labels_except(attrs: Sequence[KeyValue], doc: _Doc, special: frozenset[str]
             continue
         v = kv.value
         kind = v.WhichOneof("value")
-        lk = keys.get(k) or _label_key(k)
         if kind == "string_value":
             sv = v.string_value
-            labels[lk] = sv if len(sv) <= KEYWORD_LENGTH else sv[:KEYWORD_LENGTH]
-        elif kind == "bool_value":
-            labels[lk] = "true" if v.bool_value else "false"
-        elif kind == "int_value":
-            numeric[lk] = float(v.int_value)
+            labels[skeys.get(k) or doc.sname(k)] = sv if len(sv) <= KEYWORD_LENGTH else sv[:KEYWORD_LENGTH]
         elif kind == "double_value":
             d = v.double_value
-            if math.isfinite(d):
-                numeric[lk] = d
+            if isfinite(d):
+                numeric[nkeys.get(k) or doc.nname(k)] = d
+        elif kind == "int_value":
+            numeric[nkeys.get(k) or doc.nname(k)] = float(v.int_value)
+        elif kind == "bool_value":
+            labels[skeys.get(k) or doc.sname(k)] = "true" if v.bool_value else "false"
         elif kind == "array_value":
-            _set_label(doc, lk, _value(v))
+            _set_label(doc, k, _value(v))
         # kvlist (maps) and bytes are dropped
     return out
 
@@ -254,8 +295,8 @@ def _nested(d: dict[str, Any], *path: str) -> dict[str, Any]:
 class _Resource:
     """The translated resource: base fields and global labels shared by all its documents."""
 
-    def __init__(self, resource: Resource) -> None:
-        self.base = _Doc()
+    def __init__(self, resource: Resource, doc_type: type[_Doc] = _Doc) -> None:
+        self.base = doc_type()
         src = self.base.source
         service: dict[str, Any] = {}
         agent: dict[str, Any] = {}
@@ -327,7 +368,7 @@ class _Resource:
             elif k in ("data_stream.dataset", "data_stream.namespace", "telemetry.sdk.elastic_export_timestamp"):
                 pass  # routing overrides are not honoured by the local store; the timestamp is dropped as in apm-data
             else:
-                _set_label(self.base, _label_key(k), v)
+                _set_label(self.base, k, v)
         os_ = host.get("os", {})
         platform = os_.get("platform")
         if platform in ("windows", "linux"):
@@ -377,7 +418,7 @@ def _copy_base(res: _Resource) -> _Doc:
     """A new document on the resource's fields. Sub-objects the mapper never changes
     afterwards (agent, host, ...) are shared between the documents of one request;
     ``service`` is copied because spans add ``framework`` and ``target`` to it."""
-    doc = _Doc()
+    doc = type(res.base)()
     src = doc.source
     src.update(res.base.source)
     src["service"] = dict(src["service"])
@@ -430,8 +471,10 @@ class _Mapper:
     def emit(self, index: str, doc_id: str, doc: _Doc) -> None:
         self.out.append(_document(index, doc_id, doc))
 
+    doc_type: type[_Doc] = _Doc
+
     def resource_spans(self, rs: ResourceSpans) -> None:
-        res = _Resource(rs.resource)
+        res = _Resource(rs.resource, self.doc_type)
         self.res = res
         for ss in rs.scope_spans:
             for span in ss.spans:
@@ -524,7 +567,7 @@ class _Mapper:
                     elif kv.key == "exception.escaped":
                         escaped = v is True
                     else:
-                        _set_label(doc, _label_key(kv.key), v)
+                        _set_label(doc, kv.key, v)
                 if ex_message or ex_type:
                     src["timestamp"] = {"us": ev.time_unix_nano // 1000}
                     src["processor"] = {"event": "error"}
@@ -618,7 +661,7 @@ def _translate_transaction(attrs: Sequence[KeyValue], status_code: int, doc: _Do
             elif k == "rpc.grpc.status_code":
                 is_rpc = True
             else:
-                _set_label(doc, _label_key(k), v)
+                _set_label(doc, k, v)
         elif t is str:
             s = _truncate(v)
             if k in _HTTP_METHOD_KEYS:
@@ -652,9 +695,9 @@ def _translate_transaction(attrs: Sequence[KeyValue], status_code: int, doc: _Do
             elif k == "service.version":
                 src["service"]["version"] = s
             else:
-                _set_label(doc, _label_key(k), v)
+                _set_label(doc, k, v)
         else:
-            _set_label(doc, _label_key(k), v)  # bools, doubles, arrays; maps and bytes are dropped
+            _set_label(doc, k, v)  # bools, doubles, arrays; maps and bytes are dropped
     if "type" not in tx:
         tx["type"] = "messaging" if is_messaging else "request" if (is_http or is_rpc) else "unknown"
     event = src["event"]
@@ -735,7 +778,7 @@ def _translate_span(kind: int, attrs: Sequence[KeyValue], doc: _Doc, sp: dict[st
             elif k == "rpc.grpc.status_code":
                 is_rpc, rpc_system = True, "grpc"
             else:
-                _set_label(doc, _label_key(k), v)
+                _set_label(doc, k, v)
         elif t is str:
             s = _truncate(v)
             if k == "http.host":
@@ -789,11 +832,11 @@ def _translate_span(kind: int, attrs: Sequence[KeyValue], doc: _Doc, sp: dict[st
             elif k == A.GEN_AI_SYSTEM:
                 genai_system = s
             else:
-                _set_label(doc, _label_key(k), v)
+                _set_label(doc, k, v)
         elif t is bool:
-            _set_label(doc, _label_key(k), v)
+            _set_label(doc, k, v)
         else:
-            _set_label(doc, _label_key(k), v)  # doubles, arrays; maps and bytes are dropped
+            _set_label(doc, k, v)  # doubles, arrays; maps and bytes are dropped
 
     if not net_peer_name and peer_address and (":" not in peer_address or _is_ipv6(peer_address)):
         net_peer_name = peer_address
@@ -933,22 +976,9 @@ def _is_ipv6(s: str) -> bool:
     return True
 
 
-_LABEL_COLUMNS: dict[str, str] = {}
-_NUMERIC_COLUMNS: dict[str, str] = {}
-
-
-def _label_column(lk: str, prefix: str, cache: dict[str, str]) -> str:
-    name = cache.get(lk)
-    if name is None:
-        if len(cache) > 50_000:
-            cache.clear()
-        name = cache[lk] = prefix + lk
-    return name
-
-
-def _flat_pairs(obj: dict[str, Any], prefix: str, out: list[tuple[str, Any]]) -> None:
-    """The leaf fields of a nested object as (dotted name, value), in the order and with the
-    rules of the store's ``flatten`` (an array of objects becomes multi-valued leaf fields)."""
+def _flat_pairs(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    """The leaf fields of a nested object by dotted name, in the order and with the rules
+    of the store's ``flatten`` (an array of objects becomes multi-valued leaf fields)."""
     for key, value in obj.items():
         t = type(value)
         if t is dict:
@@ -958,21 +988,63 @@ def _flat_pairs(obj: dict[str, Any], prefix: str, out: list[tuple[str, Any]]) ->
             for item in value:
                 if type(item) is not dict:
                     raise ValueError(f"field {prefix + key!r} mixes objects and values in one array")
-                sub: list[tuple[str, Any]] = []
+                sub: dict[str, Any] = {}
                 _flat_pairs(item, prefix + key + ".", sub)
-                for k, v in sub:
+                for k, v in sub.items():
                     merged.setdefault(k, []).extend(v if type(v) is list else [v])
-            out.extend(merged.items())
+            out.update(merged)
         else:
-            out.append((prefix + key, value))
+            out[prefix + key] = value
+
+
+_PREFIXES: dict[str, str] = {}
+
+
+def _prefix(key: str) -> str:
+    p = _PREFIXES.get(key)
+    if p is None:
+        if len(_PREFIXES) > 10_000:
+            _PREFIXES.clear()
+        p = _PREFIXES[key] = key + "."
+    return p
+
+
+def _put_flat(obj: dict[str, Any], prefix: str, cols: dict[str, list[Any]], i: int, n: int) -> None:
+    """:func:`_flat_pairs` written straight into row ``i`` of ``n``-row columns."""
+    for key, value in obj.items():
+        t = type(value)
+        if t is dict:
+            _put_flat(value, prefix + key + ".", cols, i, n)
+            continue
+        if t is list and value and type(value[0]) is dict:
+            flat: dict[str, Any] = {}
+            _flat_pairs({key: value}, prefix, flat)
+            _put_row(flat, cols, i, n)
+            continue
+        name = prefix + key
+        col = cols.get(name)
+        if col is None:
+            col = cols[name] = [None] * n
+        col[i] = value
+
+
+def _put_row(fields: dict[str, Any], cols: dict[str, list[Any]], i: int, n: int) -> None:
+    for name, v in fields.items():
+        col = cols.get(name)
+        if col is None:
+            col = cols[name] = [None] * n
+        col[i] = v
 
 
 class _ColumnMapper(_Mapper):
     """The mapper writing each document straight into per-field columns (dotted names, row
-    ``i`` of every column is document ``i``) instead of a nested ``_source``: what
-    :func:`map_request_columns` returns, the same fields and values as flattening
-    :func:`map_request`'s documents. Sub-objects shared by the documents of a resource
-    (``agent``, ``host``, ``process``, ...) and ``data_stream`` are flattened once."""
+    ``i`` of every column is document ``i``) instead of a nested ``_source``: the same
+    fields, values and field order as flattening :func:`map_request`'s documents. Labels
+    are keyed by their field name from the start (:class:`_FlatDoc`), and the sub-objects
+    shared by the documents of a resource (``agent``, ``host``, ``process``, ...) and
+    ``data_stream`` are flattened once."""
+
+    doc_type = _FlatDoc
 
     def __init__(self, namespace: str, n: int) -> None:
         super().__init__(namespace)
@@ -982,16 +1054,16 @@ class _ColumnMapper(_Mapper):
         self.indexes: list[str] = []
         self.columns: dict[str, list[Any]] = {}
         # id(object) -> (object, its leaf fields): the object is kept so that its id stays unique
-        self._flat: dict[int, tuple[Any, list[tuple[str, Any]]]] = {}
+        self._flat: dict[int, tuple[Any, dict[str, Any]]] = {}
 
-    def _shared_pairs(self, key: str, obj: dict[str, Any]) -> list[tuple[str, Any]]:
+    def _shared(self, prefix: str, obj: dict[str, Any]) -> dict[str, Any]:
         hit = self._flat.get(id(obj))
         if hit is not None:
             return hit[1]
-        pairs: list[tuple[str, Any]] = []
-        _flat_pairs(obj, key + ".", pairs)
-        self._flat[id(obj)] = (obj, pairs)
-        return pairs
+        flat: dict[str, Any] = {}
+        _flat_pairs(obj, prefix, flat)
+        self._flat[id(obj)] = (obj, flat)
+        return flat
 
     def emit(self, index: str, doc_id: str, doc: _Doc) -> None:
         i = self.i
@@ -1002,49 +1074,36 @@ class _ColumnMapper(_Mapper):
         n = self.n
         base = self.res.base.source
         for key, value in doc.source.items():
-            if type(value) is dict:
+            t = type(value)
+            if t is dict:
                 if base.get(key) is value:
-                    pairs = self._shared_pairs(key, value)
+                    _put_row(self._shared(_prefix(key), value), cols, i, n)
                 else:
-                    pairs = []
-                    _flat_pairs(value, key + ".", pairs)
-                for name, v in pairs:
-                    col = cols.get(name)
-                    if col is None:
-                        col = cols[name] = [None] * n
-                    col[i] = v
-            elif type(value) is list and value and type(value[0]) is dict:
-                pairs = []
-                _flat_pairs({key: value}, "", pairs)
-                for name, v in pairs:
-                    col = cols.get(name)
-                    if col is None:
-                        col = cols[name] = [None] * n
-                    col[i] = v
+                    _put_flat(value, _prefix(key), cols, i, n)
+            elif t is list and value and type(value[0]) is dict:
+                flat: dict[str, Any] = {}
+                _flat_pairs({key: value}, "", flat)
+                _put_row(flat, cols, i, n)
             else:
                 col = cols.get(key)
                 if col is None:
                     col = cols[key] = [None] * n
                 col[i] = value
-        for cache, prefix, labels in (
-            (_LABEL_COLUMNS, "labels.", doc.labels),
-            (_NUMERIC_COLUMNS, "numeric_labels.", doc.numeric_labels),
-        ):
-            for lk, v in labels.items():
-                name = cache.get(lk) or _label_column(lk, prefix, cache)
-                col = cols.get(name)
-                if col is None:
-                    col = cols[name] = [None] * n
-                col[i] = v
-        ds = _DATA_STREAMS.get(index)
-        if ds is None:
-            type_, dataset, namespace = index.split("-", 2)
-            ds = _DATA_STREAMS[index] = {"type": type_, "dataset": dataset, "namespace": namespace}
-        for name, v in self._shared_pairs("data_stream", ds):
+        for name, v in doc.labels.items():
             col = cols.get(name)
             if col is None:
                 col = cols[name] = [None] * n
             col[i] = v
+        for name, v in doc.numeric_labels.items():
+            col = cols.get(name)
+            if col is None:
+                col = cols[name] = [None] * n
+            col[i] = v
+        ds = _DATA_STREAMS.get(index)
+        if ds is None:
+            type_, dataset, namespace = index.split("-", 2)
+            ds = _DATA_STREAMS[index] = {"type": type_, "dataset": dataset, "namespace": namespace}
+        _put_row(self._shared("data_stream.", ds), cols, i, n)
 
 
 def map_request_columns(
