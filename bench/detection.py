@@ -105,7 +105,10 @@ def policy_predictor(guard: Guard, direction: str) -> Callable[[str], bool]:
     return lambda t: any(not r.passed for r in guard.scan_output(t, "what is 2+2?").results)
 
 
-def ml_flags(texts: list[str], cache: Path) -> list[bool] | None:
+def ml_flags(prompts: list[Prompt], cache: Path) -> list[bool] | None:
+    """The ML scanner's decision per prompt. Embeddings of each source are computed for
+    the whole split in the training script's order, so its on-disk cache is reused;
+    prompts longer than one window go through the scanner itself (windows, max)."""
     try:
         from otel_llm_security.guard.ml.minilm import encode_cached
         from otel_llm_security.guard.ml.scanner import MLPromptInjectionScanner
@@ -116,15 +119,16 @@ def ml_flags(texts: list[str], cache: Path) -> list[bool] | None:
     except (ImportError, ValueError) as exc:
         print(f"(ML scanner unavailable: {exc})")
         return None
-    short = [i for i, t in enumerate(texts) if len(t) <= scanner.window_chars]
-    probs = [0.0] * len(texts)
-    emb = encode_cached(scanner.encoder, [texts[i] for i in short], cache)
-    for i, p in zip(short, scanner.head.predict(emb), strict=True):
-        probs[i] = float(p)
-    for i, t in enumerate(texts):
-        if len(t) > scanner.window_chars:
-            probs[i] = scanner.scan(scan_text(t)).score
-    return [p >= scanner.threshold for p in probs]
+    probs = [0.0] * len(prompts)
+    for source in dict.fromkeys(p.source for p in prompts):
+        idx = [i for i, p in enumerate(prompts) if p.source == source]
+        emb = encode_cached(scanner.encoder, [prompts[i].text for i in idx], cache)
+        for i, prob in zip(idx, scanner.head.predict(emb), strict=True):
+            probs[i] = float(prob)
+    for i, p in enumerate(prompts):
+        if len(p.text) > scanner.window_chars:
+            probs[i] = scanner.scan(scan_text(p.text)).score
+    return [prob >= scanner.threshold for prob in probs]
 
 
 def llm_guard_flags(python: str, jobs: dict[str, dict]) -> dict[str, list[bool]] | None:
@@ -229,7 +233,7 @@ def main() -> int:
     for kind in ("prompt_injection", "invisible_text", "secrets", "pii", "denial_of_service"):
         systems[f"builtin {kind}"] = flags_for(builtin_predictor(kind, "input"), texts)
     systems["default policy (input)"] = flags_for(policy_predictor(default, "input"), texts)
-    ml = None if args.no_ml else ml_flags(texts, args.cache)
+    ml = None if args.no_ml else ml_flags(prompts, args.cache)
     if ml is not None:
         systems["ml_prompt_injection"] = ml
         systems["default policy + ml"] = [a or b for a, b in zip(systems["default policy (input)"], ml, strict=True)]

@@ -23,7 +23,6 @@ Usage: .venv/bin/python scripts/train_prompt_injection_head.py [--hidden 64] [--
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import time
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from otel_llm_security.guard.ml.head import HEAD_PATH, MLPHead  # noqa: E402
-from otel_llm_security.guard.ml.minilm import MiniLMEncoder  # noqa: E402
+from otel_llm_security.guard.ml.minilm import MiniLMEncoder, encode_cached  # noqa: E402
 
 
 def corpus_dir() -> Path:
@@ -64,15 +63,9 @@ def load_splits() -> dict[str, dict[str, tuple[list[str], np.ndarray]]]:
 
 
 def embed_cached(encoder: MiniLMEncoder, texts: list[str], cache_dir: Path) -> np.ndarray:
-    key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:24]
-    path = cache_dir / f"minilm-{key}.npy"
-    if path.exists():
-        return np.load(path)
     t0 = time.time()
-    emb = encoder.encode(texts, batch_size=64)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    np.save(path, emb)
-    print(f"  embedded {len(texts)} texts in {time.time() - t0:.1f}s", file=sys.stderr)
+    emb = encode_cached(encoder, texts, cache_dir)
+    print(f"  {len(texts)} texts ready in {time.time() - t0:.1f}s", file=sys.stderr)
     return emb
 
 
