@@ -1,4 +1,4 @@
-"""The performance scripts of bench/ owned here (overhead.py, startup.py) run in their tiny mode and print their tables.
+"""The performance scripts of bench/ owned here (overhead.py, startup.py, scaling.py) run in their tiny mode and print their tables.
 
 No timing is asserted (the machines are shared and noisy): only that each script
 finishes, prints its machine line and the header of each table, and (for startup.py)
@@ -34,6 +34,13 @@ def test_overhead_quick_prints_every_table() -> None:
     assert "| config" in out and "median" in out and "p99" in out
     # each configuration ran and its span carried the record where it should
     assert "ours           ok" in out and '"record": true' in out
+
+
+@pytest.mark.slow
+def test_scaling_quick_prints_both_tables() -> None:
+    out = run("scaling.py", "--quick")
+    assert "### ASCII text" in out and "### Unicode text" in out
+    assert "default policy: scan_input" in out and "x" in out.split("| default policy: scan_input")[1].splitlines()[0]
 
 
 @pytest.mark.slow

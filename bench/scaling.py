@@ -1,0 +1,81 @@
+"""Is scanning linear in the input size? The default policy on 20 KB to 400 KB prompts.
+
+    .venv/bin/python bench/scaling.py            # 20, 40, 100, 200, 400 KB
+    .venv/bin/python bench/scaling.py --quick    # 2 and 4 KB (smoke)
+
+The text is bench/overhead.py's support-ticket prompt and answer repeated to each
+size (ASCII, and with typographic quotes and accents), so every size holds the same
+kind of text and only the length changes: the ratio column should stay near 1 (cost per
+KB constant). Times are the median CPU time (``time.process_time``) of ``--repeat``
+scans of ``Guard.scan_input`` with the shipped default policy, plus the three
+regex-heavy input scanners alone (each on a freshly normalised text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+SIZES_KB = (20, 40, 100, 200, 400)
+
+
+def text_of(size: int, unicode: bool) -> str:
+    base = c.PROMPT + "\n" + c.ANSWER + "\n"
+    if unicode:
+        base = base.replace("'", "\u2019").replace(" e", " \u00e9").replace('"', "\u201c")
+    return (base * (size // len(base) + 1))[:size]
+
+
+def cpu_ms(fn: Callable[[], Any], repeat: int) -> float:
+    fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        samples.append((time.process_time() - t0) * 1e3)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    sizes = (2, 4) if args.quick else SIZES_KB
+    repeat = 1 if args.quick else args.repeat
+
+    from otel_llm_security.guard.engine import Guard
+    from otel_llm_security.guard.normalize import scan_text
+
+    guard = Guard.from_policy(None)
+    by_name = {cs.name: cs.scanner for cs in guard.input_scanners}
+    rows_of: dict[str, Callable[[str], Callable[[], Any]]] = {
+        "default policy: scan_input": lambda t: lambda: guard.scan_input(t),
+        **{f"input {n}": (lambda t, s=by_name[n]: lambda: s.scan(scan_text(t)))
+           for n in ("prompt_injection", "secrets", "pii") if n in by_name},
+    }
+    c.print_machine()
+    for unicode in (False, True):
+        results = {name: [cpu_ms(make(text_of(kb * 1000, unicode)), repeat) for kb in sizes] for name, make in rows_of.items()}
+        print(f"\n### {'Unicode' if unicode else 'ASCII'} text: ms per scan (median CPU time of {repeat}); last "
+              f"column: cost per KB at the largest size relative to the smallest (x1.00 = linear)\n")
+        headers = ["scanner", *(f"{kb} KB" for kb in sizes), f"cost/KB at {sizes[-1]} KB vs {sizes[0]} KB"]
+        rows = []
+        for name, ms in results.items():
+            ratio = (ms[-1] / sizes[-1]) / (ms[0] / sizes[0]) if ms[0] > 0 else float("nan")
+            rows.append([name, *(c.fmt(m, 1) for m in ms), f"x{ratio:.2f}"])
+        print(c.table(headers, rows))
+    print()
+
+
+if __name__ == "__main__":
+    main()
