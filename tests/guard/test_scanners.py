@@ -216,6 +216,7 @@ PII_BENIGN = [
     "order number 1234567890123 shipped",
     "version 1.2.3 released 2024-01-15 at 10:30",
     "contact support@example.com for help",
+    "git clone git@github.com:acme/widget.git",
     "the year 2023 had 365 days",
 ]
 

@@ -88,8 +88,9 @@ _RESERVED_DOMAIN_RE = re.compile(r"@(?:[\w-]+\.)*(?:example\.(?:com|org|net)|exa
 
 
 def _email(value: str) -> bool:
-    """RFC 2606 reserved domains (example.com, .test, ...) are documentation, not people."""
-    return not _RESERVED_DOMAIN_RE.search(value)
+    """RFC 2606 reserved domains (example.com, .test, ...) are documentation, not people;
+    ``git@host`` is the SSH user of git hosting (git@github.com:org/repo.git)."""
+    return not _RESERVED_DOMAIN_RE.search(value) and not value.lower().startswith("git@")
 
 
 def _phone(value: str) -> bool:
