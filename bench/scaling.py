@@ -49,6 +49,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--per-call-only", action="store_true", help="only the per-call table")
     args = ap.parse_args()
     sizes = (2, 4) if args.quick else SIZES_KB
     repeat = 1 if args.quick else args.repeat
@@ -64,6 +65,26 @@ def main() -> None:
            for n in ("prompt_injection", "secrets", "pii") if n in by_name},
     }
     c.print_machine()
+    # The scans of one bench/overhead.py call, without the client around them.
+    n = 50 if args.quick else 2000
+    per_call = {
+        "scan_input(1,540-char prompt)": lambda: guard.scan_input(c.PROMPT),
+        "scan_output(301-char answer, prompt)": lambda: guard.scan_output(c.ANSWER, c.PROMPT),
+    }
+    print(f"\n### The scans of one bench/overhead.py call: µs (median CPU time over {n} scans, in batches of 10)\n")
+    rows = []
+    for name, fn in per_call.items():
+        fn()
+        batches = []
+        for _ in range(n // 10):
+            t0 = time.process_time()
+            for _ in range(10):
+                fn()
+            batches.append((time.process_time() - t0) * 1e5)
+        rows.append([name, c.fmt(statistics.median(batches), 0)])
+    print(c.table(["default policy", "µs"], rows))
+    if args.per_call_only:
+        return
     for unicode in (False, True):
         results = {name: [cpu_ms(make(text_of(kb * 1000, unicode)), repeat) for kb in sizes] for name, make in rows_of.items()}
         print(f"\n### {'Unicode' if unicode else 'ASCII'} text: ms per scan (median CPU time of {repeat}); last "

@@ -79,6 +79,9 @@ def has_prefix(words: list[str], stem: str) -> bool:
     return i < len(words) and words[i].startswith(stem)
 
 
+_WORD_MEMO_LIMIT = 20_000  # distinct words remembered per rule set (~1-2 MB at most)
+
+
 class RuleSet:
     """Rules that run as one alternation on short texts, or anchor-gated one by one."""
 
@@ -113,6 +116,8 @@ class RuleSet:
         self._present_memo: tuple[list[str], set[str]] | None = None
         # Rules ending in "$" would match at a window's end: those always scan the whole text.
         self._windowable = ["$" not in rule.pattern and "\\Z" not in rule.pattern for rule in self.rules]
+        # word -> the stems it carries (bounded; see _present_stems)
+        self._word_stems: dict[str, tuple[str, ...]] = {}
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -138,18 +143,32 @@ class RuleSet:
         return present
 
     def _present_stems(self, words: list[str]) -> set[str]:
-        if len(words) <= 4 * len(self._all_stems):
-            present = set()
+        # Per word, the stems it carries are memoised: prompts share most of their
+        # vocabulary, so a scan is then one dict lookup per distinct word. Past
+        # ~9 words per stem, one bisection per stem is cheaper.
+        if len(words) <= 9 * len(self._all_stems):
+            memo = self._word_stems
+            present: set[str] = set()
             for w in words:
-                if w + "$" in self._all_stems_set:
-                    present.add(w + "$")
-                for length in self._stem_lengths:
-                    if length > len(w):
-                        break
-                    if w[:length] in self._prefix_stems:
-                        present.add(w[:length])
+                found = memo.get(w)
+                if found is None:
+                    found = self._stems_of(w)
+                    if len(memo) < _WORD_MEMO_LIMIT:
+                        memo[w] = found
+                if found:
+                    present.update(found)
             return present
         return {s for s in self._all_stems if has_prefix(words, s)}
+
+    def _stems_of(self, w: str) -> tuple[str, ...]:
+        """The anchor stems word ``w`` carries: ``w$`` if exact, and its stem prefixes."""
+        found = [w + "$"] if w + "$" in self._all_stems_set else []
+        for length in self._stem_lengths:
+            if length > len(w):
+                break
+            if w[:length] in self._prefix_stems:
+                found.append(w[:length])
+        return tuple(found)
 
     def active(self, text: str, words: list[str]) -> list[int]:
         """Indices of the rules whose anchors occur in ``text`` (``words``: its word index)."""
