@@ -17,7 +17,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from otel_llm_security import attributes as A
 from otel_llm_security.export.apm_mapper import InvalidSpanError, map_request, map_request_columns
 from otel_llm_security.export.otlp_receiver import request_batch
-from otel_llm_security.store.duckdb_store import DocumentStore, column_batch
+from otel_llm_security.store.duckdb_store import (
+    ColumnBatch,
+    DocumentStore,
+    MappingError,
+    arrow_batch,
+    column_batch,
+)
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "store.py"
 T0 = 1_740_823_200_123_456_789
@@ -175,3 +181,53 @@ def test_invalid_ids_are_refused_by_the_column_mapper_too() -> None:
     req.resource_spans[0].scope_spans[0].spans[0].trace_id = b"\x01" * 3
     with pytest.raises(InvalidSpanError):
         map_request_columns(req)
+
+
+def _rows(store: DocumentStore) -> list[tuple[Any, ...]]:
+    cols = ", ".join(f'"{n}"' for n in sorted(store.fields()))
+    return store.connection.execute(f"SELECT _id, _index, {cols} FROM docs ORDER BY _id, _index").fetchall()
+
+
+def test_arrow_batches_from_workers_write_the_same_rows() -> None:
+    """collect --workers ships Arrow arrays; the store must write what it writes for lists,
+    including coercions (bool into keyword, str into long), widening and new multi fields."""
+    first = ColumnBatch(["1", "2"], ["i", "i"], {
+        "@timestamp": ["2025-03-01T10:00:00.123Z", "2025-03-01T10:00:01.000Z"],
+        "labels.a": ["x", None], "n": [1, 2], "f": [0.5, None], "b": [True, False], "k": ["p", "q"],
+    })
+    second = ColumnBatch(["3", "4", "5"], ["i", "j", "j"], {
+        "@timestamp": ["2025-03-01T10:00:02.5Z", None, "2025-03-02T00:00:00.000Z"],
+        "labels.a": [True, False, None],  # bools into a keyword field: "true"/"false"
+        "n": [3.5, None, 4.0],  # fractions into a dynamic long field: widened to double
+        "f": [1, 2, None],  # ints into a double field
+        "b": [None, True, None],
+        "k": [["r", "s"], "t", None],  # becomes multi-valued
+        "new_s": ["u", "v", "w"], "new_i": [7, None, 9], "nulls": [None, None, None],
+        "numeric_labels.big": [2**70, None, None],  # does not fit int64: stays a list
+    })
+    with DocumentStore() as plain, DocumentStore() as arrow:
+        for batch in (first, second):
+            plain.write_batch(batch)
+            converted = arrow_batch(batch)
+            arrow.write_batch(converted)
+        assert any(type(v) is not list for v in converted.columns.values())
+        assert plain.fields() == arrow.fields()
+        assert _rows(plain) == _rows(arrow)
+
+
+def test_arrow_batch_of_mapped_requests_writes_the_same_rows() -> None:
+    with DocumentStore() as plain, DocumentStore() as arrow:
+        for make in (varied_request, bench_request, varied_request):
+            batch = request_batch(make(), "default", keep_source=False)
+            plain.write_batch(batch)
+            arrow.write_batch(arrow_batch(batch))
+        assert plain.fields() == arrow.fields()
+        assert _rows(plain) == _rows(arrow)
+
+
+def test_a_value_that_fits_no_field_is_refused_from_an_arrow_batch_too() -> None:
+    with DocumentStore() as store:
+        store.write_batch(arrow_batch(ColumnBatch(["1"], ["i"], {"n": [1]})))
+        with pytest.raises(MappingError):
+            store.write_batch(arrow_batch(ColumnBatch(["2"], ["i"], {"n": ["abc"]})))
+        assert store.count() == 1

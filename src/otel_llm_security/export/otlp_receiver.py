@@ -34,6 +34,7 @@ from otel_llm_security.store.duckdb_store import (
     DocumentStore,
     MappingError,
     StoreError,
+    arrow_batch,
     column_batch,
 )
 
@@ -165,12 +166,15 @@ def request_batch(req: ExportTraceServiceRequest, namespace: str, keep_source: b
     return ColumnBatch(ids, indexes, columns)
 
 
-def prepare(body: bytes, content_type: str, namespace: str, keep_source: bool) -> tuple[Any, ...]:
+def prepare(body: bytes, content_type: str, namespace: str, keep_source: bool, arrow: bool = False) -> tuple[Any, ...]:
     """Parse, map and flatten one request body: ``("ok", spans, ColumnBatch)`` or
-    ``("error", http_status, reason)``. Pure and picklable, so it runs in worker processes."""
+    ``("error", http_status, reason)``. Pure and picklable, so it runs in worker processes;
+    ``arrow`` (what workers do) also converts the columns to Arrow arrays where it can, so
+    that the process holding the store has only the insert left to do."""
     try:
         req = parse_json_request(body) if content_type == JSON else parse_protobuf_request(body)
-        return ("ok", count_spans(req), request_batch(req, namespace, keep_source))
+        batch = request_batch(req, namespace, keep_source)
+        return ("ok", count_spans(req), arrow_batch(batch) if arrow else batch)
     except RequestError as exc:
         return ("error", exc.status, str(exc))
     except InvalidSpanError as exc:
@@ -212,7 +216,7 @@ class TraceIngest:
 
         pool = self._pool
         try:
-            return pool.submit(prepare, body, content_type, self.namespace, keep).result()
+            return pool.submit(prepare, body, content_type, self.namespace, keep, True).result()
         except BrokenProcessPool as exc:  # a worker died (e.g. killed for memory): start fresh, let the client retry
             with self._pool_lock:
                 if self._pool is pool:

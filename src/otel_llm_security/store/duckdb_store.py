@@ -187,11 +187,15 @@ def _infer_es_type(value: Any) -> str | None:
 
 @dataclass
 class ColumnBatch:
-    """Documents flattened into per-field value lists (row ``i`` of every list is document ``i``)."""
+    """Documents flattened into per-field value lists (row ``i`` of every list is document ``i``).
+
+    A column may also be a pyarrow Array (see :func:`arrow_batch`); :meth:`DocumentStore.write_batch`
+    takes it as is when its type is the field's, and as the list of its values otherwise.
+    """
 
     ids: list[str]
     indexes: list[str]
-    columns: dict[str, list[Any]]
+    columns: dict[str, Any]  # field name -> list of values, or pyarrow Array
     sources: list[str] | None = None  # JSON _source, when kept
 
 
@@ -204,6 +208,40 @@ def column_batch(docs: Iterable[ApmDocument], *, keep_source: bool = False) -> C
         _flatten_into_columns(doc.source, "", cols, i, n)
     sources = [json.dumps(d.source, separators=(",", ":"), default=str) for d in batch] if keep_source else None
     return ColumnBatch([d.id for d in batch], [d.index for d in batch], cols, sources)
+
+
+def arrow_batch(batch: ColumnBatch) -> ColumnBatch:
+    """The batch with every column whose values share one scalar type (str, int, float or
+    bool, besides None) converted to a pyarrow Array; other columns stay lists.
+
+    For ``collect --workers``: the worker process does the conversion and ships Arrow
+    buffers (cheap to pickle), and the process that holds the store only checks each
+    array's type against its field before the insert. The rows written are the same as
+    for the plain batch.
+    """
+    import pyarrow as pa
+
+    if not _PY_ARROW:
+        _PY_ARROW.update({str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()})
+    cols: dict[str, Any] = {}
+    for name, values in batch.columns.items():
+        if type(values) is list:
+            types = set(map(type, values))
+            types.discard(_NONE_TYPE)
+            if len(types) == 1:
+                at = _PY_ARROW.get(types.pop())
+                if at is not None:
+                    try:
+                        cols[name] = pa.array(values, at)
+                        continue
+                    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                        pass
+        cols[name] = values
+    return ColumnBatch(batch.ids, batch.indexes, cols, batch.sources)
+
+
+_NONE_TYPE = type(None)
+_PY_ARROW: dict[type, Any] = {}
 
 
 class DocumentStore:
@@ -412,6 +450,12 @@ class DocumentStore:
             )
         for name, values in batch.columns.items():
             known = fields.get(name)
+            if type(values) is not list:  # a pyarrow Array made by arrow_batch
+                arr = _known_arrow(known, values)
+                if arr is not None:
+                    columns[name] = arr
+                    continue
+                values = values.to_pylist()
             if known is not None and not known.multi and set(map(type, values)) <= _EXACT_TYPES.get(known.es_type, _NONE):
                 # Fast path: every value already has the column's Python type, so pyarrow
                 # converts in C; anything else (arrays, coercions, widening) takes the full path.
@@ -544,6 +588,24 @@ def _arrow_type(es_type: str) -> Any:
     return _ARROW_TYPES[es_type]
 
 
+def _known_arrow(known: FieldInfo | None, arr: pa.Array) -> pa.Array | None:
+    """``arr`` as its known single-valued field's column, when that needs no coercion (what the
+    list path would give for the same values); None to take the list path."""
+    import pyarrow as pa
+
+    if known is None or known.multi:
+        return None
+    t = _arrow_type(known.es_type)
+    if arr.type == t:
+        return arr
+    if known.es_type == "date" and arr.type == pa.string():
+        try:
+            return arr.cast(pa.timestamp("us", tz="UTC")).cast(t)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+    return None
+
+
 def _to_arrow(info: FieldInfo, values: list[Any]) -> pa.Array:
     import pyarrow as pa
 
@@ -609,6 +671,7 @@ __all__ = [
     "StoreError",
     "StoreFullError",
     "StoreLockedError",
+    "arrow_batch",
     "column_batch",
     "default_store_path",
     "flatten",
