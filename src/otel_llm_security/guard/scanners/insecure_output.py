@@ -103,14 +103,17 @@ _MD_REF_DEF_RE = re.compile(r"(?:^|\n)[ \t]{0,3}\[([^\]\n]{1,100})\]:\s*<?(https
 _HTML_IMG_RE = re.compile(r"<" + SP + r"img\b[^<>]{0,300}?\ssrc" + SP + r"=" + SP + r"[\"']?(https?://[^\s\"'>]{1,2000})")
 _B64ISH_RE = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEXISH_RE = re.compile(r"[0-9a-fA-F]{32,}")
-_PII_ISH_RE = re.compile(r"[^\s@]+@[^\s@]+\.[a-z]{2,}|\d{3}[- ]?\d{2}[- ]?\d{4}|(?:\d[ -]?){13,19}")
+_EMAIL_ISH_RE = re.compile(r"(?<![^\s@])[^\s@]{1,64}@[^\s@.]{1,63}\.[a-z]{2,}")
+_DIGITS_ISH_RE = re.compile(r"\d{3}[- ]?\d{2}[- ]?\d{4}|(?:\d[ -]?){13,19}")
+MAX_VALUE_CHARS = 2000
 
 
 def _suspicious_value(value: str, prompt: str) -> bool:
     """A query value that carries data rather than configuration."""
     if len(value) < 12 or value.startswith(("http://", "https://")):
         return False
-    if _PII_ISH_RE.search(value):
+    value = value[:MAX_VALUE_CHARS]
+    if ("@" in value and _EMAIL_ISH_RE.search(value)) or _DIGITS_ISH_RE.search(value):
         return True
     if len(value.split()) >= 4:  # sentence-like text
         return True
