@@ -134,7 +134,7 @@ def start_collect(store: Path, workers: int | None) -> tuple[subprocess.Popen[st
     return proc, m.group(1), int(m.group(2))
 
 
-def cpu_seconds(pid: int) -> float | None:
+def cpu_seconds(pid: int, children_too: bool = True) -> float | None:
     """User+system CPU time of a process and its live children (collect's worker processes;
     Linux /proc), to report cost independent of machine load."""
     try:
@@ -142,6 +142,8 @@ def cpu_seconds(pid: int) -> float | None:
         total = int(fields[11]) + int(fields[12])
     except (OSError, IndexError, ValueError):
         return None
+    if not children_too:
+        return total / os.sysconf("SC_CLK_TCK")
     children: set[int] = set()
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
@@ -248,11 +250,11 @@ def main() -> int:
             # Warm-up, not measured: the first requests create the columns and start the
             # worker processes (each imports the package and protobuf: about a CPU second).
             send_all(host, port, warmup, args.senders, args.gzip)
-            cpu0 = cpu_seconds(proc.pid)
+            cpu0, main0 = cpu_seconds(proc.pid), cpu_seconds(proc.pid, children_too=False)
             t = time.perf_counter()
             send_all(host, port, bodies, args.senders, args.gzip)
             elapsed = time.perf_counter() - t
-            cpu1 = cpu_seconds(proc.pid)
+            cpu1, main1 = cpu_seconds(proc.pid), cpu_seconds(proc.pid, children_too=False)
         finally:
             proc.terminate()
             out, err = proc.communicate(timeout=60)
@@ -271,6 +273,12 @@ def main() -> int:
         cpu = cpu1 - cpu0
         print(f"collect CPU:      {cpu / spans * 1e6:10,.0f} µs per span (user+system, workers included) → "
               f"{spans / cpu:,.0f} spans/s per fully available core")
+        if args.workers and main0 is not None and main1 is not None and main1 > main0:
+            main = main1 - main0
+            print(f"  main process:   {main / spans * 1e6:10,.0f} µs per span (HTTP, Arrow checks, DuckDB insert) → "
+                  f"at most {spans / main:,.0f} spans/s however many cores the workers get")
+            print(f"  workers:        {(cpu - main) / spans * 1e6:10,.0f} µs per span (parse, map, Arrow) → "
+                  f"{spans / (cpu - main):,.0f} spans/s per worker core")
     print("in-process stages (CPU time per span):")
     print(f"  protobuf parse:         {parse_s / n_sample * 1e6:6.1f} µs")
     print(f"  map to columns:         {map_s / n_sample * 1e6:6.1f} µs  ({n_sample / map_s:,.0f} spans/s per core)")
