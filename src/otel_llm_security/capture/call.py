@@ -10,6 +10,7 @@ swallows and logs its own failures, except the deliberate :class:`OpenAIRequestB
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import threading
 import weakref
@@ -93,7 +94,7 @@ def _server(instance: Any) -> tuple[str | None, int | None]:
 class Runtime:
     """What every call needs, built once by the instrumentor."""
 
-    def __init__(self, recorder: Recorder, guard: Any) -> None:
+    def __init__(self, recorder: Recorder, guard: Any, stream_window: int | None = None) -> None:
         self.recorder = recorder
         self.guard = guard
         mode = getattr(guard, "mode", Mode.MONITOR) if guard is not None else Mode.MONITOR
@@ -108,6 +109,12 @@ class Runtime:
         from otel_llm_security.guard.engine import Guard
 
         self.defer_stream_input = self.mode is Mode.MONITOR and isinstance(guard, Guard)
+        # In enforce mode a stream's output is scanned in windows as it arrives
+        # (capture.windows); 0 turns that off (then it is scanned once, at the end).
+        from otel_llm_security.capture.windows import window_from_environment
+
+        self.stream_window = window_from_environment() if stream_window is None else stream_window
+        self.enforce_streams = self.mode is Mode.ENFORCE and guard is not None
 
 
 def _guard_failure_verdict(rt: Runtime, direction: str) -> Verdict | None:
@@ -286,12 +293,9 @@ class Call:
         from otel_llm_security.capture import streams
 
         try:
-            if isinstance(result, openai.Stream):
+            if isinstance(result, (openai.Stream, openai.AsyncStream)):
                 self._defer()
-                return streams.SyncStreamProxy(result, self)
-            if isinstance(result, openai.AsyncStream):
-                self._defer()
-                return streams.AsyncStreamProxy(result, self)
+                return streams.wrap_stream(result, self)
             wrapped = streams.wrap_raw_response(result, self)
             if wrapped is not None:
                 if not self._finished:
@@ -326,25 +330,88 @@ class Call:
         if not self.own:
             self.hook_peer_end()
 
-    def finish_stream(self, how: str = "end") -> None:
+    def finish_stream(self, how: str = "end", enforce: bool = False) -> OpenAIRequestBlocked | None:
         """Record a stream's call once, however it ended. Never raises.
+
+        With ``enforce`` (an enforcing stream that reached its end) an output verdict
+        that blocks is enforced: the exception to raise instead of ending the iteration
+        is returned (and recorded). Otherwise the stream's output was delivered or
+        dropped by the app, and the verdict is only recorded.
 
         On garbage collection a peer span that is still open is ended here: nobody
         else holds the stream any more, so nobody else would end it.
         """
         if not self._claim():
-            return
+            return None
+        blocked: OpenAIRequestBlocked | None = None
         try:
             chunks, self.chunks = self.chunks, []
             info = extract.parse_stream(self.req.endpoint, chunks)
             self._apply_response(info, streamed=True)
-            self._scan_output(can_enforce=False)
-            self._record_and_end(None)
+            blocked = self._scan_output(can_enforce=enforce, stream=True)
+            self._record_and_end(blocked)
             if how == "gc" and not self.own and self.span.is_recording():
                 self.span.end()
         except Exception:
             logger.exception("otel-llm-security: recording the stream failed")
             self._end_quietly()
+        return blocked
+
+    def block_stream(self, window_verdict: Verdict) -> OpenAIRequestBlocked:
+        """A window of a stream's output blocked: record the call as blocked, once.
+
+        The output received so far (the chunk that completed the window included,
+        although the app does not get it) is scanned whole, like any stream's output at
+        its end, and that verdict is the record; should it not block (a scanner that
+        reads the whole text differently), the window's verdict is recorded instead.
+        Returns the exception the stream raises.
+        """
+        if not self._claim():
+            return OpenAIRequestBlocked(window_verdict, direction="output")
+        blocked: OpenAIRequestBlocked | None = None
+        data = self.data
+        try:
+            chunks, self.chunks = self.chunks, []
+            self._apply_response(extract.parse_stream(self.req.endpoint, chunks), streamed=True)
+            blocked = self._scan_output(can_enforce=True, stream=True)
+            if blocked is None:
+                whole = data.output_verdict
+                if whole is not None:
+                    names = {r.scanner for r in window_verdict.results}
+                    extra = tuple(r for r in whole.results if r.scanner not in names)
+                    window_verdict = dataclasses.replace(
+                        window_verdict, results=window_verdict.results + extra,
+                        duration_ms=window_verdict.duration_ms + whole.duration_ms)
+                data.output_verdict = window_verdict
+                blocked = OpenAIRequestBlocked(window_verdict, direction="output")
+            self._record_and_end(blocked)
+        except Exception:
+            logger.exception("otel-llm-security: recording the blocked stream failed")
+            self._end_quietly()
+        return blocked or OpenAIRequestBlocked(window_verdict, direction="output")
+
+    def stream_windows(self) -> Any:
+        """The incremental scan of this stream's output (enforce mode), or None."""
+        from otel_llm_security.capture import windows
+
+        rt = self.rt
+        read = windows.TEXT_READERS.get(self.req.endpoint)
+        if rt.stream_window <= 0 or read is None or not rt.enforce_streams:
+            return None
+        prompt = self.data.input_text or ""
+        factory = getattr(rt.guard, "stream_output_scanner", None)
+        if factory is not None:
+            scan = factory(prompt)
+            if scan is None:  # no output scanner blocks or redacts
+                return None
+        else:  # a guard without the window interface: its whole output check, per window
+            scan_output = rt.guard.scan_output
+
+            def scan(window: str) -> Verdict:
+                return scan_output(window, prompt)  # type: ignore[no-any-return]
+
+        return windows.OutputWindows(scan, read, self.chunks, rt.stream_window,
+                                     on_error=_guard_failure_verdict(rt, "output"))
 
     def finish_error(self, exc: BaseException) -> None:
         """Record a call that raised (API error, transport error, our block). Never raises."""
@@ -384,7 +451,7 @@ class Call:
             data.output_tokens = estimate_tokens(info.output_text or "")
             data.tokens_estimated = True
 
-    def _scan_output(self, *, can_enforce: bool) -> OpenAIRequestBlocked | None:
+    def _scan_output(self, *, can_enforce: bool, stream: bool = False) -> OpenAIRequestBlocked | None:
         rt, data = self.rt, self.data
         if rt.guard is None or data.output_text is None:
             return None
@@ -394,6 +461,11 @@ class Call:
             logger.warning("otel-llm-security: guard failed on output: %s", type(exc).__name__)
             data.guard_errors.append("output")
             verdict = _guard_failure_verdict(rt, "output")
+        if verdict is not None and stream and can_enforce:
+            # Delivered chunks cannot be redacted: on a stream, enforce stops it instead.
+            from otel_llm_security.capture.windows import stream_verdict
+
+            verdict = stream_verdict(verdict)
         if verdict is not None and verdict.blocked and not can_enforce:
             # A stream's output was already delivered: record what the guard asked for.
             verdict = Verdict(

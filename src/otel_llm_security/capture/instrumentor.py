@@ -13,7 +13,9 @@ every OpenAI client of the app with no code change. Programmatic use::
 (defaults: the global ones), ``guard`` (an object with ``mode``, ``scan_input(text)``
 and ``scan_output(text, prompt)``; default ``Guard.from_environment()``) and
 ``settings`` (:class:`~otel_llm_security.record.settings.RecordSettings`; default read
-from the environment).
+from the environment) and ``stream_window`` (characters per incremental output scan of
+a stream in enforce mode, 0 for none; default ``OTEL_LLM_SECURITY_STREAM_WINDOW`` or
+2048, see :mod:`otel_llm_security.capture.windows`).
 
 The hook is ``SyncAPIClient.post`` / ``AsyncAPIClient.post``. The client binds
 ``post`` into a resource (``client.chat``, ``client.responses``, ...) when that resource
@@ -67,7 +69,7 @@ class OpenAISecurityInstrumentor(BaseInstrumentor):
             meter_provider=kwargs.get("meter_provider"),
             logger_provider=kwargs.get("logger_provider"),
         )
-        patch.runtime = Runtime(recorder, guard)
+        patch.runtime = Runtime(recorder, guard, stream_window=kwargs.get("stream_window"))
         wrap_function_wrapper(_MODULE, "SyncAPIClient.post", patch.sync_post)
         wrap_function_wrapper(_MODULE, "AsyncAPIClient.post", patch.async_post)
 

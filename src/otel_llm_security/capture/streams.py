@@ -3,7 +3,9 @@
 A stream is finished, exactly once, on whichever comes first: exhaustion, an error,
 ``close()``, context-manager exit, or garbage collection (``weakref.finalize`` on the
 wrapper, which also covers an early ``break`` once the stream is dropped). Each chunk
-costs one list append; the output is reassembled and scanned once, at the end.
+costs one list append; the output is reassembled and scanned once, at the end. In
+``enforce`` mode the enforcing wrappers also scan the output in bounded windows as it
+arrives and stop delivery when a window blocks (:mod:`otel_llm_security.capture.windows`).
 
 The wrappers are ``wrapt.ObjectProxy`` objects, so ``isinstance(stream, openai.Stream)``
 and every other attribute of the client's stream keep working.
@@ -16,6 +18,7 @@ too: a read non-streamed body is recorded at once; otherwise ``parse()`` is wrap
 from __future__ import annotations
 
 import logging
+import sys
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +28,8 @@ from otel_llm_security.capture import extract
 
 if TYPE_CHECKING:
     from otel_llm_security.capture.call import Call
+    from otel_llm_security.capture.windows import OutputWindows
+    from otel_llm_security.guard.verdict import Verdict
 
 logger = logging.getLogger("otel_llm_security")
 
@@ -125,6 +130,114 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
             self._self_call.finish_stream("exit")
 
 
+class EnforcingSyncStreamProxy(SyncStreamProxy):
+    """An ``openai.Stream`` in ``enforce`` mode: its output is scanned in windows as it
+    arrives (:class:`~otel_llm_security.capture.windows.OutputWindows`) and whole at the
+    end; a verdict that blocks stops delivery.
+
+    A blocking window closes the HTTP stream, records the call as blocked and raises
+    :class:`~otel_llm_security.capture.errors.OpenAIRequestBlocked` from ``next()``
+    instead of returning the chunk that completed the window. A blocking verdict on the
+    whole output raises it instead of ``StopIteration``. After either, iteration stops.
+    Per chunk: one append and one comparison with the next checkpoint.
+    """
+
+    def __init__(self, wrapped: Any, call: Call, windows: OutputWindows | None) -> None:
+        super().__init__(wrapped, call)
+        self._self_windows = windows
+        self._self_chunks = call.chunks
+        self._self_next = windows.next_check if windows is not None else sys.maxsize
+        self._self_stopped = False
+
+    def __next__(self) -> Any:
+        if self._self_stopped:
+            raise StopIteration
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            blocked = self._self_call.finish_stream("end", enforce=True)
+            if blocked is not None:
+                self._self_stopped = True
+                raise blocked from None
+            raise
+        except BaseException:
+            self._self_call.finish_stream("error")
+            raise
+        chunks = self._self_chunks
+        chunks.append(chunk)
+        if len(chunks) >= self._self_next:
+            verdict = self._self_look()
+            if verdict is not None:
+                self._self_stopped = True
+                try:
+                    self.__wrapped__.close()
+                except Exception:
+                    logger.debug("otel-llm-security: closing the blocked stream failed", exc_info=True)
+                raise self._self_call.block_stream(verdict)
+        return chunk
+
+    def _self_look(self) -> Verdict | None:
+        windows = self._self_windows
+        verdict = windows.check()
+        self._self_next = windows.next_check
+        return verdict
+
+
+class EnforcingAsyncStreamProxy(AsyncStreamProxy):
+    """An ``openai.AsyncStream`` in ``enforce`` mode (see :class:`EnforcingSyncStreamProxy`)."""
+
+    def __init__(self, wrapped: Any, call: Call, windows: OutputWindows | None) -> None:
+        super().__init__(wrapped, call)
+        self._self_windows = windows
+        self._self_chunks = call.chunks
+        self._self_next = windows.next_check if windows is not None else sys.maxsize
+        self._self_stopped = False
+
+    async def __anext__(self) -> Any:
+        if self._self_stopped:
+            raise StopAsyncIteration
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            blocked = self._self_call.finish_stream("end", enforce=True)
+            if blocked is not None:
+                self._self_stopped = True
+                raise blocked from None
+            raise
+        except BaseException:
+            self._self_call.finish_stream("error")
+            raise
+        chunks = self._self_chunks
+        chunks.append(chunk)
+        if len(chunks) >= self._self_next:
+            windows = self._self_windows
+            verdict = windows.check()
+            self._self_next = windows.next_check
+            if verdict is not None:
+                self._self_stopped = True
+                try:
+                    await self.__wrapped__.close()
+                except Exception:
+                    logger.debug("otel-llm-security: closing the blocked stream failed", exc_info=True)
+                raise self._self_call.block_stream(verdict)
+        return chunk
+
+
+def wrap_stream(stream: Any, call: Call) -> Any:
+    """The wrapper for a client stream: enforcing in ``enforce`` mode, else recording only."""
+    import openai
+
+    sync = isinstance(stream, openai.Stream)
+    if call.rt.enforce_streams:
+        try:
+            windows = call.stream_windows()
+        except Exception:
+            logger.exception("otel-llm-security: cannot scan the stream incrementally; it is scanned at its end")
+            windows = None
+        return (EnforcingSyncStreamProxy if sync else EnforcingAsyncStreamProxy)(stream, call, windows)
+    return (SyncStreamProxy if sync else AsyncStreamProxy)(stream, call)
+
+
 # --- raw responses -----------------------------------------------------------
 
 
@@ -154,10 +267,8 @@ _LEGACY, _SYNC_RAW, _ASYNC_RAW = _raw_classes()
 def _wrap_parsed(call: Call, parsed: Any) -> Any:
     import openai
 
-    if isinstance(parsed, openai.Stream):
-        return SyncStreamProxy(parsed, call)
-    if isinstance(parsed, openai.AsyncStream):
-        return AsyncStreamProxy(parsed, call)
+    if isinstance(parsed, (openai.Stream, openai.AsyncStream)):
+        return wrap_stream(parsed, call)
     try:
         info = extract.parse_response(call.req.endpoint, parsed)
     except Exception:

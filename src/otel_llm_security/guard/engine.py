@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,33 @@ class Guard:
     def scan_output(self, text: str, prompt: str = "") -> Verdict:
         """Scan a model output; ``prompt`` is the prompt that produced it."""
         return self._scan("output", self.output_scanners, text, prompt)
+
+    def stream_output_scanner(self, prompt: str = "") -> Callable[[str], Verdict] | None:
+        """What a stream scans each window of its output with, in ``enforce`` mode.
+
+        Returns a function ``scan(window) -> Verdict`` that runs only the output
+        scanners that can stop delivery (action ``block`` or ``redact``), with the
+        prompt normalised once, at the first window (not before the first chunk).
+        None in ``monitor`` mode or when no output scanner blocks or redacts: the
+        stream's output is then scanned once, when it ends, as always. The whole
+        output is still scanned by :meth:`scan_output` when the stream ends.
+        """
+        if self.mode is not Mode.ENFORCE:
+            return None
+        scanners = tuple(s for s in self.output_scanners if s.action in (Action.BLOCK, Action.REDACT))
+        if not scanners:
+            return None
+        prompt_text: list[ScanText] = []
+
+        def scan(window: str) -> Verdict:
+            started = time.perf_counter()
+            if not prompt_text:
+                prompt_text.append(scan_text(prompt))
+            pst = prompt_text[0]
+            st = scan_text(window)
+            return self._decide("output", scanners, [_run_one(cs, st, pst) for cs in scanners], st, pst, started)
+
+        return scan
 
     def check_input(self, text: str) -> Verdict:
         """``scan_input`` that raises LLMSecurityBlockedError when the verdict blocks."""
