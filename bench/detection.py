@@ -205,8 +205,9 @@ def output_table(attacks: list[dict], answers: list[str], docs: list[str], syste
         for a, f in zip(attacks, att, strict=True):
             tot[a["family"]] += 1
             per[a["family"]] += int(f)
-        missed = [f for f in fams if per[f] < tot[f]] if sum(att) else []
-        print(f"{name:34s} recall {pct(sum(att), len(att))}  FPR answers {pct(sum(ans), len(ans))}  FPR READMEs {pct(sum(doc), len(doc))}  families fully caught {len(fams) - len(missed)}/{len(fams)}" + (f"  (missed in: {', '.join(missed)})" if missed else "") + ("" if sum(att) else "  (not an output-attack scanner)"))
+        missed = [f for f in fams if per[f] < tot[f]]
+        caught = f"families fully caught {len(fams) - len(missed)}/{len(fams)}" if sum(att) else "(not an output-attack scanner)"
+        print(f"{name:34s} recall {pct(sum(att), len(att))}  FPR answers {pct(sum(ans), len(ans))}  FPR READMEs {pct(sum(doc), len(doc))}  {caught}" + (f"  (missed in: {', '.join(missed)})" if missed and sum(att) else ""))
     print(f"\n{'family':30s}{'rows':>6s}" + "".join(f"{n[:20]:>22s}" for n in systems))
     for f in fams:
         idx = [i for i, a in enumerate(attacks) if a["family"] == f]
