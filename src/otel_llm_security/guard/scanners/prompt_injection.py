@@ -40,7 +40,7 @@ G = r"(?:\w+\W+)"  # one filler word (bounded repetitions only: keeps matching l
 # Verbs that on their own ask to drop instructions, and verbs that do so only with a
 # possessive or "previous"-style qualifier ("bypass CORS restrictions" is ordinary).
 OVERRIDE = (
-    r"(?:ignore|ignoring|disregard|forget|override|overlook|neglect|set\W+aside|put\W+aside|throw\W+out"
+    r"(?:ignore|ignoring|disregard|forget|override|overlook|neglect|nullify|void|cancel|revoke|invalidate|rescind|set\W+aside|put\W+aside|throw\W+out"
     r"|pay\W+no\W+attention\W+to|do\W+not\W+follow|don'?t\W+follow|stop\W+following|no\W+longer\W+follow)"
 )
 WEAK_OVERRIDE = r"(?:skip|bypass|circumvent|abandon|discard|dismiss|drop|erase|delete|clear|wipe|remove|escape|evade)"
@@ -105,6 +105,9 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("no_restrictions", JB, 0.45, r"(?:without|no|free\W+(?:of|from)|not\W+bound\W+by|unbound\W+by|beyond|regardless\W+of)\W+(?:any\W+|all\W+|the\W+|your\W+|its\W+)?(?:\w+\W+)?(?:restrictions|limitations|filters|censorship|ethical\W+(?:guidelines|constraints|boundaries|considerations)|moral\W+(?:guidelines|constraints|boundaries)|content\W+polic(?:y|ies)|safety\W+(?:guidelines|measures|filters|protocols)|confines)\b"),
     Rule("disable_safety", JB, 0.85, rf"(?:ignore|disable|turn\W+off|deactivate|suspend|lift|override|forget|set\W+aside|without|(?:remove|bypass|circumvent|drop|abandon|evade)\W+(?:all\W+|any\W+|your\W+|its\W+|the\W+model'?s\W+))\W*{G}{{0,2}}?(?:safety|ethical|ethics|moral|content|security|openai|anthropic)\W+(?:\w+\W+)?(?:guidelines|filters?|restrictions|protocols|policies|policy|checks|measures|rules|settings|constraints|training|guardrails|features|principles|considerations|programming)"),
     Rule("ai_without_limits", JB, 0.7, rf"(?:\bai|assistant|you|yourself|version|mode|model|chatbot|persona)\W+{G}{{0,3}}?(?:with\W+no|without|free\W+of|minus)\W+(?:any\W+)?(?:content\W+|safety\W+|ethical\W+)?(?:restrictions|filters|limits|limitations|guidelines|guardrails|rules|censorship)\b"),
+    Rule("strip_all_filters", JB, 0.75, r"(?:disable|strip\W+away|strip|remove|turn\W+off|deactivate|bypass|lift|drop)\W+all\W+(?:(?:of\W+)?(?:your|the)\W+)?(?:behavio(?:u)?ral|safety|content|ethical|moral)\W+(?:filters|restrictions|guardrails|safeguards|censorship|limitations|constraints|rules)\b"),
+    Rule("restrictions_removed", JB, 0.6, r"(?:restrictions|filters|guardrails|safeguards|safety\W+(?:filters|measures|protocols))\W+(?:are\W+|have\W+been\W+)?(?:now\W+)?(?:removed|lifted|disabled|off|deactivated|suspended)\b"),
+    Rule("config_flags", JB, 0.7, r"(?:bypass|jailbreak|jailbroken|unrestricted|show_?prompt|reveal_?prompt|disable_?safety|disable_?filters?|god_?mode|dev(?:eloper)?_?mode)\s*[=:]\s*[\"']?(?:true|on|1|yes|enabled)\b|(?:safety|safety_?filters?|guardrails?|censorship|moderation|content_?filters?)\s*[=:]\s*[\"']?(?:off|false|0|no|disabled|none)\b"),
     Rule("strip_filters", JB, 0.8, r"(?:disable|strip\W+away|strip|remove|turn\W+off|deactivate|bypass|lift|drop|shed|abandon|discard)\W+(?:all\W+)?(?:your|its|the\W+model'?s)\W+(?:\w+\W+)?(?:filters|restrictions|guardrails|safeguards|censorship|limitations|restraints|boundaries|safety)\b"),
     Rule("safety_training_off", JB, 0.75, r"(?:safety|ethical|alignment)\W+(?:training|guidelines|filters|protocols)\W+(?:is\W+|are\W+|was\W+|were\W+|has\W+been\W+|have\W+been\W+)?(?:disabled|off|removed|suspended|lifted|mistaken|wrong|void|deactivated|no\W+longer\W+(?:apply|applies|active))"),
     Rule("enter_persona", JB, 0.5, r"(?:enter|switch\W+to|adopt|assume|become|activate)\W+(?:the\W+|a\W+)?(?:persona|character|alter\W+ego|identity)\b"),
@@ -117,7 +120,8 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("no_refusal", JB, 0.55, r"(?:never|do\W+not|don'?t|cannot|can'?t|must\W+not|will\W+not|won'?t)\W+(?:refuse|decline|say\W+(?:no|that\W+you\W+can'?t)|apologi[sz]e|warn|add\W+(?:any\W+)?(?:warnings|disclaimers))\b"),
     # --- system prompt / training data extraction ---
     Rule("reveal_secret_prompt", LEAK, 0.8, rf"{REVEAL}\W+(?:me\W+|us\W+|out\W+)?{G}{{0,3}}?(?:your|the|its|this)\W+{G}{{0,2}}?{SECRET_THING}\b", negatable=True),
-    Rule("reveal_your_prompt", LEAK, 0.7, rf"{REVEAL}\W+(?:me\W+|us\W+|out\W+)?{G}{{0,2}}?your\W+(?:\w+\W+)?{YOUR_THING}\b", negatable=True),
+    Rule("reveal_your_prompt", LEAK, 0.7, rf"{REVEAL}\W+(?:me\W+|us\W+|out\W+)?{G}{{0,2}}?your\W+(?:\w+\W+){{0,2}}?{YOUR_THING}\b", negatable=True),
+    Rule("reveal_rules_you_follow", LEAK, 0.7, rf"{REVEAL}\W+(?:me\W+|us\W+)?(?:the|all|any)\W+(?:\w+\W+)?(?:guidelines|rules|instructions|directives|prompt|configuration|parameters|restrictions)\W+(?:that\W+)?you\W+(?:follow|obey|were\W+given|have\W+been\W+given|operate\W+under|are\W+bound\W+by|received)", negatable=True),
     Rule("reveal_hidden_config", LEAK, 0.7, rf"{REVEAL}\W+{G}{{0,3}}?(?:all\W+|the\W+|your\W+|its\W+|any\W+)?{HIDDEN_THING}\b", negatable=True),
     Rule("what_is_your_prompt", LEAK, 0.6, rf"what\W+(?:is|are|was|were)\W+{G}{{0,2}}?your\W+{G}{{0,2}}?{YOUR_THING}\b", negatable=True),
     Rule("words_above", LEAK, 0.75, rf"(?:repeat|print|output|reveal|show|display|copy|recite|echo|write\W+out|dump|return)\W+{G}{{0,3}}?(?:text|words|everything|content|instructions|all|lines?|message|prompt)\W+{G}{{0,2}}?(?:above|before\W+this|prior\W+to\W+this|preceding|at\W+the\W+(?:start|beginning|top))", negatable=True),
@@ -158,7 +162,7 @@ OTHER_RULES: tuple[Rule, ...] = (
 TARGETS = "instruct direction prompt rule directive guideline programming training restriction guardrail constraint safeguard message command order guidance polic protocol limitation"
 YOURS = "prompt instruct rule guideline directive configur config programming system initial operational operating hidden internal concealed secret foundational initializ core"
 SECRETS = "system initial original hidden secret internal developer pre meta prompt context & prompt message instruct rule template window"
-VERBS = "ignor disregard forget overrid overlook neglect aside throw attention follow"
+VERBS = "ignor disregard forget overrid overlook neglect nullif void cancel revok invalidat rescind aside throw attention follow"
 WEAK_VERBS = "skip bypass circumvent abandon discard dismiss drop erase delete clear wipe remove escape evade"
 REVEALS = "reveal show print display output repeat recite tell give share disclose leak dump expose write list return provide paste echo spell read copy reproduce state quote"
 AI = "ai assistant llm language chatbot gpt agent model bot"
@@ -196,6 +200,10 @@ ANCHORS: dict[str, str] = {
     "unfiltered_ai": "unfilter uncensor unrestrict jailbr unalign amoral unmoderat",
     "no_restrictions": "restrict limitation filter censorship ethical moral content safety confines",
     "ai_without_limits": "without no free minus & restrict filter limit guideline guardrail rules censorship",
+    "strip_all_filters": "all & filter restrict guardrail safeguard censorship limitation constraint rules",
+    "restrictions_removed": "removed lifted disabled off deactivated suspended & restrict filter guardrail safeguard safety",
+    "config_flags": "bypass jailbr unrestricted show reveal disable god dev safety filter guardrail censorship moderation content & true on yes enabled off false no disabled none 0 1",
+    "reveal_rules_you_follow": f"{REVEALS} & you & follow obey given operate bound received",
     "strip_filters": "filter restrict guardrail safeguard censorship limitation restraint boundar safety",
     "safety_training_off": "safety ethical alignment",
     "enter_persona": "persona character alter identity",
@@ -254,6 +262,14 @@ _HEX_RE = re.compile(r"(?:[0-9a-f]{2}[ :]?){12,}(?![0-9a-f])")
 _LEET_TRIGGER_RE = re.compile(r"[a-z][013457@$!|][a-z]|[013457@$][a-z]{2}")
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
 _HEX_WORD_RE = re.compile(r"[0-9a-f]+")
+# "R E V E A L. H I D D E N. P R O M P T": five or more single letters in a row.
+_SPACED_RE = re.compile(r"(?:(?<!\w)\w[ \t.\-_*|]{1,3}){4,}\w(?!\w)")
+
+
+def _unspace(run: str) -> str:
+    """Single letters joined into words; a dot, or two or more separators, ends a word."""
+    marked = re.sub(r"\.\s*|[ \t]{2,}|\s*/\s*", "\x00", run)
+    return re.sub(r"[ \t\-_*|]", "", marked).replace("\x00", " ")
 MAX_DECODED_CANDIDATES = 16
 ANNOUNCED_SPAN = 2000  # chars after "rot13"/"reversed" that are decoded
 LEET_WHOLE_CHARS = 20_000
@@ -364,6 +380,9 @@ class PromptInjectionScanner(BuiltinScanner):
                 spots = [norm.find(s) for s in stems if has_prefix(words, s)]
                 segment = "\n".join(norm[max(0, p - 200) : p + ANNOUNCED_SPAN] for p in spots if p >= 0)
                 views.append((encoding, decode(segment)))
+        spaced = [m.group(0) for m in itertools.islice(_SPACED_RE.finditer(norm), MAX_DECODED_CANDIDATES)]
+        if spaced:
+            views.append(("spaced", "\n".join(_unspace(run) for run in spaced)))
         if len(norm) <= LEET_WHOLE_CHARS:
             if _LEET_TRIGGER_RE.search(norm):
                 views.append(("leetspeak", norm.translate(_LEET_TABLE)))
