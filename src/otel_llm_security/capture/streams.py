@@ -130,6 +130,87 @@ class AsyncStreamProxy(wrapt.ObjectProxy):
             self._self_call.finish_stream("exit")
 
 
+class _Enforcer:
+    """The per-chunk work of an enforcing stream, kept off the proxy.
+
+    Reading an attribute of a ``wrapt`` proxy costs a few hundred ns (measured with wrapt
+    2.x's C proxy), so the enforcing wrappers read one bound method per chunk and do
+    the rest here, on plain slots.
+    """
+
+    __slots__ = ("call", "chunks", "next_check", "pull", "stopped", "windows", "wrapped")
+
+    def __init__(self, wrapped: Any, call: Call, windows: OutputWindows | None, sync: bool) -> None:
+        self.call = call
+        self.chunks = call.chunks
+        self.windows = windows
+        self.next_check = windows.next_check if windows is not None else sys.maxsize
+        self.pull = wrapped.__next__ if sync else wrapped.__anext__
+        self.wrapped = wrapped
+        self.stopped = False
+
+    def look(self) -> Verdict | None:
+        """At a checkpoint: a verdict that stops the stream, or None."""
+        windows = self.windows
+        verdict = windows.check()  # type: ignore[union-attr]
+        self.next_check = windows.next_check  # type: ignore[union-attr]
+        if verdict is not None:
+            self.stopped = True
+        return verdict
+
+    def next(self) -> Any:
+        if self.stopped:
+            raise StopIteration
+        try:
+            chunk = self.pull()
+        except StopIteration:
+            blocked = self.call.finish_stream("end", enforce=True)
+            if blocked is not None:
+                self.stopped = True
+                raise blocked from None
+            raise
+        except BaseException:
+            self.call.finish_stream("error")
+            raise
+        chunks = self.chunks
+        chunks.append(chunk)
+        if len(chunks) >= self.next_check:
+            verdict = self.look()
+            if verdict is not None:
+                try:
+                    self.wrapped.close()
+                except Exception:
+                    logger.debug("otel-llm-security: closing the blocked stream failed", exc_info=True)
+                raise self.call.block_stream(verdict)
+        return chunk
+
+    async def anext(self) -> Any:
+        if self.stopped:
+            raise StopAsyncIteration
+        try:
+            chunk = await self.pull()
+        except StopAsyncIteration:
+            blocked = self.call.finish_stream("end", enforce=True)
+            if blocked is not None:
+                self.stopped = True
+                raise blocked from None
+            raise
+        except BaseException:
+            self.call.finish_stream("error")
+            raise
+        chunks = self.chunks
+        chunks.append(chunk)
+        if len(chunks) >= self.next_check:
+            verdict = self.look()
+            if verdict is not None:
+                try:
+                    await self.wrapped.close()
+                except Exception:
+                    logger.debug("otel-llm-security: closing the blocked stream failed", exc_info=True)
+                raise self.call.block_stream(verdict)
+        return chunk
+
+
 class EnforcingSyncStreamProxy(SyncStreamProxy):
     """An ``openai.Stream`` in ``enforce`` mode: its output is scanned in windows as it
     arrives (:class:`~otel_llm_security.capture.windows.OutputWindows`) and whole at the
@@ -144,43 +225,10 @@ class EnforcingSyncStreamProxy(SyncStreamProxy):
 
     def __init__(self, wrapped: Any, call: Call, windows: OutputWindows | None) -> None:
         super().__init__(wrapped, call)
-        self._self_windows = windows
-        self._self_chunks = call.chunks
-        self._self_next = windows.next_check if windows is not None else sys.maxsize
-        self._self_stopped = False
+        self._self_next = _Enforcer(wrapped, call, windows, sync=True).next
 
     def __next__(self) -> Any:
-        if self._self_stopped:
-            raise StopIteration
-        try:
-            chunk = self.__wrapped__.__next__()
-        except StopIteration:
-            blocked = self._self_call.finish_stream("end", enforce=True)
-            if blocked is not None:
-                self._self_stopped = True
-                raise blocked from None
-            raise
-        except BaseException:
-            self._self_call.finish_stream("error")
-            raise
-        chunks = self._self_chunks
-        chunks.append(chunk)
-        if len(chunks) >= self._self_next:
-            verdict = self._self_look()
-            if verdict is not None:
-                self._self_stopped = True
-                try:
-                    self.__wrapped__.close()
-                except Exception:
-                    logger.debug("otel-llm-security: closing the blocked stream failed", exc_info=True)
-                raise self._self_call.block_stream(verdict)
-        return chunk
-
-    def _self_look(self) -> Verdict | None:
-        windows = self._self_windows
-        verdict = windows.check()
-        self._self_next = windows.next_check
-        return verdict
+        return self._self_next()
 
 
 class EnforcingAsyncStreamProxy(AsyncStreamProxy):
@@ -188,39 +236,10 @@ class EnforcingAsyncStreamProxy(AsyncStreamProxy):
 
     def __init__(self, wrapped: Any, call: Call, windows: OutputWindows | None) -> None:
         super().__init__(wrapped, call)
-        self._self_windows = windows
-        self._self_chunks = call.chunks
-        self._self_next = windows.next_check if windows is not None else sys.maxsize
-        self._self_stopped = False
+        self._self_anext = _Enforcer(wrapped, call, windows, sync=False).anext
 
-    async def __anext__(self) -> Any:
-        if self._self_stopped:
-            raise StopAsyncIteration
-        try:
-            chunk = await self.__wrapped__.__anext__()
-        except StopAsyncIteration:
-            blocked = self._self_call.finish_stream("end", enforce=True)
-            if blocked is not None:
-                self._self_stopped = True
-                raise blocked from None
-            raise
-        except BaseException:
-            self._self_call.finish_stream("error")
-            raise
-        chunks = self._self_chunks
-        chunks.append(chunk)
-        if len(chunks) >= self._self_next:
-            windows = self._self_windows
-            verdict = windows.check()
-            self._self_next = windows.next_check
-            if verdict is not None:
-                self._self_stopped = True
-                try:
-                    await self.__wrapped__.close()
-                except Exception:
-                    logger.debug("otel-llm-security: closing the blocked stream failed", exc_info=True)
-                raise self._self_call.block_stream(verdict)
-        return chunk
+    def __anext__(self) -> Any:  # returns the awaitable: no extra coroutine per chunk
+        return self._self_anext()
 
 
 def wrap_stream(stream: Any, call: Call) -> Any:

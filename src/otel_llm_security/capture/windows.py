@@ -135,23 +135,22 @@ def _chat_slow(chunk: Any, out: dict[Key, list[str]]) -> int:
 def read_chat(chunks: list[Any], start: int, end: int, out: dict[Key, list[str]]) -> int:
     """Chat Completions chunks: content per choice, tool call arguments per tool call."""
     n = 0
-    for i in range(start, end):
-        chunk = chunks[i]
+    first = out.get(0)
+    if first is None:
+        first = out[0] = []
+    for chunk in chunks[start:end]:
         try:
-            for ch in chunk.choices:
+            choices = chunk.choices
+            if len(choices) == 1:  # the common shape: one choice, text only
+                ch = choices[0]
                 delta = ch.delta
-                c = delta.content
-                if c:
-                    _add(out, ch.index, c)
-                    n += len(c)
-                tcs = delta.tool_calls
-                if tcs:
-                    for tc in tcs:
-                        fn = tc.function
-                        args = fn.arguments if fn is not None else None
-                        if args:
-                            _add(out, (ch.index, tc.index), args)
-                            n += len(args)
+                if ch.index == 0 and not delta.tool_calls:
+                    c = delta.content
+                    if c:
+                        first.append(c)
+                        n += len(c)
+                    continue
+            n += _chat_slow(chunk, out)
         except (AttributeError, TypeError):
             n += _chat_slow(chunk, out)
     return n
@@ -248,6 +247,8 @@ class OutputWindows:
         if scan is None:
             return None
         for key, pieces in pending.items():
+            if not pieces:
+                continue
             window = self._window(key, "".join(pieces))
             try:
                 verdict = scan(window)
