@@ -352,7 +352,8 @@ class PromptInjectionScanner(BuiltinScanner):
         Kept cheap on long texts: base64/hex candidates are looked for only when the word
         index has a long token; rot13 and reversed text are decoded around the word that
         announces them; leetspeak is decoded whole on texts up to LEET_WHOLE_CHARS, and
-        only around its first LEET_MAX_SPOTS occurrences beyond that.
+        only around its first LEET_MAX_SPOTS occurrences beyond that; spaced-out letters
+        ("I G N O R E") are looked for in texts up to LEET_WHOLE_CHARS only.
         """
         views: list[tuple[str, str]] = []
         norm = text.normalized
@@ -380,7 +381,11 @@ class PromptInjectionScanner(BuiltinScanner):
                 spots = [norm.find(s) for s in stems if has_prefix(words, s)]
                 segment = "\n".join(norm[max(0, p - 200) : p + ANNOUNCED_SPAN] for p in spots if p >= 0)
                 views.append((encoding, decode(segment)))
-        spaced = [m.group(0) for m in itertools.islice(_SPACED_RE.finditer(norm), MAX_DECODED_CANDIDATES)]
+        spaced = (
+            [m.group(0) for m in itertools.islice(_SPACED_RE.finditer(norm), MAX_DECODED_CANDIDATES)]
+            if len(norm) <= LEET_WHOLE_CHARS
+            else []
+        )
         if spaced:
             views.append(("spaced", "\n".join(_unspace(run) for run in spaced)))
         if len(norm) <= LEET_WHOLE_CHARS:
