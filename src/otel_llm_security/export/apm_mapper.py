@@ -29,6 +29,11 @@ random ones; here re-mapping a span gives the same ``_id``), ``error.id`` likewi
 a negative span duration is clamped to 0; ``observer.*`` and ``event.received`` (set
 by the server at ingest time) are omitted. Documents of one request may share
 sub-objects (``agent``, ``host``, ...): treat a ``source`` as read-only.
+
+Two outputs from one translation: :func:`map_request` gives :class:`ApmDocument` objects
+with a nested ``source``; :func:`map_request_columns` (what ``collect`` writes to the
+store) gives the same documents as per-field columns, without building nested objects
+that would only be flattened again.
 """
 
 from __future__ import annotations
