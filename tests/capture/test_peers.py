@@ -56,8 +56,8 @@ def recorded(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in spans if a.LLM_SECURITY_MODE in s["attributes"]]
 
 
-SCENARIOS = ["chat", "blocked", "stream_exhausted", "stream_break", "stream_close", "stream_exit", "embeddings",
-             "async_chat", "async_stream_exhausted", "async_stream_break"]
+SCENARIOS = ["chat", "blocked", "stream_exhausted", "stream_break", "stream_close", "stream_exit", "stream_blocked",
+             "embeddings", "async_chat", "async_stream_exhausted", "async_stream_break", "async_stream_blocked"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -87,6 +87,28 @@ def test_block_is_on_the_peer_span(peer_run) -> None:
     assert "prompt_injection" in attrs[a.LLM_SECURITY_THREATS]
     assert attrs["llm.security.input.prompt_injection.score"] > 0.5
     assert "OpenAIRequestBlocked" in str(attrs[a.ERROR_TYPE])
+
+
+@pytest.mark.parametrize("scenario", ["stream_blocked", "async_stream_blocked"])
+def test_stream_blocked_mid_way_is_recorded_on_the_llm_span(peer_run, scenario) -> None:
+    # Enforce mode: an XSS payload after 3,000 characters of a 9 KB streamed answer stops
+    # delivery within a window; the record is on the one LLM span, which has ended.
+    peer, runs = peer_run
+    [exc] = runs[f"{scenario}_exception"]
+    assert exc["name"] == "OpenAIRequestBlocked", (peer, scenario)
+    delivered = exc["attributes"]["delivered"]
+    assert 3000 < delivered < 3000 + 42 + 2048 + 256 + 32 * 4, delivered
+    [span] = recorded(runs[scenario])
+    attrs = span["attributes"]
+    assert attrs[a.LLM_SECURITY_BLOCKED] is True
+    assert attrs[a.LLM_SECURITY_ACTION] == "block"
+    assert list(attrs[a.LLM_SECURITY_THREATS]) == ["insecure_output"]
+    assert attrs[a.LLM_SECURITY_BLOCK_REASON] == "output scanner insecure_output (insecure_output; score 0.90)"
+    assert attrs[a.LLM_SECURITY_OUTPUT_LENGTH] == delivered + exc["attributes"]["piece"]  # and the withheld chunk
+    assert "OpenAIRequestBlocked" in str(attrs[a.ERROR_TYPE])
+    # Traceloop's stream wrapper ends its span with status OK after any error raised
+    # while iterating (its cleanup overwrites the status), so only error.type says it.
+    assert span["status"] == ("OK" if peer == "traceloop" else "ERROR"), (peer, scenario)
 
 
 def test_stream_record_has_output_and_usage(peer_run) -> None:

@@ -515,6 +515,13 @@ class Call:
                 span.set_attribute(a.ERROR_TYPE, etype)
                 span.set_status(Status(StatusCode.ERROR, etype))
             span.end()
+        elif isinstance(exc, OpenAIRequestBlocked) and self.req.stream and span.is_recording():
+            # A stream's block is raised from the iterator, through the peer's stream
+            # wrapper, and not every peer marks its span failed then (Traceloop ends it
+            # OK): mark it, as the peers do for a call that raised.
+            etype = type(exc).__qualname__
+            span.set_attribute(a.ERROR_TYPE, etype)
+            span.set_status(Status(StatusCode.ERROR, etype))
 
     def _end_quietly(self) -> None:
         if self.own:
