@@ -485,3 +485,50 @@ def test_monitor_stream_keeps_the_plain_wrapper(instrument, replay, guard_factor
     stream = replay.client().chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
     assert type(stream) is SyncStreamProxy
     stream.close()
+
+
+class _FailingOutputGuard:
+    """Enforce mode; prompts pass, every output scan raises."""
+
+    mode = Mode.ENFORCE
+
+    def __init__(self, fail_closed: bool) -> None:
+        self.fail_closed = fail_closed
+        self.output_calls = 0
+
+    def scan_input(self, text: str) -> Verdict:
+        return Verdict(mode=Mode.ENFORCE, action=Action.ALLOW, blocked=False, block_reason="", direction="input")
+
+    def scan_output(self, text: str, prompt: str) -> Verdict:
+        self.output_calls += 1
+        raise RuntimeError("scanner crashed")
+
+
+@pytest.mark.parametrize("fail_closed", [True, False], ids=["fail-closed", "fail-open"])
+def test_guard_failure_on_a_window(instrument, telemetry, replay, fail_closed) -> None:
+    guard = _FailingOutputGuard(fail_closed)
+    instrument(guard=guard, stream_window=256)
+    answer = prose(2000)
+    replay.enqueue(Reply.stream(events(pieces(answer))))
+    delivered, exc = consume(replay.client().chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+    attrs = one_span(telemetry).attributes
+    assert attrs[a.LLM_SECURITY_SCANNER_ERRORS] == ("guard",)
+    assert attrs[a.LLM_SECURITY_THREATS] == ("scanner_error",)
+    if fail_closed:  # the first window fails: the stream stops there
+        assert isinstance(exc, OpenAIRequestBlocked) and exc.reason == "guard failed on output (fail-closed)"
+        assert len(delivered) < 256 + w.MAX_CHECK_INTERVAL * 4
+        assert guard.output_calls == 2  # the window, then the received output once
+        assert attrs[a.LLM_SECURITY_BLOCKED] is True
+        assert attrs[a.LLM_SECURITY_OUTPUT_LENGTH] == len(delivered) + 4
+    else:  # windows stop after the failure; the output is delivered and scanned (and fails) at the end
+        assert exc is None and delivered == answer
+        assert guard.output_calls == 2
+        assert attrs[a.LLM_SECURITY_BLOCKED] is False
+
+
+def test_window_scanner_runs_only_the_scanners_that_stop_delivery() -> None:
+    scan = enforcing_guard().stream_output_scanner(PROMPT)
+    assert scan is not None
+    v = scan(prose(500))
+    assert [r.scanner for r in v.results] == ["insecure_output", "secrets"]  # not pii, invisible_text, refusal
+    assert v.direction == "output" and not v.blocked
