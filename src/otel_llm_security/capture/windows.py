@@ -8,9 +8,10 @@ window made of those characters plus the last ``overlap`` characters already sca
 (so a payload split across a window boundary, or across chunks, is seen whole as long
 as it is shorter than the overlap), per choice / tool call / output part. A window
 whose verdict blocks (or redacts: chunks already delivered cannot be redacted, see
-:func:`stream_verdict`) stops delivery. Each character is scanned about
-``1 + overlap / size`` times, never the whole output from the start on each chunk; the
-whole output is still scanned once, when the stream ends.
+:func:`stream_verdict`) stops delivery. Each character is scanned 1 + overlap / size to
+1 + 2 · overlap / size times (the overlap starts at a line start), never the whole output
+from the start on each chunk; the whole output is still scanned once, when the stream
+ends.
 
 Cost per chunk: the stream wrapper appends the chunk (as in monitor mode) and compares
 the chunk count with the next checkpoint. At a checkpoint the text of the chunks since
