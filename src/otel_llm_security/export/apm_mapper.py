@@ -56,7 +56,7 @@ from otel_llm_security.export.apm_fields import (
     label_key,
     pattern_regex,
 )
-from otel_llm_security.export.documents import ApmDocument
+from otel_llm_security.export.documents import ApmDocument, flatten_into
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -981,27 +981,6 @@ def _is_ipv6(s: str) -> bool:
     return True
 
 
-def _flat_pairs(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
-    """The leaf fields of a nested object by dotted name, in the order and with the rules
-    of the store's ``flatten`` (an array of objects becomes multi-valued leaf fields)."""
-    for key, value in obj.items():
-        t = type(value)
-        if t is dict:
-            _flat_pairs(value, prefix + key + ".", out)
-        elif t is list and value and type(value[0]) is dict:
-            merged: dict[str, list[Any]] = {}
-            for item in value:
-                if type(item) is not dict:
-                    raise ValueError(f"field {prefix + key!r} mixes objects and values in one array")
-                sub: dict[str, Any] = {}
-                _flat_pairs(item, prefix + key + ".", sub)
-                for k, v in sub.items():
-                    merged.setdefault(k, []).extend(v if type(v) is list else [v])
-            out.update(merged)
-        else:
-            out[prefix + key] = value
-
-
 _PREFIXES: dict[str, str] = {}
 
 
@@ -1015,7 +994,7 @@ def _prefix(key: str) -> str:
 
 
 def _put_flat(obj: dict[str, Any], prefix: str, cols: dict[str, list[Any]], i: int, n: int) -> None:
-    """:func:`_flat_pairs` written straight into row ``i`` of ``n``-row columns."""
+    """:func:`flatten_into` written straight into row ``i`` of ``n``-row columns."""
     for key, value in obj.items():
         t = type(value)
         if t is dict:
@@ -1023,7 +1002,7 @@ def _put_flat(obj: dict[str, Any], prefix: str, cols: dict[str, list[Any]], i: i
             continue
         if t is list and value and type(value[0]) is dict:
             flat: dict[str, Any] = {}
-            _flat_pairs({key: value}, prefix, flat)
+            flatten_into({key: value}, prefix, flat)
             _put_row(flat, cols, i, n)
             continue
         name = prefix + key
@@ -1066,7 +1045,7 @@ class _ColumnMapper(_Mapper):
         if hit is not None:
             return hit[1]
         flat: dict[str, Any] = {}
-        _flat_pairs(obj, prefix, flat)
+        flatten_into(obj, prefix, flat)
         self._flat[id(obj)] = (obj, flat)
         return flat
 
@@ -1087,7 +1066,7 @@ class _ColumnMapper(_Mapper):
                     _put_flat(value, _prefix(key), cols, i, n)
             elif t is list and value and type(value[0]) is dict:
                 flat: dict[str, Any] = {}
-                _flat_pairs({key: value}, "", flat)
+                flatten_into({key: value}, "", flat)
                 _put_row(flat, cols, i, n)
             else:
                 col = cols.get(key)

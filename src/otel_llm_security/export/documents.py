@@ -18,3 +18,28 @@ class ApmDocument:
     index: str
     id: str
     source: dict[str, Any]
+
+
+def flatten_into(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    """Add the leaf fields of nested ``obj`` to ``out`` by dotted name (``prefix`` first).
+
+    Arrays of objects are flattened the way Elasticsearch indexes them: each leaf under
+    the array becomes one multi-valued field. Raises ValueError for an array that mixes
+    objects and plain values, which Elasticsearch refuses too.
+    """
+    for key, value in obj.items():
+        t = type(value)
+        if t is dict:
+            flatten_into(value, prefix + key + ".", out)
+        elif t is list and value and type(value[0]) is dict:
+            merged: dict[str, list[Any]] = {}
+            for item in value:
+                if type(item) is not dict:
+                    raise ValueError(f"field {prefix + key!r} mixes objects and values in one array")
+                sub: dict[str, Any] = {}
+                flatten_into(item, prefix + key + ".", sub)
+                for k, v in sub.items():
+                    merged.setdefault(k, []).extend(v if type(v) is list else [v])
+            out.update(merged)
+        else:
+            out[prefix + key] = value

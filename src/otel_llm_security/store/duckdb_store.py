@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_llm_security.attributes import ENV_STORE
 from otel_llm_security.export.apm_fields import ES_TYPES, field_es_type
-from otel_llm_security.export.documents import ApmDocument
+from otel_llm_security.export.documents import ApmDocument, flatten_into
 
 if TYPE_CHECKING:
     import duckdb
@@ -98,27 +98,11 @@ def flatten(source: dict[str, Any]) -> dict[str, Any]:
     under the array becomes one multi-valued field.
     """
     out: dict[str, Any] = {}
-    _flatten_into(source, "", out)
+    try:
+        flatten_into(source, "", out)
+    except ValueError as exc:
+        raise MappingError(str(exc)) from exc
     return out
-
-
-def _flatten_into(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
-    for key, value in obj.items():
-        t = type(value)
-        if t is dict:
-            _flatten_into(value, prefix + key + ".", out)
-        elif t is list and value and type(value[0]) is dict:
-            merged: dict[str, list[Any]] = {}
-            for item in value:
-                if type(item) is not dict:
-                    raise MappingError(f"field {prefix + key!r} mixes objects and values in one array")
-                sub: dict[str, Any] = {}
-                _flatten_into(item, prefix + key + ".", sub)
-                for k, v in sub.items():
-                    merged.setdefault(k, []).extend(v if type(v) is list else [v])
-            out.update(merged)
-        else:
-            out[prefix + key] = value
 
 
 def _flatten_into_columns(obj: dict[str, Any], prefix: str, cols: dict[str, list[Any]], i: int, n: int) -> None:
