@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_llm_security import attributes as A
@@ -28,6 +27,7 @@ from otel_llm_security.export.apm_mapper import (
     pattern_regex,
 )
 from otel_llm_security.store.duckdb_store import flatten
+from otel_llm_security.testing.otlp import any_value, key_values
 
 TRACE = bytes(range(1, 17))
 SPAN = bytes(range(1, 9))
@@ -35,26 +35,8 @@ PARENT = bytes(range(9, 17))
 T0 = 1_740_823_200_123_456_789  # 2025-03-01T10:00:00.123456789Z
 
 
-def av(v: Any) -> AnyValue:
-    if isinstance(v, bool):
-        return AnyValue(bool_value=v)
-    if isinstance(v, int):
-        return AnyValue(int_value=v)
-    if isinstance(v, float):
-        return AnyValue(double_value=v)
-    if isinstance(v, str):
-        return AnyValue(string_value=v)
-    if isinstance(v, bytes):
-        return AnyValue(bytes_value=v)
-    if isinstance(v, list):
-        return AnyValue(array_value=ArrayValue(values=[av(x) for x in v]))
-    if isinstance(v, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=kvs(v)))
-    raise TypeError(v)
-
-
-def kvs(d: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=av(v)) for k, v in d.items()]
+av = any_value
+kvs = key_values
 
 
 def request(

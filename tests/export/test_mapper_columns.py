@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_llm_security import attributes as A
@@ -24,31 +23,14 @@ from otel_llm_security.store.duckdb_store import (
     arrow_batch,
     column_batch,
 )
+from otel_llm_security.testing.otlp import any_value, key_values
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "store.py"
 T0 = 1_740_823_200_123_456_789
 
 
-def av(v: Any) -> AnyValue:
-    if isinstance(v, bool):
-        return AnyValue(bool_value=v)
-    if isinstance(v, int):
-        return AnyValue(int_value=v)
-    if isinstance(v, float):
-        return AnyValue(double_value=v)
-    if isinstance(v, str):
-        return AnyValue(string_value=v)
-    if isinstance(v, bytes):
-        return AnyValue(bytes_value=v)
-    if isinstance(v, list):
-        return AnyValue(array_value=ArrayValue(values=[av(x) for x in v]))
-    if isinstance(v, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=kvs(v)))
-    raise TypeError(v)
-
-
-def kvs(d: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=av(v)) for k, v in d.items()]
+av = any_value
+kvs = key_values
 
 
 def span(i: int, attrs: dict[str, Any], *, parent: bool = True, kind: int = Span.SPAN_KIND_CLIENT,
