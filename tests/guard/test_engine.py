@@ -172,3 +172,39 @@ def test_disabled_scanner_does_not_run() -> None:
 
 def test_empty_text_is_allowed() -> None:
     assert Guard.from_environment({}).scan_input("").action is Action.ALLOW
+
+
+# --- texts over max_scan_chars: scanned as a head + tail sample ------------------------
+
+LONG_FILLER = "The quarterly report covers revenue, costs and the hiring plan for next year. " * 20_000
+
+
+def test_oversized_text_is_sampled_but_both_ends_are_scanned() -> None:
+    g = guard("monitor", {"type": "prompt_injection", "action": "block"}, {"type": "denial_of_service", "action": "block"})
+    limit = g.policy.max_scan_chars
+    assert len(LONG_FILLER) > 4 * limit
+    for text in (INJECTION + " " + LONG_FILLER, LONG_FILLER + " " + INJECTION):
+        v = g.scan_input(text)
+        assert Threat.PROMPT_INJECTION.value in v.threats
+        dos = next(r for r in v.results if r.scanner == "denial_of_service")
+        assert not dos.passed and f"{len(text)} chars" in dos.reason  # the true length, not the sample's
+
+
+def test_injection_in_the_unsampled_middle_is_not_claimed_found() -> None:
+    g = guard("monitor", {"type": "prompt_injection", "action": "block"})
+    half = len(LONG_FILLER) // 2
+    v = g.scan_input(LONG_FILLER[:half] + " " + INJECTION + " " + LONG_FILLER[half:])
+    assert Threat.PROMPT_INJECTION.value not in v.threats  # documented limit of sampling
+
+
+def test_redact_on_a_sampled_text_blocks_instead_of_sending_a_truncated_text() -> None:
+    g = guard("enforce", {"type": "secrets", "action": "redact"})
+    v = g.scan_input(f"key {AWS_KEY} " + LONG_FILLER)
+    assert v.blocked and v.action is Action.BLOCK and v.sanitized_text is None
+    assert "cannot be redacted" in v.block_reason and AWS_KEY not in v.block_reason
+    assert g.scan_input(f"key {AWS_KEY} short").sanitized_text == "key [REDACTED:aws_access_key] short"
+
+
+def test_max_scan_chars_is_validated() -> None:
+    with pytest.raises(PolicyError, match="max_scan_chars"):
+        Guard.from_policy({"max_scan_chars": 10, "scanners": []})

@@ -180,8 +180,9 @@ class Guard:
         started = time.perf_counter()
         if not scanners:
             return dataclasses.replace(Verdict.empty(self.mode), direction=direction)
-        st = scan_text(text)
-        pst = scan_text(prompt) if prompt is not None else None
+        limit = self.policy.max_scan_chars
+        st = _sampled_scan_text(text, limit)
+        pst = _sampled_scan_text(prompt, limit) if prompt is not None else None
         results = [_run_one(cs, st, pst) for cs in scanners]
         return self._decide(direction, scanners, results, st, pst, started)
 
@@ -208,11 +209,16 @@ class Guard:
                     reasons.append(f"{direction} scanner {cs.name} failed closed ({res.error})")
             elif not res.passed:
                 taken = cs.action
-                if taken is Action.REDACT and res.sanitized is None:
-                    # The scanner cannot redact what it found: the safe reading is block.
+                sampled = st.original_length is not None
+                if taken is Action.REDACT and (res.sanitized is None or sampled):
+                    # The scanner cannot redact what it found (or saw only a sample, and
+                    # redacting that would send a truncated text): the safe reading is block.
                     taken = Action.BLOCK
                 if taken is Action.BLOCK:
-                    reasons.append(f"{direction} scanner {cs.name} ({', '.join(res.threats) or 'risk'}; score {res.score:.2f})")
+                    why = f"{', '.join(res.threats) or 'risk'}; score {res.score:.2f}"
+                    if sampled and cs.action is Action.REDACT:
+                        why += f"; text over {self.policy.max_scan_chars} chars cannot be redacted"
+                    reasons.append(f"{direction} scanner {cs.name} ({why})")
                 elif taken is Action.REDACT:
                     redactors.append((cs, res))
             action = _stronger(action, taken)
@@ -325,6 +331,17 @@ def _run_one(cs: ConfiguredScanner, st: ScanText, pst: ScanText | None) -> ScanR
     if elapsed > cs.budget_ms:
         return _failed_result(cs, "timeout", elapsed, res)
     return _evolve(res, duration_ms=elapsed)
+
+
+def _sampled_scan_text(text: str, limit: int) -> ScanText:
+    """scan_text of ``text``, or of its first 3/4 and last 1/4 of ``limit`` characters
+    when it is longer (injections sit at the start or the end of a pasted document far
+    more often than in its middle; the sample keeps both ends)."""
+    if len(text) <= limit:
+        return scan_text(text)
+    head = limit * 3 // 4
+    sample = text[:head] + "\n" + text[len(text) - (limit - head) :]
+    return dataclasses.replace(scan_text(sample), original_length=len(text))
 
 
 def _apply_redactions(

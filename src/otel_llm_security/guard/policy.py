@@ -68,6 +68,10 @@ class Policy(BaseModel):
     mode: Mode = Mode.MONITOR
     fail: FailMode = "open"
     budget_ms: float = Field(50.0, gt=0)
+    # Built-in scanners run inline, so their budgets cannot cut a scan short: a text
+    # longer than this is scanned as a head and tail sample instead, which bounds the
+    # time a huge prompt adds. Its true length still reaches the denial_of_service scanner.
+    max_scan_chars: int = Field(262_144, ge=4096)
     scanners: list[ScannerPolicy] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -26,6 +26,14 @@ class ScanText:
 
     raw: str
     normalized: str
+    # Length of the text the call carried when ``raw`` is only a sample of it (texts over
+    # the policy's max_scan_chars); None when ``raw`` is the whole text.
+    original_length: int | None = None
+
+    @property
+    def length(self) -> int:
+        """Characters in the whole text, sampled or not."""
+        return len(self.raw) if self.original_length is None else self.original_length
     # Memo of pure functions of the text shared by scanners (e.g. its word index);
     # not part of equality. Filling it twice from two threads is harmless.
     cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)

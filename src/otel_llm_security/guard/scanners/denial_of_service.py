@@ -44,8 +44,10 @@ class DenialOfServiceScanner(BuiltinScanner):
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
         raw = text.raw
-        chars = len(raw)
+        chars = text.length
         tokens = estimate_tokens(raw)
+        if chars > len(raw):  # a sample of a longer text: scale the estimate to the whole
+            tokens = tokens * chars // max(1, len(raw))
         reasons: list[str] = []
         score = 0.49 * min(1.0, max(chars / self.max_chars, tokens / self.max_tokens))
         if chars > self.max_chars:
