@@ -264,6 +264,14 @@ _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "
 _HEX_WORD_RE = re.compile(r"[0-9a-f]+")
 # "R E V E A L. H I D D E N. P R O M P T": five or more single letters in a row.
 _SPACED_RE = re.compile(r"(?:(?<!\w)\w[ \t.\-_*|]{1,3}){4,}\w(?!\w)")
+# Cheap gates, searched first (each starts with a character set, which ``re`` skips to in
+# C; the patterns above start with a look-behind or a letter, so ``re`` tries every
+# position): a text without a match of the gate has no match of the pattern.
+# _LEET_ANY_RE matches exactly where _LEET_TRIGGER_RE does, one character later at most;
+# every match of _SPACED_RE contains one of _SPACED_GATE_RE (its 2nd to 5th letters, the
+# 5th followed by a separator or a non-word character).
+_LEET_ANY_RE = re.compile(r"[013457@$!|](?:(?<=[a-z].)[a-z]|(?<=[013457@$])[a-z]{2})")
+_SPACED_GATE_RE = re.compile(r"[ \t.\-_*|]\w[ \t.\-_*|]{1,3}\w[ \t.\-_*|]{1,3}\w[ \t.\-_*|]{1,3}\w(?:[ \t.\-_*|]|(?!\w))")
 
 
 def _unspace(run: str) -> str:
@@ -383,15 +391,15 @@ class PromptInjectionScanner(BuiltinScanner):
                 views.append((encoding, decode(segment)))
         spaced = (
             [m.group(0) for m in itertools.islice(_SPACED_RE.finditer(norm), MAX_DECODED_CANDIDATES)]
-            if len(norm) <= LEET_WHOLE_CHARS
+            if len(norm) <= LEET_WHOLE_CHARS and _SPACED_GATE_RE.search(norm)
             else []
         )
         if spaced:
             views.append(("spaced", "\n".join(_unspace(run) for run in spaced)))
         if len(norm) <= LEET_WHOLE_CHARS:
-            if _LEET_TRIGGER_RE.search(norm):
+            if _LEET_ANY_RE.search(norm):
                 views.append(("leetspeak", norm.translate(_LEET_TABLE)))
-        else:
+        elif _LEET_ANY_RE.search(norm):
             spots = [m.start() for m in itertools.islice(_LEET_TRIGGER_RE.finditer(norm), LEET_MAX_SPOTS)]
             if spots:
                 segment = "\n".join(norm[max(0, p - 150) : p + 150] for p in spots)
