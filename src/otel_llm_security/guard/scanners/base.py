@@ -108,6 +108,23 @@ class RuleSet:
                     clauses.append((frozenset(a for a in words if not a.startswith("=")), tuple(a[1:] for a in words if a.startswith("="))))
             self._clauses.append(clauses)
         self._all_stems = sorted({s for clauses in self._clauses for stems, _ in clauses for s in stems})
+        # The same clauses numbered, for active(): which clauses each stem or literal
+        # satisfies, and which clauses each rule needs (none: the rule always runs).
+        self._stem_clauses: dict[str, list[int]] = {}
+        self._ascii_literals: list[tuple[str, int]] = []
+        self._other_literals: list[tuple[str, int]] = []
+        self._rule_clause_ids: list[frozenset[int]] = []
+        number = 0
+        for clauses in self._clauses:
+            ids = []
+            for stems, literals in clauses:
+                for stem in stems:
+                    self._stem_clauses.setdefault(stem, []).append(number)
+                for lit in literals:
+                    (self._ascii_literals if lit.isascii() else self._other_literals).append((lit, number))
+                ids.append(number)
+                number += 1
+            self._rule_clause_ids.append(frozenset(ids))
         self._prefix_stems = {s for s in self._all_stems if not s.endswith("$")}
         self._stem_lengths = sorted({len(s) for s in self._prefix_stems})
         self._all_stems_set = frozenset(self._all_stems)
@@ -172,16 +189,20 @@ class RuleSet:
 
     def active(self, text: str, words: list[str]) -> list[int]:
         """Indices of the rules whose anchors occur in ``text`` (``words``: its word index)."""
-        present = self.present_stems(words)
-        ascii_text = text.isascii()
-        out = []
-        for i, clauses in enumerate(self._clauses):
-            for stems, literals in clauses:
-                if stems.isdisjoint(present) and not any(lit in text for lit in literals if lit.isascii() or not ascii_text):
-                    break
-            else:
-                out.append(i)
-        return out
+        # A rule runs when each of its clauses holds: one of the clause's stems is
+        # present, or one of its literals occurs (non-ASCII ones only in non-ASCII text).
+        stem_clauses = self._stem_clauses
+        held: set[int] = set()
+        for stem in self.present_stems(words):
+            held.update(stem_clauses[stem])
+        for lit, number in self._ascii_literals:
+            if number not in held and lit in text:
+                held.add(number)
+        if not text.isascii():
+            for lit, number in self._other_literals:
+                if number not in held and lit in text:
+                    held.add(number)
+        return [i for i, needed in enumerate(self._rule_clause_ids) if needed <= held]
 
     def finditer(self, text: str, words: list[str] | None = None) -> Iterator[Hit]:
         """Matches of every rule. With ``words`` (the word index of ``text``), only the
