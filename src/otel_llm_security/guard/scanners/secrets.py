@@ -82,6 +82,29 @@ _PLACEHOLDER_RE = re.compile(
 _WEIGHT = {pid: w for pid, w, _ in PATTERNS}
 _SAMPLE_VALUE_RE = re.compile(r"(?i)1234|abcd|xxxx|example|sample|dummy|changeme|placeholder|secret|password|your")
 _SINGLE = [(pid, re.compile(p), tuple(ANCHORS[pid].split())) for pid, _, p in PATTERNS]
+_ALL_ANCHORS = frozenset(a for _, _, anchors in _SINGLE for a in anchors)
+_ANCHOR_LENGTHS = sorted({len(a) for a in _ALL_ANCHORS})
+_ANCHOR_MEMO_LIMIT = 20_000
+# word -> the anchors it starts with (bounded): a scan is then one dict lookup per
+# distinct word instead of one bisection of the word index per anchor.
+_WORD_ANCHORS: dict[str, tuple[str, ...]] = {}
+
+
+def _present_anchors(words: list[str]) -> frozenset[str] | set[str]:
+    """The anchors some word of the sorted index ``words`` starts with."""
+    if len(words) > 9 * len(_ALL_ANCHORS):
+        return {a for a in _ALL_ANCHORS if has_prefix(words, a)}
+    memo = _WORD_ANCHORS
+    present: set[str] = set()
+    for w in words:
+        found = memo.get(w)
+        if found is None:
+            found = tuple(w[:n] for n in _ANCHOR_LENGTHS if n <= len(w) and w[:n] in _ALL_ANCHORS)
+            if len(memo) < _ANCHOR_MEMO_LIMIT:
+                memo[w] = found
+        if found:
+            present.update(found)
+    return present
 
 
 # Key-name patterns that start with a case-insensitive alternation (no literal prefix for
@@ -117,8 +140,9 @@ def find_secrets(raw: str, words: list[str] | None = None) -> list[tuple[str, in
     found: list[tuple[str, int, int]] = []
     taken: list[tuple[int, int]] = []
     lowered: str | None = None
+    anchors_present = _present_anchors(words)
     for pid, regex, anchors in _SINGLE:
-        present = [a for a in anchors if has_prefix(words, a)]
+        present = [a for a in anchors if a in anchors_present]
         if not present:
             continue
         spans: list[tuple[int, int]] = [(0, len(raw))]
