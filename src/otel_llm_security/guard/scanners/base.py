@@ -96,7 +96,7 @@ class RuleSet:
         # start-up time of ``instrument()``, and most rules' own patterns are never needed).
         self._combined_source = (f"{prefix}(?:{combined})", flags)
         self._combined: re.Pattern[str] | None = None
-        self._single_sources = [(f"{prefix}(?:{rule.pattern})", flags) for rule in self.rules]
+        self._single_sources = [(_single_source(prefix, rule.pattern), flags) for rule in self.rules]
         self._single: list[re.Pattern[str] | None] = [None] * len(self.rules)
         # Per rule, its clauses as (stems, literals); a clause holds if any stem is present.
         self._clauses: list[list[tuple[frozenset[str], tuple[str, ...]]]] = []
@@ -259,6 +259,113 @@ class RuleSet:
         if sum(hi - lo for lo, hi in spans) > len(text) // 2:
             return None
         return spans
+
+
+WORD_START = r"(?<!\w)"
+_QUANTIFIERS = "?*+{"
+# Sinking pays when re can skip to few first letters; with many, each alternative's own
+# look-behind costs more than the one it replaces (bench: up to 2x slower past ~8).
+_SINK_MAX_FIRST_CHARS = 7
+
+
+def _single_source(prefix: str, pattern: str) -> str:
+    r"""One rule's pattern behind ``prefix``. For the word-start prefix, the look-behind is
+    moved after the literal every alternative starts with when it can be
+    (``(?<!\w)(?:ignore|forget)x`` -> ``(?:ignore(?<!\w[\s\S]{6})|forget(?<!\w[\s\S]{6}))x``):
+    the same test on the same character (the one before the match), so the same matches,
+    but the pattern now starts with literals, which re skips to in C instead of testing
+    the look-behind at every position."""
+    if prefix == WORD_START:
+        sunk = _sink(pattern)
+        if sunk is not None and len(sunk[1]) <= _SINK_MAX_FIRST_CHARS:
+            return sunk[0]
+    return f"{prefix}(?:{pattern})"
+
+
+def _sink(pattern: str) -> tuple[str, set[str]] | None:
+    r"""``(?<!\w)(?:pattern)`` with the look-behind after each alternative's leading
+    literal, and the literals' first characters; None when an alternative (or a
+    leading group's) does not start with a literal, or a leading group is quantified."""
+    alternatives = _top_level_split(pattern)
+    if alternatives is None:
+        return None
+    out: list[str] = []
+    firsts: set[str] = set()
+    for alt in alternatives:
+        if alt.startswith("(?:"):
+            close = _group_end(alt)
+            if close is None or (alt[close + 1 : close + 2] and alt[close + 1] in _QUANTIFIERS):
+                return None
+            inner = _sink(alt[3:close])
+            if inner is None:
+                return None
+            out.append(f"(?:{inner[0]}){alt[close + 1 :]}")
+            firsts |= inner[1]
+            continue
+        n = 0
+        while n < len(alt) and alt[n].isalnum():
+            n += 1
+        if n < len(alt) and alt[n] in _QUANTIFIERS:
+            n -= 1  # "instructions?": the last letter is optional
+        if n <= 0:
+            return None
+        out.append(f"{alt[:n]}(?<!\\w[\\s\\S]{{{n}}}){alt[n:]}")
+        firsts.add(alt[0])
+    return "|".join(out), firsts
+
+
+def _scan_groups(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth after it) for the characters of ``pattern`` outside
+    escapes and character classes."""
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                i += 1
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        else:
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+            yield i, c, depth
+        i += 1
+    if in_class:
+        yield len(pattern), "", -1
+
+
+def _top_level_split(pattern: str) -> list[str] | None:
+    """The top-level alternatives of ``pattern``; None if its groups do not balance."""
+    parts, start, depth = [], 0, 0
+    for i, c, depth in _scan_groups(pattern):
+        if depth < 0:
+            return None
+        if c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    if depth:
+        return None
+    parts.append(pattern[start:])
+    return parts
+
+
+def _group_end(pattern: str) -> int | None:
+    """Index of the ")" that closes the group opening at ``pattern[0]``."""
+    for i, c, depth in _scan_groups(pattern):
+        if depth < 0:
+            return None
+        if c == ")" and depth == 0:
+            return i
+    return None
 
 
 WINDOW = 200  # chars around an anchor; rule matches are shorter (a few bounded filler words)
