@@ -186,6 +186,14 @@ def decode_view(text: str) -> str:
     return text
 
 
+def _words(view: str, text: ScanText) -> list[str]:
+    """The word index of ``view``: the text's own (shared with the other scanners through
+    its cache) when ``view`` is its normalised form, as for ASCII answers without code."""
+    if view == text.normalized:
+        return word_index(text)
+    return word_index(ScanText(view, view))
+
+
 class InsecureOutputScanner(BuiltinScanner):
     """Options: ``mask_code`` (default True): ignore HTML inside markdown code for XSS rules."""
 
@@ -209,12 +217,12 @@ class InsecureOutputScanner(BuiltinScanner):
         if decoded != rendered:
             views.append((decoded.lower(), True))
         for view, is_decoded in views:
-            for hit in HTML_RULES.finditer(view, word_index(ScanText(view, view))):
+            for hit in HTML_RULES.finditer(view, _words(view, text)):
                 if hit.rule.id not in weights:
                     encoded = encoded or is_decoded
                 weights.setdefault(hit.rule.id, hit.rule.weight)
                 threats.add(hit.rule.threat)
-        for hit in CODE_RULES.finditer(lowered, word_index(ScanText(lowered, lowered))):
+        for hit in CODE_RULES.finditer(lowered, _words(lowered, text)):
             weights.setdefault(hit.rule.id, hit.rule.weight)
             threats.add(hit.rule.threat)
         masked_raw = mask_code(raw) if self.mask_code else raw
