@@ -240,7 +240,7 @@ ANCHORS: dict[str, str] = {
     "ml_leak": "prompt systemprompt systemanweisung anweisungen",
     "chatml_tokens": "=<|",
     "inst_delimiters": "inst sys system admin developer & inst sys system you ignore new override disregard forget from",
-    "md_heading_override": "system new instruction admin override developer",
+    "md_heading_override": "system new instruction admin override developer & =##",  # =##: the pattern needs "##"
     "fake_turn": "assistant ai chatgpt gpt model",
     "dan_tags": "=🔓 =[classic] =[jailbreak]",
     "ml_zh": "=忽略 =无视 =忽视 =忘记 =忘掉 =不要理会 =不要遵守 =無視",
