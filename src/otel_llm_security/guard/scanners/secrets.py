@@ -82,6 +82,9 @@ _PLACEHOLDER_RE = re.compile(
 _WEIGHT = {pid: w for pid, w, _ in PATTERNS}
 _SAMPLE_VALUE_RE = re.compile(r"(?i)1234|abcd|xxxx|example|sample|dummy|changeme|placeholder|secret|password|your")
 _SINGLE = [(pid, re.compile(p), tuple(ANCHORS[pid].split())) for pid, _, p in PATTERNS]
+# Substrings every match contains, for patterns that start with a character set (re
+# tries those at every s/r/b of the text): a text without the substring is skipped.
+_REQUIRED = {"stripe_key": "k_live_", "stripe_test_key": "k_test_", "bearer_token": "earer"}
 _ALL_ANCHORS = frozenset(a for _, _, anchors in _SINGLE for a in anchors)
 _ANCHOR_LENGTHS = sorted({len(a) for a in _ALL_ANCHORS})
 _ANCHOR_MEMO_LIMIT = 20_000
@@ -144,6 +147,9 @@ def find_secrets(raw: str, words: list[str] | None = None) -> list[tuple[str, in
     for pid, regex, anchors in _SINGLE:
         present = [a for a in anchors if a in anchors_present]
         if not present:
+            continue
+        required = _REQUIRED.get(pid)
+        if required is not None and required not in raw:
             continue
         spans: list[tuple[int, int]] = [(0, len(raw))]
         if pid in _WINDOWED:
