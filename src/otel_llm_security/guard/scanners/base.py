@@ -302,6 +302,8 @@ def _sink(pattern: str) -> tuple[str, set[str]] | None:
             out.append(f"(?:{inner[0]}){alt[close + 1 :]}")
             firsts |= inner[1]
             continue
+        if alt.startswith("\\b") and alt[2:3].isalnum():
+            alt = alt[2:]  # after (?<!\w), \b before a letter always holds
         n = 0
         while n < len(alt) and alt[n].isalnum():
             n += 1
