@@ -273,26 +273,16 @@ def _build(index: int, entry: ScannerPolicy) -> Scanner:
 
 def _failed_result(cs: ConfiguredScanner, error: str, duration_ms: float, partial: ScanResult | None) -> ScanResult:
     threats = tuple(sorted({*(partial.threats if partial else ()), Threat.SCANNER_ERROR.value}))
-    if cs.fail == "closed":
-        return ScanResult(
-            scanner=cs.name,
-            direction=cs.scanner.direction,
-            score=1.0,
-            passed=False,
-            threats=threats,
-            reason=f"failed closed: {error}",
-            error=error,
-            duration_ms=duration_ms,
-        )
-    if partial is not None:  # finished late: keep what it found
+    closed = cs.fail == "closed"
+    if partial is not None and not closed:  # finished late: keep what it found
         return dataclasses.replace(partial, threats=threats, error=error, duration_ms=duration_ms)
     return ScanResult(
         scanner=cs.name,
         direction=cs.scanner.direction,
-        score=0.0,
-        passed=True,
+        score=1.0 if closed else 0.0,
+        passed=not closed,
         threats=threats,
-        reason=f"failed open: {error}",
+        reason=f"failed {cs.fail}: {error}",
         error=error,
         duration_ms=duration_ms,
     )
