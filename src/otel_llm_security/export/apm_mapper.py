@@ -56,7 +56,7 @@ from otel_llm_security.export.apm_fields import (
     label_key,
     pattern_regex,
 )
-from otel_llm_security.export.documents import ApmDocument, flatten_into
+from otel_llm_security.export.documents import ApmDocument, flatten_into, flatten_into_columns, put_row
 
 if TYPE_CHECKING:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -993,33 +993,6 @@ def _prefix(key: str) -> str:
     return p
 
 
-def _put_flat(obj: dict[str, Any], prefix: str, cols: dict[str, list[Any]], i: int, n: int) -> None:
-    """:func:`flatten_into` written straight into row ``i`` of ``n``-row columns."""
-    for key, value in obj.items():
-        t = type(value)
-        if t is dict:
-            _put_flat(value, prefix + key + ".", cols, i, n)
-            continue
-        if t is list and value and type(value[0]) is dict:
-            flat: dict[str, Any] = {}
-            flatten_into({key: value}, prefix, flat)
-            _put_row(flat, cols, i, n)
-            continue
-        name = prefix + key
-        col = cols.get(name)
-        if col is None:
-            col = cols[name] = [None] * n
-        col[i] = value
-
-
-def _put_row(fields: dict[str, Any], cols: dict[str, list[Any]], i: int, n: int) -> None:
-    for name, v in fields.items():
-        col = cols.get(name)
-        if col is None:
-            col = cols[name] = [None] * n
-        col[i] = v
-
-
 class _ColumnMapper(_Mapper):
     """The mapper writing each document straight into per-field columns (dotted names, row
     ``i`` of every column is document ``i``) instead of a nested ``_source``: the same
@@ -1061,13 +1034,13 @@ class _ColumnMapper(_Mapper):
             t = type(value)
             if t is dict:
                 if base.get(key) is value:
-                    _put_row(self._shared(_prefix(key), value), cols, i, n)
+                    put_row(self._shared(_prefix(key), value), cols, i, n)
                 else:
-                    _put_flat(value, _prefix(key), cols, i, n)
+                    flatten_into_columns(value, _prefix(key), cols, i, n)
             elif t is list and value and type(value[0]) is dict:
                 flat: dict[str, Any] = {}
                 flatten_into({key: value}, "", flat)
-                _put_row(flat, cols, i, n)
+                put_row(flat, cols, i, n)
             else:
                 col = cols.get(key)
                 if col is None:
@@ -1087,7 +1060,7 @@ class _ColumnMapper(_Mapper):
         if ds is None:
             type_, dataset, namespace = index.split("-", 2)
             ds = _DATA_STREAMS[index] = {"type": type_, "dataset": dataset, "namespace": namespace}
-        _put_row(self._shared("data_stream.", ds), cols, i, n)
+        put_row(self._shared("data_stream.", ds), cols, i, n)
 
 
 def map_request_columns(

@@ -43,3 +43,31 @@ def flatten_into(obj: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
             out.update(merged)
         else:
             out[prefix + key] = value
+
+
+def put_row(fields: dict[str, Any], cols: dict[str, list[Any]], i: int, n: int) -> None:
+    """Write flat ``fields`` into row ``i`` of ``n``-row columns, creating missing columns."""
+    for name, v in fields.items():
+        col = cols.get(name)
+        if col is None:
+            col = cols[name] = [None] * n
+        col[i] = v
+
+
+def flatten_into_columns(obj: dict[str, Any], prefix: str, cols: dict[str, list[Any]], i: int, n: int) -> None:
+    """:func:`flatten_into` written straight into row ``i`` of ``n``-row per-field columns."""
+    for key, value in obj.items():
+        t = type(value)
+        if t is dict:
+            flatten_into_columns(value, prefix + key + ".", cols, i, n)
+            continue
+        if t is list and value and type(value[0]) is dict:
+            flat: dict[str, Any] = {}
+            flatten_into({key: value}, prefix, flat)
+            put_row(flat, cols, i, n)
+            continue
+        name = prefix + key
+        col = cols.get(name)
+        if col is None:
+            col = cols[name] = [None] * n
+        col[i] = value

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_llm_security.attributes import ENV_STORE
 from otel_llm_security.export.apm_fields import ES_TYPES, field_es_type
-from otel_llm_security.export.documents import ApmDocument, flatten_into
+from otel_llm_security.export.documents import ApmDocument, flatten_into, flatten_into_columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -105,27 +105,6 @@ def flatten(source: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _flatten_into_columns(obj: dict[str, Any], prefix: str, cols: dict[str, list[Any]], i: int, n: int) -> None:
-    """flatten() for row ``i`` of a batch of ``n``, straight into per-field value lists."""
-    for key, value in obj.items():
-        t = type(value)
-        if t is dict:
-            _flatten_into_columns(value, prefix + key + ".", cols, i, n)
-            continue
-        if t is list and value and type(value[0]) is dict:
-            for name, v in flatten({key: value}).items():
-                col = cols.get(prefix + name)
-                if col is None:
-                    col = cols[prefix + name] = [None] * n
-                col[i] = v
-            continue
-        name = prefix + key
-        col = cols.get(name)
-        if col is None:
-            col = cols[name] = [None] * n
-        col[i] = value
-
-
 def unflatten(fields: dict[str, Any]) -> dict[str, Any]:
     """Dotted field values → a nested ``_source`` (dates printed as Elasticsearch prints them)."""
     out: dict[str, Any] = {}
@@ -188,8 +167,11 @@ def column_batch(docs: Iterable[ApmDocument], *, keep_source: bool = False) -> C
     batch = list(docs)
     n = len(batch)
     cols: dict[str, list[Any]] = {}
-    for i, doc in enumerate(batch):
-        _flatten_into_columns(doc.source, "", cols, i, n)
+    try:
+        for i, doc in enumerate(batch):
+            flatten_into_columns(doc.source, "", cols, i, n)
+    except ValueError as exc:
+        raise MappingError(str(exc)) from exc
     sources = [json.dumps(d.source, separators=(",", ":"), default=str) for d in batch] if keep_source else None
     return ColumnBatch([d.id for d in batch], [d.index for d in batch], cols, sources)
 
