@@ -198,6 +198,30 @@ def test_store_span_exporter_in_process(store: DocumentStore) -> None:
     assert store.count() == 2  # a store passed in stays open
 
 
+def test_store_span_exporter_writes_what_the_document_path_writes(store: DocumentStore) -> None:
+    """The exporter takes the receiver's column path; it must store exactly the documents
+    the nested mapper gives for the same spans (events, exceptions and multi-values too)."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_llm_security.export.apm_mapper import map_readable_spans
+
+    mem = InMemorySpanExporter()
+    provider = provider_with(mem)
+    emit(provider)
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("chat m", kind=SpanKind.CLIENT, attributes={A.GEN_AI_SYSTEM: "openai"}) as sp:
+        sp.add_event(A.EVENT_SECURITY_FINDING, {"llm.security.scanner": "pii", "llm.security.score": 0.9})
+        sp.record_exception(ValueError("boom"))
+    spans = mem.get_finished_spans()
+
+    StoreSpanExporter(store).export(spans)
+    with DocumentStore() as reference:
+        reference.write(map_readable_spans(spans))
+        expected = sorted(reference.documents(), key=repr)
+    assert sorted(store.documents(), key=repr) == expected
+    assert len(expected) == 5  # 3 spans, one finding event, one exception
+
+
 def test_store_span_exporter_owns_a_store_opened_by_path(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     exporter = StoreSpanExporter(path)

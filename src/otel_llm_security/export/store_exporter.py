@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_llm_security.export.apm_mapper import InvalidSpanError, map_readable_spans
+from otel_llm_security.export.apm_mapper import InvalidSpanError
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -43,15 +43,20 @@ class StoreSpanExporter(SpanExporter):
         self._shutdown = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+        from otel_llm_security.export.otlp_receiver import request_batch
         from otel_llm_security.store.duckdb_store import StoreError
 
         if self._shutdown:
             log.warning("StoreSpanExporter is shut down; %d spans not written", len(spans))
             return SpanExportResult.FAILURE
         try:
-            docs = map_readable_spans(spans, namespace=self.namespace)
+            # the same OTLP encoding as the SDK exporters, then the receiver's column path:
+            # no nested documents to build and flatten unless the store keeps _source
+            batch = request_batch(encode_spans(spans), self.namespace, self.store.keep_source)
             with self._lock:
-                self.store.write(docs)
+                self.store.write_batch(batch)
         except (StoreError, InvalidSpanError) as exc:
             log.error("could not write %d spans to the store: %s", len(spans), exc)
             return SpanExportResult.FAILURE
