@@ -73,6 +73,11 @@ class ConfiguredScanner:
     def isolated(self) -> bool:
         return bool(getattr(self.scanner, "isolated", False))
 
+    def __post_init__(self) -> None:
+        # Looked up once, not per scan: the bound scan method and whether it runs isolated.
+        object.__setattr__(self, "_scan_fn", self.scanner.scan)
+        object.__setattr__(self, "_isolated", bool(getattr(self.scanner, "isolated", False)))
+
 
 class Guard:
     """Scans prompts and outputs per a :class:`~otel_llm_security.guard.policy.Policy`.
@@ -190,7 +195,7 @@ class Guard:
         self,
         direction: Direction,
         scanners: Sequence[ConfiguredScanner],
-        results: list[ScanResult],
+        results: list[tuple[ScanResult, float | None]],
         st: ScanText,
         pst: ScanText | None,
         started: float,
@@ -199,7 +204,11 @@ class Guard:
         reasons: list[str] = []
         redactors: list[tuple[ConfiguredScanner, ScanResult]] = []
         final: list[ScanResult] = []
-        for cs, res in zip(scanners, results, strict=True):
+        allow = Action.ALLOW
+        for cs, (res, elapsed) in zip(scanners, results, strict=True):
+            if res.passed and not res.error:  # the common case: nothing to decide
+                final.append(_evolve(res, action=allow) if elapsed is None else _evolve(res, duration_ms=elapsed, action=allow))
+                continue
             taken = Action.ALLOW
             if res.error:
                 taken = Action.BLOCK if cs.fail == "closed" else Action.WARN
@@ -222,7 +231,9 @@ class Guard:
                 elif taken is Action.REDACT:
                     redactors.append((cs, res))
             action = _stronger(action, taken)
-            final.append(_evolve(res, action=taken))
+            # One copy per result: the scanner's own result with the time it took and
+            # what the policy did about it (failed results already carry their time).
+            final.append(_evolve(res, action=taken) if elapsed is None else _evolve(res, duration_ms=elapsed, action=taken))
         enforce = self.mode is Mode.ENFORCE
         blocked = enforce and action is Action.BLOCK
         sanitized = None
@@ -302,25 +313,27 @@ def _evolve(res: ScanResult, **changes: Any) -> ScanResult:
     return new
 
 
-def _run_one(cs: ConfiguredScanner, st: ScanText, pst: ScanText | None) -> ScanResult:
+def _run_one(cs: ConfiguredScanner, st: ScanText, pst: ScanText | None) -> tuple[ScanResult, float | None]:
+    """The scanner's result and its duration in ms; a failed scanner's result already
+    carries its duration (None then)."""
     t0 = time.perf_counter()
     try:
-        if cs.isolated:
+        if cs._isolated:  # type: ignore[attr-defined]
             future = _pool().submit(cs.scanner.scan, st, pst)
             try:
                 res = future.result(timeout=cs.budget_ms / 1000.0)
             except concurrent.futures.TimeoutError:
                 future.cancel()
-                return _failed_result(cs, "timeout", (time.perf_counter() - t0) * 1000.0, None)
+                return _failed_result(cs, "timeout", (time.perf_counter() - t0) * 1000.0, None), None
         else:
-            res = cs.scanner.scan(st, pst)
+            res = cs._scan_fn(st, pst)  # type: ignore[attr-defined]
     except Exception as exc:  # a scanner bug must never break the app's call
         log.warning("scanner %s raised %s", cs.name, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
-        return _failed_result(cs, type(exc).__name__, (time.perf_counter() - t0) * 1000.0, None)
+        return _failed_result(cs, type(exc).__name__, (time.perf_counter() - t0) * 1000.0, None), None
     elapsed = (time.perf_counter() - t0) * 1000.0
     if elapsed > cs.budget_ms:
-        return _failed_result(cs, "timeout", elapsed, res)
-    return _evolve(res, duration_ms=elapsed)
+        return _failed_result(cs, "timeout", elapsed, res), None
+    return res, elapsed
 
 
 def _sampled_scan_text(text: str, limit: int) -> ScanText:
