@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
+from otel_llm_security.guard.scanners.literals import encode_clauses, required_words_cached
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,26 @@ def word_index(text: ScanText, *, lower_raw: bool = False) -> list[str]:
     return cached  # type: ignore[return-value]
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+_whole_words_memo: tuple[list[str], frozenset[str]] | None = None
+
+
+def whole_words(text: str, words: list[str]) -> frozenset[str]:
+    """The whole words of ``text`` as :mod:`scanners.literals` defines them (maximal
+    ASCII letter-and-digit runs), from its word index ``words``: the same words, except
+    that control characters (kept inside words by the index) separate them too.
+    Remembers the last index (the rule sets of one scan share it)."""
+    global _whole_words_memo
+    memo = _whole_words_memo
+    if memo is not None and memo[0] is words:
+        return memo[1]
+    found = frozenset(words)
+    if _CONTROL_RE.search(text):
+        found = frozenset(piece for w in found for piece in _CONTROL_RE.split(w) if piece)
+    _whole_words_memo = (words, found)
+    return found
+
+
 def has_prefix(words: list[str], stem: str) -> bool:
     """A word of the sorted index starts with ``stem`` (equals it, for ``stem$``)."""
     if stem.endswith("$"):
@@ -79,6 +100,9 @@ def has_prefix(words: list[str], stem: str) -> bool:
     return i < len(words) and words[i].startswith(stem)
 
 
+# Up to this many rules left by the whole-word test, their anchors are checked one by one
+# (a bisection of the word index per stem); past it, for all rules at once.
+_LAZY_ANCHOR_RULES = 4
 _WORD_MEMO_LIMIT = 20_000  # distinct words remembered per rule set (~1-2 MB at most)
 
 
@@ -135,6 +159,13 @@ class RuleSet:
         self._windowable = ["$" not in rule.pattern and "\\Z" not in rule.pattern for rule in self.rules]
         # word -> the stems it carries (bounded; see _present_stems)
         self._word_stems: dict[str, tuple[str, ...]] = {}
+        # Whole words each rule's matches contain, derived from its pattern (see
+        # scanners.literals): built on first use, as clause bits per word.
+        self._required_sources = [(f"{prefix}(?:{rule.pattern})", flags) for rule in self.rules]
+        self._required: list[tuple[frozenset[bytes], ...]] | None = None
+        self._word_bits: dict[str, int] = {}
+        self._key_words: frozenset[str] = frozenset()
+        self._rule_bits: list[int] = []
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -187,7 +218,70 @@ class RuleSet:
                 found.append(w[:length])
         return tuple(found)
 
+    def _setup_required(self) -> None:
+        required = [required_words_cached(src, flags) for src, flags in self._required_sources]
+        word_bits: dict[str, int] = {}
+        rule_bits: list[int] = []
+        number = 0
+        for clauses in required:
+            bits = 0
+            for clause in clauses:
+                for word in clause:
+                    word_bits[word] = word_bits.get(word, 0) | (1 << number)
+                bits |= 1 << number
+                number += 1
+            rule_bits.append(bits)
+        self._word_bits = word_bits
+        self._key_words = frozenset(word_bits)
+        self._rule_bits = rule_bits
+        self._required = [encode_clauses(c) for c in required]
+
+    def required(self, i: int) -> tuple[frozenset[bytes], ...]:
+        """The whole-word clauses of rule ``i`` (see scanners.literals)."""
+        if self._required is None:
+            self._setup_required()
+        assert self._required is not None
+        return self._required[i]
+
     def active(self, text: str, words: list[str]) -> list[int]:
+        """Indices of the rules that can match ``text`` (``words``: its word index):
+        each clause of the whole words derived from the rule's pattern has a word in
+        the text (one set intersection), and each clause of its anchors holds."""
+        if self._required is None:
+            self._setup_required()
+        word_bits = self._word_bits
+        held = 0
+        for word in self._key_words.intersection(whole_words(text, words)):
+            held |= word_bits[word]
+        candidates = [i for i, bits in enumerate(self._rule_bits) if held & bits == bits]
+        if len(candidates) > _LAZY_ANCHOR_RULES:
+            # many left: the anchors of all rules at once (memoised per word) are cheaper
+            anchored = set(self.active_by_anchors(text, words))
+            return [i for i in candidates if i in anchored]
+        return [i for i in candidates if self._anchors_hold(i, text, words)]
+
+    def _anchors_hold(self, i: int, text: str, words: list[str]) -> bool:
+        """Each anchor clause of rule ``i`` holds (the test :meth:`active_by_anchors`
+        makes for all rules at once, for one rule)."""
+        non_ascii: bool | None = None
+        for stems, literals in self._clauses[i]:
+            if any(has_prefix(words, stem) for stem in stems):
+                continue
+            found = False
+            for lit in literals:
+                if lit.isascii():
+                    found = lit in text
+                else:
+                    if non_ascii is None:
+                        non_ascii = not text.isascii()
+                    found = non_ascii and lit in text
+                if found:
+                    break
+            if not found:
+                return False
+        return True
+
+    def active_by_anchors(self, text: str, words: list[str]) -> list[int]:
         """Indices of the rules whose anchors occur in ``text`` (``words``: its word index)."""
         # A rule runs when each of its clauses holds: one of the clause's stems is
         # present, or one of its literals occurs (non-ASCII ones only in non-ASCII text).

