@@ -107,3 +107,54 @@ def test_metric_attributes_are_low_cardinality(instrument, telemetry, replay, gu
                                   a.LLM_SECURITY_ACTION, a.SIGNAL_TOKEN_TYPE, a.LLM_SECURITY_TOKENS_ESTIMATED}
     [(_, req)] = points(telemetry, a.METRIC_REQUESTS)
     assert req.value == 5
+
+
+def test_metric_attribute_sets_follow_each_call(instrument, telemetry, replay, guard_factory) -> None:
+    """The per-combination attribute sets the recorder reuses keep calls apart."""
+    instrument(guard=guard_factory())
+    client = replay.client()
+    for model in ("gpt-4o-mini", "gpt-4o", "gpt-4o-mini"):
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hello"}])
+    ask(client, INJ)  # same model, another action (the scripted injection blocks; monitor mode): its own set
+    reqs = {(at[a.GEN_AI_REQUEST_MODEL], at[a.LLM_SECURITY_ACTION]): p.value for at, p in points(telemetry, a.METRIC_REQUESTS)}
+    assert reqs == {("gpt-4o-mini", "allow"): 2, ("gpt-4o", "allow"): 1, ("gpt-4o-mini", "block"): 1}
+    tokens = sorted((at[a.GEN_AI_REQUEST_MODEL], at[a.SIGNAL_TOKEN_TYPE], p.count)
+                    for at, p in points(telemetry, a.METRIC_TOKEN_USAGE))
+    assert tokens == [("gpt-4o", "input", 1), ("gpt-4o", "output", 1),
+                      ("gpt-4o-mini", "input", 3), ("gpt-4o-mini", "output", 3)]
+
+
+def test_security_log_skipped_without_logger_provider_and_sent_once_one_is_set(monkeypatch, telemetry, replay,
+                                                                                guard_factory) -> None:
+    """With the API's stand-in logger and no LoggerProvider the record is not built; a
+    provider set later (after instrument()) gets the next one."""
+    from opentelemetry._logs import _internal as logs_internal
+
+    from otel_llm_security.capture.instrumentor import OpenAISecurityInstrumentor
+    from otel_llm_security.record import recorder as recorder_mod
+    from conftest import make_settings
+
+    monkeypatch.setattr(logs_internal, "_LOGGER_PROVIDER", None)
+    built: list[str] = []
+    original = recorder_mod.Recorder._security_log
+
+    def spy(self: Any, span: Any, data: Any, summary: Any) -> None:
+        built.append(summary.block_reason or ",".join(summary.threats))
+        original(self, span, data, summary)
+
+    monkeypatch.setattr(recorder_mod.Recorder, "_security_log", spy)
+    inst = OpenAISecurityInstrumentor()
+    providers = telemetry.providers()
+    providers.pop("logger_provider")
+    inst.instrument(**providers, settings=make_settings(), guard=guard_factory())
+    try:
+        client = replay.client()
+        ask(client, INJ)
+        assert built == []
+        assert telemetry.spans()[-1].attributes[a.LLM_SECURITY_THREATS] == ("prompt_injection",)
+        monkeypatch.setattr(logs_internal, "_LOGGER_PROVIDER", telemetry.logger_provider)
+        ask(client, INJ)
+        assert built == ["prompt_injection"]
+        assert len(telemetry.logs()) == 1
+    finally:
+        inst.uninstrument()

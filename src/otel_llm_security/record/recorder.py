@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry._logs import LogRecord, SeverityNumber, get_logger
+from opentelemetry._logs import LogRecord, NoOpLogger, SeverityNumber, get_logger
 from opentelemetry.metrics import get_meter
 from opentelemetry.trace import Span
 
@@ -28,6 +28,11 @@ from otel_llm_security.guard.scanner import ScanResult
 from otel_llm_security.guard.verdict import ProviderVerdict, Verdict
 from otel_llm_security.record.hashing import Hasher
 from otel_llm_security.record.settings import RecordSettings
+
+try:  # the API's stand-in logger until a LoggerProvider is set (private module)
+    from opentelemetry._logs._internal import ProxyLogger
+except ImportError:  # pragma: no cover - another API layout: always build the record
+    ProxyLogger = ()  # type: ignore[assignment,misc]
 
 logger = logging.getLogger("otel_llm_security")
 
@@ -40,6 +45,9 @@ _LOG_RECORD_HAS_CONTEXT = "context" in _LOG_RECORD_PARAMS
 _LOG_RECORD_HAS_EVENT_NAME = "event_name" in _LOG_RECORD_PARAMS
 
 _TARGET = {"input": "llm_input", "output": "llm_output"}
+# Distinct metric attribute sets kept (operation x system x model x mode x action x
+# estimated): far above any real app's count; past it the sets are built per call.
+_METRIC_SETS_MAX = 1024
 
 # Span classes whose add_event raises NotImplementedError (the classic elastic-apm agent's
 # OpenTelemetry bridge): the flat summary is still recorded on them, the finding events
@@ -131,8 +139,13 @@ class Summary:
     found: list[tuple[str, str]]
 
 
+_ALLOW = Action.ALLOW
+_SCANNER_ERROR = Threat.SCANNER_ERROR.value
+_PROVIDER_FILTER = Threat.PROVIDER_FILTER.value
+
+
 def summarize(data: CallData) -> Summary:
-    action = Action.ALLOW
+    action = _ALLOW
     blocked = False
     reasons: list[str] = []
     found: set[tuple[str, str]] = set()
@@ -141,27 +154,31 @@ def summarize(data: CallData) -> Summary:
     for direction, v in (("input", data.input_verdict), ("output", data.output_verdict)):
         if v is None:
             continue
-        if ACTION_SEVERITY[v.action] > ACTION_SEVERITY[action]:
+        if v.action is not _ALLOW and ACTION_SEVERITY[v.action] > ACTION_SEVERITY[action]:
             action = v.action
         blocked = blocked or v.blocked
         if v.block_reason:
             reasons.append(v.block_reason)
-        found.update((t, direction) for t in v.threats)
-        if v.scanner_errors:
-            found.add((Threat.SCANNER_ERROR.value, direction))
-        risk = max(risk, v.risk_score)
+        if v.results:  # a verdict without results has no threats, no errors and risk 0.0
+            found.update((t, direction) for t in v.threats)
+            if v.scanner_errors:
+                found.add((_SCANNER_ERROR, direction))
+            risk = max(risk, v.risk_score)
         scan_ms += v.duration_ms
-    found.update((Threat.SCANNER_ERROR.value, d) for d in data.guard_errors)
+    if data.guard_errors:
+        found.update((_SCANNER_ERROR, d) for d in data.guard_errors)
     block_source = "guard" if blocked else None
     pv = data.provider
     if pv is not None:
-        found.add((Threat.PROVIDER_FILTER.value, "provider"))
+        found.add((_PROVIDER_FILTER, "provider"))
         if pv.refused:
             blocked = True
             action = Action.BLOCK
             block_source = block_source or "provider"
             cats = f" ({', '.join(pv.categories)})" if pv.categories else ""
             reasons.append(f"provider content filter: {pv.filter_code}{cats}")
+    if not found:
+        return Summary(action, blocked, "; ".join(reasons), [], risk, scan_ms, block_source, [])
     return Summary(
         action=action,
         blocked=blocked,
@@ -210,6 +227,7 @@ class Recorder:
             a.METRIC_SCAN_DURATION, unit="ms", description="Time spent in guardrail scanners per LLM call."
         )
         self.log = get_logger(SCOPE_NAME, __version__, logger_provider)
+        self._metric_sets: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = {}
 
     # --- span ---------------------------------------------------------------
 
@@ -218,8 +236,8 @@ class Recorder:
 
     def attributes(self, data: CallData, summary: Summary, own_span: bool) -> dict[str, Any]:
         attrs: dict[str, Any] = {
-            a.LLM_SECURITY_MODE: data.mode.value,
-            a.LLM_SECURITY_ACTION: summary.action.value,
+            a.LLM_SECURITY_MODE: data.mode._value_,
+            a.LLM_SECURITY_ACTION: summary.action._value_,
             a.LLM_SECURITY_BLOCKED: summary.blocked,
             a.LLM_SECURITY_RISK_SCORE: float(summary.risk_score),
             a.LLM_SECURITY_SCAN_DURATION_MS: float(summary.scan_ms),
@@ -228,14 +246,20 @@ class Recorder:
             attrs[a.LLM_SECURITY_BLOCK_REASON] = summary.block_reason
         if summary.threats:
             attrs[a.LLM_SECURITY_THREATS] = summary.threats
-        for v in data.verdicts():
+        errors: set[str] | None = {"guard"} if data.guard_errors else None
+        for v in (data.input_verdict, data.output_verdict):
+            if v is None or not v.results:
+                continue
             for r in v.results:
                 name = score_attribute(r.direction, r.scanner)
                 if name is not None:
                     attrs[name] = float(r.score)
-        errors = sorted({*(["guard"] if data.guard_errors else []), *(e for v in data.verdicts() for e in v.scanner_errors)})
+            scanner_errors = v.scanner_errors
+            if scanner_errors:
+                errors = errors or set()
+                errors.update(scanner_errors)
         if errors:
-            attrs[a.LLM_SECURITY_SCANNER_ERRORS] = errors
+            attrs[a.LLM_SECURITY_SCANNER_ERRORS] = sorted(errors)
         if data.redacted:
             attrs[a.LLM_SECURITY_REDACTED] = True
         settings = self.settings
@@ -286,7 +310,9 @@ class Recorder:
 
     def _add_finding_events(self, span: Span, data: CallData) -> None:
         policy_id = data.policy_id
-        for v in data.verdicts():
+        for v in (data.input_verdict, data.output_verdict):
+            if v is None or not v.results:
+                continue
             vtype = _verdict_type(v, data.mode)
             for r in v.triggered:
                 span.add_event(a.EVENT_SECURITY_FINDING, self._finding(r, v, vtype, policy_id))
@@ -330,12 +356,13 @@ class Recorder:
     def record(self, span: Span, data: CallData, own_span: bool) -> Summary:
         """Write the record of one finished call. Never raises."""
         summary = summarize(data)
+        hexdigest = self.hasher.hexdigest
         if data.input_text is not None and data.input_hash is None:
-            data.input_hash = self.hash(data.input_text)
+            data.input_hash = hexdigest(data.input_text)
         if data.output_text is not None and data.output_hash is None:
-            data.output_hash = self.hash(data.output_text)
+            data.output_hash = hexdigest(data.output_text)
         if data.user_id and data.user_hash is None:
-            data.user_hash = self.hash(data.user_id)
+            data.user_hash = hexdigest(data.user_id)
         try:
             if span.is_recording():
                 span.set_attributes(self.attributes(data, summary, own_span))
@@ -348,29 +375,59 @@ class Recorder:
             logger.exception("otel-llm-security: recording metrics failed")
         if summary.blocked or summary.threats:
             try:
-                self._security_log(span, data, summary)
+                if not self._log_is_noop():
+                    self._security_log(span, data, summary)
             except Exception:
                 logger.exception("otel-llm-security: emitting the security log record failed")
         return summary
 
+    def _metric_attributes(self, data: CallData, summary: Summary) -> tuple[dict[str, Any], ...]:
+        """(base, requests, input tokens, output tokens) attribute sets, built once per
+        distinct combination (operation, system, model, mode, action, estimated) and
+        reused: the SDK copies what it keeps, and nothing here mutates them."""
+        key = (data.operation, data.system, data.request_model, data.mode, summary.action, data.tokens_estimated)
+        sets = self._metric_sets.get(key)
+        if sets is None:
+            base = {
+                a.GEN_AI_OPERATION_NAME: data.operation,
+                a.GEN_AI_SYSTEM: data.system,
+                a.GEN_AI_REQUEST_MODEL: data.request_model or "unknown",
+            }
+            est = data.tokens_estimated
+            sets = (
+                base,
+                {**base, a.LLM_SECURITY_MODE: data.mode.value, a.LLM_SECURITY_ACTION: summary.action.value},
+                {**base, a.SIGNAL_TOKEN_TYPE: "input", a.LLM_SECURITY_TOKENS_ESTIMATED: est},
+                {**base, a.SIGNAL_TOKEN_TYPE: "output", a.LLM_SECURITY_TOKENS_ESTIMATED: est},
+            )
+            if len(self._metric_sets) < _METRIC_SETS_MAX:
+                self._metric_sets[key] = sets
+        return sets
+
     def _metrics(self, data: CallData, summary: Summary) -> None:
-        base = {
-            a.GEN_AI_OPERATION_NAME: data.operation,
-            a.GEN_AI_SYSTEM: data.system,
-            a.GEN_AI_REQUEST_MODEL: data.request_model or "unknown",
-        }
-        self.requests.add(1, {**base, a.LLM_SECURITY_MODE: data.mode.value, a.LLM_SECURITY_ACTION: summary.action.value})
+        base, requests, tokens_in, tokens_out = self._metric_attributes(data, summary)
+        self.requests.add(1, requests)
         if summary.blocked:
             self.blocks.add(1, {**base, a.SIGNAL_BLOCK_SOURCE: summary.block_source or "guard"})
         for threat, direction in summary.found:
             self.threat_counter.add(1, {**base, a.SIGNAL_THREAT: threat, a.SIGNAL_DIRECTION: direction})
-        est = data.tokens_estimated
         if data.input_tokens is not None:
-            self.tokens.record(data.input_tokens, {**base, a.SIGNAL_TOKEN_TYPE: "input", a.LLM_SECURITY_TOKENS_ESTIMATED: est})
+            self.tokens.record(data.input_tokens, tokens_in)
         if data.output_tokens is not None:
-            self.tokens.record(data.output_tokens, {**base, a.SIGNAL_TOKEN_TYPE: "output", a.LLM_SECURITY_TOKENS_ESTIMATED: est})
-        if data.verdicts():
+            self.tokens.record(data.output_tokens, tokens_out)
+        if data.input_verdict is not None or data.output_verdict is not None:
             self.scan_duration.record(summary.scan_ms, base)
+
+    def _log_is_noop(self) -> bool:
+        """True while no LoggerProvider is configured: the record would go nowhere, so it
+        is not built. Re-checked per call (a provider may be set after instrument())."""
+        log = self.log
+        if ProxyLogger and isinstance(log, ProxyLogger):
+            try:
+                log = log._logger
+            except Exception:
+                return False
+        return isinstance(log, NoOpLogger)
 
     def _security_log(self, span: Span, data: CallData, summary: Summary) -> None:
         event = a.LOG_EVENT_BLOCK if summary.blocked else a.LOG_EVENT_GUARDRAIL
