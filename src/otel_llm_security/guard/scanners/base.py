@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import re
 import string
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -90,6 +91,25 @@ def whole_words(text: str, words: list[str]) -> frozenset[str]:
     return found
 
 
+_contains_memo: tuple[str, dict[str, bool]] | None = None
+
+
+def contains(text: str, literal: str) -> bool:
+    """``literal in text``, remembered for the last text: the anchor checks and the
+    windows of every rule set ask about the same literals of the same text, and on a
+    200 KB text each answer is a pass over it."""
+    global _contains_memo
+    memo = _contains_memo
+    if memo is None or memo[0] is not text:
+        if len(text) < 4096:  # short: the search is cheaper than the memo
+            return literal in text
+        memo = _contains_memo = (text, {})
+    found = memo[1].get(literal)
+    if found is None:
+        found = memo[1][literal] = literal in text
+    return found
+
+
 def has_prefix(words: list[str], stem: str) -> bool:
     """A word of the sorted index starts with ``stem`` (equals it, for ``stem$``)."""
     if stem.endswith("$"):
@@ -103,7 +123,71 @@ def has_prefix(words: list[str], stem: str) -> bool:
 # Up to this many rules left by the whole-word test, their anchors are checked one by one
 # (a bisection of the word index per stem); past it, for all rules at once.
 _LAZY_ANCHOR_RULES = 4
-_WORD_MEMO_LIMIT = 20_000  # distinct words remembered per rule set (~1-2 MB at most)
+_WORD_MEMO_LIMIT = 20_000  # distinct words remembered (~1-2 MB at most)
+
+
+class StemIndex:
+    """The anchor stems of every rule set (and of the secrets scanner), found in one pass
+    over a word index instead of one per rule set: a scan then costs one dict lookup per
+    distinct word (the stems each word carries are memoised, bounded), and each rule set
+    takes its own stems from the result with one set intersection."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version = 0
+        self._prefix: frozenset[str] = frozenset()  # stems a word must start with
+        self._exact: frozenset[str] = frozenset()  # "word$": the whole word
+        self._lengths: tuple[int, ...] = ()
+        self._all: tuple[str, ...] = ()
+        self._memo: dict[str, tuple[str, ...]] = {}
+        self._last: tuple[list[str], int, frozenset[str]] | None = None
+
+    def register(self, stems: Iterable[str]) -> None:
+        with self._lock:
+            new = set(stems) - self._prefix - self._exact
+            if not new:
+                return
+            self._prefix = self._prefix | {s for s in new if not s.endswith("$")}
+            self._exact = self._exact | {s for s in new if s.endswith("$")}
+            self._lengths = tuple(sorted({len(s) for s in self._prefix}))
+            self._all = tuple(sorted(self._prefix | self._exact))
+            self._memo = {}
+            self._version += 1
+            self._last = None
+
+    def present(self, words: list[str]) -> frozenset[str]:
+        """The registered stems that occur in a text with (sorted) word index ``words``:
+        ``stem`` if a word starts with it, ``stem$`` if a word is it."""
+        last = self._last
+        version = self._version
+        if last is not None and last[0] is words and last[1] == version:
+            return last[2]
+        prefix, exact, lengths, memo = self._prefix, self._exact, self._lengths, self._memo
+        if len(words) <= 9 * len(self._all):
+            present: set[str] = set()
+            for w in words:
+                found = memo.get(w)
+                if found is None:
+                    carried = [w + "$"] if w + "$" in exact else []
+                    for n in lengths:
+                        if n > len(w):
+                            break
+                        if w[:n] in prefix:
+                            carried.append(w[:n])
+                    found = tuple(carried)
+                    if len(memo) < _WORD_MEMO_LIMIT:
+                        memo[w] = found
+                if found:
+                    present.update(found)
+            result = frozenset(present)
+        else:  # past ~9 words per stem, one bisection per stem is cheaper
+            result = frozenset(s for s in self._all if has_prefix(words, s))
+        if version == self._version:
+            self._last = (words, version, result)
+        return result
+
+
+STEMS = StemIndex()
 
 
 class RuleSet:
@@ -149,16 +233,10 @@ class RuleSet:
                 ids.append(number)
                 number += 1
             self._rule_clause_ids.append(frozenset(ids))
-        self._prefix_stems = {s for s in self._all_stems if not s.endswith("$")}
-        self._stem_lengths = sorted({len(s) for s in self._prefix_stems})
         self._all_stems_set = frozenset(self._all_stems)
-        # Last (word index, present stems): active() and _windows() of one scan share it.
-        # A plain attribute swap, so concurrent scans at worst recompute.
-        self._present_memo: tuple[list[str], set[str]] | None = None
+        STEMS.register(self._all_stems)
         # Rules ending in "$" would match at a window's end: those always scan the whole text.
         self._windowable = ["$" not in rule.pattern and "\\Z" not in rule.pattern for rule in self.rules]
-        # word -> the stems it carries (bounded; see _present_stems)
-        self._word_stems: dict[str, tuple[str, ...]] = {}
         # Whole words each rule's matches contain, derived from its pattern (see
         # scanners.literals): built on first use, as clause bits per word.
         self._required_sources = [(f"{prefix}(?:{rule.pattern})", flags) for rule in self.rules]
@@ -181,42 +259,9 @@ class RuleSet:
             regex = self._single[i] = re.compile(*self._single_sources[i])
         return regex
 
-    def present_stems(self, words: list[str]) -> set[str]:
+    def present_stems(self, words: list[str]) -> frozenset[str]:
         """The anchor stems that occur in a text with word index ``words``."""
-        memo = self._present_memo
-        if memo is not None and memo[0] is words:
-            return memo[1]
-        present = self._present_stems(words)
-        self._present_memo = (words, present)
-        return present
-
-    def _present_stems(self, words: list[str]) -> set[str]:
-        # Per word, the stems it carries are memoised: prompts share most of their
-        # vocabulary, so a scan is then one dict lookup per distinct word. Past
-        # ~9 words per stem, one bisection per stem is cheaper.
-        if len(words) <= 9 * len(self._all_stems):
-            memo = self._word_stems
-            present: set[str] = set()
-            for w in words:
-                found = memo.get(w)
-                if found is None:
-                    found = self._stems_of(w)
-                    if len(memo) < _WORD_MEMO_LIMIT:
-                        memo[w] = found
-                if found:
-                    present.update(found)
-            return present
-        return {s for s in self._all_stems if has_prefix(words, s)}
-
-    def _stems_of(self, w: str) -> tuple[str, ...]:
-        """The anchor stems word ``w`` carries: ``w$`` if exact, and its stem prefixes."""
-        found = [w + "$"] if w + "$" in self._all_stems_set else []
-        for length in self._stem_lengths:
-            if length > len(w):
-                break
-            if w[:length] in self._prefix_stems:
-                found.append(w[:length])
-        return tuple(found)
+        return STEMS.present(words) & self._all_stems_set
 
     def _setup_required(self) -> None:
         required = [required_words_cached(src, flags) for src, flags in self._required_sources]
@@ -270,11 +315,11 @@ class RuleSet:
             found = False
             for lit in literals:
                 if lit.isascii():
-                    found = lit in text
+                    found = contains(text, lit)
                 else:
                     if non_ascii is None:
                         non_ascii = not text.isascii()
-                    found = non_ascii and lit in text
+                    found = non_ascii and contains(text, lit)
                 if found:
                     break
             if not found:
@@ -290,11 +335,11 @@ class RuleSet:
         for stem in self.present_stems(words):
             held.update(stem_clauses[stem])
         for lit, number in self._ascii_literals:
-            if number not in held and lit in text:
+            if number not in held and contains(text, lit):
                 held.add(number)
         if not text.isascii():
             for lit, number in self._other_literals:
-                if number not in held and lit in text:
+                if number not in held and contains(text, lit):
                     held.add(number)
         return [i for i, needed in enumerate(self._rule_clause_ids) if needed <= held]
 
@@ -338,7 +383,7 @@ class RuleSet:
         present = self.present_stems(words)
         best_stems: list[str] | None = None
         for stems, literals in self._clauses[i]:
-            if any(lit in text for lit in literals):
+            if any(contains(text, lit) for lit in literals):
                 continue
             found = sorted(s for s in stems if s in present)
             if found and (best_stems is None or len(found) < len(best_stems)):
@@ -468,15 +513,36 @@ WINDOW = 200  # chars around an anchor; rule matches are shorter (a few bounded 
 
 
 def _find_all(text: str, needle: str, cache: dict[str, list[int]]) -> list[int]:
+    """Every start of ``needle`` in ``text``, overlapping ones included."""
     found = cache.get(needle)
     if found is None:
-        found = []
-        pos = text.find(needle)
-        while pos >= 0:
-            found.append(pos)
-            pos = text.find(needle, pos + 1)
+        if _self_overlaps(needle):
+            found = []
+            pos = text.find(needle)
+            while pos >= 0:
+                found.append(pos)
+                pos = text.find(needle, pos + 1)
+        else:
+            # Occurrences of a needle that cannot overlap itself never overlap, so the
+            # non-overlapping matches of ``re`` (found in C) are all of them.
+            found = [m.start() for m in _literal_re(needle).finditer(text)]
         cache[needle] = found
     return found
+
+
+_LITERAL_RES: dict[str, re.Pattern[str]] = {}
+
+
+def _literal_re(needle: str) -> re.Pattern[str]:
+    regex = _LITERAL_RES.get(needle)
+    if regex is None:
+        regex = _LITERAL_RES[needle] = re.compile(re.escape(needle))
+    return regex
+
+
+def _self_overlaps(needle: str) -> bool:
+    """Some proper prefix of ``needle`` is also its suffix ("abab", "aa")."""
+    return any(needle[:k] == needle[-k:] for k in range(1, len(needle)))
 
 
 def _merge(points: list[int], length: int, size: int) -> list[tuple[int, int]]:

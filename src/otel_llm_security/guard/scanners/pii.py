@@ -121,8 +121,19 @@ _MARGIN = 80  # enough for the letters of an IBAN/NINO and the local part of an 
 _MAX_WIDEN = 64
 
 
+# The same search on ASCII text, on its characters' classes ("d" digit, "s" one of the
+# separators above, "x" anything else; one byte per character, so the same offsets):
+# ``re`` then skips to the next "d" instead of testing a Unicode category at every
+# character (4-5x faster). ASCII only: ``\d`` also matches non-ASCII digits.
+_CLASSES = bytes(0x64 if 0x30 <= b <= 0x39 else 0x73 if chr(b) in " ().+/-" else 0x78 for b in range(256))
+_DIGITS_CLASS_RE = re.compile(rb"d(?:s{0,3}d){5,}")
+
+
 def _candidate_spans(raw: str) -> list[tuple[int, int]]:
-    points = [(m.start(), m.end()) for m in _DIGITS_RE.finditer(raw)]
+    if raw.isascii():
+        points = [(m.start(), m.end()) for m in _DIGITS_CLASS_RE.finditer(raw.encode("ascii").translate(_CLASSES))]
+    else:
+        points = [(m.start(), m.end()) for m in _DIGITS_RE.finditer(raw)]
     at = raw.find("@")
     while at >= 0:
         points.append((at, at + 1))

@@ -14,7 +14,7 @@ import re
 
 from otel_llm_security.attributes import Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
-from otel_llm_security.guard.scanners.base import BuiltinScanner, has_prefix, noisy_or, word_index
+from otel_llm_security.guard.scanners.base import STEMS, BuiltinScanner, noisy_or, word_index
 
 S = Threat.SECRET
 
@@ -86,28 +86,13 @@ _SINGLE = [(pid, re.compile(p), tuple(ANCHORS[pid].split())) for pid, _, p in PA
 # tries those at every s/r/b of the text): a text without the substring is skipped.
 _REQUIRED = {"stripe_key": "k_live_", "stripe_test_key": "k_test_", "bearer_token": "earer"}
 _ALL_ANCHORS = frozenset(a for _, _, anchors in _SINGLE for a in anchors)
-_ANCHOR_LENGTHS = sorted({len(a) for a in _ALL_ANCHORS})
-_ANCHOR_MEMO_LIMIT = 20_000
-# word -> the anchors it starts with (bounded): a scan is then one dict lookup per
-# distinct word instead of one bisection of the word index per anchor.
-_WORD_ANCHORS: dict[str, tuple[str, ...]] = {}
+STEMS.register(_ALL_ANCHORS)
 
 
-def _present_anchors(words: list[str]) -> frozenset[str] | set[str]:
-    """The anchors some word of the sorted index ``words`` starts with."""
-    if len(words) > 9 * len(_ALL_ANCHORS):
-        return {a for a in _ALL_ANCHORS if has_prefix(words, a)}
-    memo = _WORD_ANCHORS
-    present: set[str] = set()
-    for w in words:
-        found = memo.get(w)
-        if found is None:
-            found = tuple(w[:n] for n in _ANCHOR_LENGTHS if n <= len(w) and w[:n] in _ALL_ANCHORS)
-            if len(memo) < _ANCHOR_MEMO_LIMIT:
-                memo[w] = found
-        if found:
-            present.update(found)
-    return present
+def _present_anchors(words: list[str]) -> frozenset[str]:
+    """The anchors some word of the sorted index ``words`` starts with (one pass over
+    the words shared with the rule sets' anchors, see scanners.base.StemIndex)."""
+    return STEMS.present(words) & _ALL_ANCHORS
 
 
 # Key-name patterns that start with a case-insensitive alternation (no literal prefix for

@@ -1,0 +1,59 @@
+"""Cheap gates the scanners search before their patterns: on character classes of ASCII
+text (one byte per character, so the same offsets) they must find exactly what the
+original patterns find, on the corpora and on random texts over the relevant characters."""
+
+from __future__ import annotations
+
+import random
+
+from tests.guard.test_literals import _corpus
+
+
+def test_pii_digit_runs_on_character_classes_equal_the_unicode_pattern() -> None:
+    from otel_llm_security.guard.scanners import pii
+
+    rnd = random.Random(7)
+    texts = [t for t in _corpus()[::5] if t.isascii()]
+    texts += ["".join(rnd.choice("0123456789 ().+/-x\n") for _ in range(rnd.randint(0, 60))) for _ in range(3000)]
+    for text in texts:
+        expected = [(m.start(), m.end()) for m in pii._DIGITS_RE.finditer(text)]
+        got = [(m.start(), m.end()) for m in pii._DIGITS_CLASS_RE.finditer(text.encode("ascii").translate(pii._CLASSES))]
+        assert got == expected, text
+
+
+def test_leet_and_spaced_gates_equal_their_patterns() -> None:
+    from otel_llm_security.guard.normalize import normalize
+    from otel_llm_security.guard.scanners import prompt_injection as pi
+
+    rnd = random.Random(11)
+    texts = [normalize(t) for t in _corpus()[::3]]
+    alphabet = "ab z09134|!@$_ \t.-*x\né’"
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(20000)]
+    texts += ["i g n o r e", "a_b_c_d_e", "1gn0r3", "p4ss", "a!b", "r e v e a l.", "x|y", "_a_b_c_d"]
+    for text in texts:
+        assert pi._has_leet(text) == (pi._LEET_ANY_RE.search(text) is not None), text
+        assert pi._has_spaced(text) == (pi._SPACED_GATE_RE.search(text) is not None), text
+
+
+def test_mixed_script_check_equals_the_pair_pattern() -> None:
+    from otel_llm_security.guard import normalize as n
+
+    rnd = random.Random(5)
+    texts = [n.normalize(t) for t in _corpus()[::3]]
+    alphabet = "abz АаоОрсεοα .1\n" + "".join(n.CONFUSABLES)
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 30))) for _ in range(20000)]
+    texts += ["а" * 300 + "b", "b" + "а" * 300, "а" * 255 + " b" + "аb", "р" * 257 + "z"]
+    for text in texts:
+        expected = bool(n.CONFUSABLE_CHAR_RE.search(text)) and bool(n._MIXED_PAIR_RE.search(text))
+        assert n.has_mixed_script_word(text) == expected, text
+
+
+def test_find_all_finds_every_occurrence() -> None:
+    from otel_llm_security.guard.scanners.base import _find_all
+
+    rnd = random.Random(3)
+    for _ in range(3000):
+        text = "".join(rnd.choice("ab ") for _ in range(rnd.randint(0, 80)))
+        needle = "".join(rnd.choice("ab") for _ in range(rnd.randint(1, 3)))
+        expected = [i for i in range(len(text)) if text.startswith(needle, i)]
+        assert _find_all(text, needle, {}) == expected, (text, needle)
