@@ -143,9 +143,53 @@ def default_policy_path() -> Path:
     return Path(str(resources.files("otel_llm_security.guard") / "default_policy.yaml"))
 
 
+# The shipped policy is ``default_policy.yaml`` (the file to read and edit). Next to it,
+# ``default_policy.json`` holds the same mapping already parsed, with the SHA-256 of the
+# YAML text it was made from: when the digest matches, the default policy is read from
+# it and PyYAML is not even imported (~15 ms of start-up); when it does not (the YAML
+# was edited), the YAML is parsed as before. ``write_default_policy_json()`` remakes it
+# (tests/capture/test_default_policy_json.py checks that it is current).
+_DEFAULT_JSON = "default_policy.json"
+
+
+def _default_policy_json_path() -> Path:
+    return Path(str(resources.files("otel_llm_security.guard") / _DEFAULT_JSON))
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
 def default_policy() -> Policy:
     """The shipped policy: fast built-in scanners only, monitor mode."""
-    return load_policy(default_policy_path())
+    path = default_policy_path()
+    try:
+        import json
+
+        source = path.read_bytes()
+        twin = json.loads(_default_policy_json_path().read_text(encoding="utf-8"))
+        if isinstance(twin, dict) and twin.get("source_sha256") == _sha256(source) and isinstance(twin.get("policy"), dict):
+            return parse_policy(twin["policy"], source=str(path))
+    except (OSError, ValueError):
+        pass
+    return load_policy(path)
+
+
+def write_default_policy_json() -> Path:
+    """Remake ``default_policy.json`` from ``default_policy.yaml`` (run after editing it)."""
+    import json
+
+    import yaml
+
+    path = default_policy_path()
+    source = path.read_bytes()
+    data = yaml.safe_load(source.decode("utf-8"))
+    parse_policy(data, source=str(path))  # only a valid policy is written
+    out = _default_policy_json_path()
+    out.write_text(json.dumps({"source_sha256": _sha256(source), "policy": data}, indent=1) + "\n", encoding="utf-8")
+    return out
 
 
 def _parse_bool(var: str, value: str) -> bool:
