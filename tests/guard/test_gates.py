@@ -21,20 +21,6 @@ def test_pii_digit_runs_on_character_classes_equal_the_unicode_pattern() -> None
         assert got == expected, text
 
 
-def test_leet_and_spaced_gates_equal_their_patterns() -> None:
-    from otel_llm_security.guard.normalize import normalize
-    from otel_llm_security.guard.scanners import prompt_injection as pi
-
-    rnd = random.Random(11)
-    texts = [normalize(t) for t in _corpus()[::3]]
-    alphabet = "ab z09134|!@$_ \t.-*x\né’"
-    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(20000)]
-    texts += ["i g n o r e", "a_b_c_d_e", "1gn0r3", "p4ss", "a!b", "r e v e a l.", "x|y", "_a_b_c_d"]
-    for text in texts:
-        assert pi._has_leet(text) == (pi._LEET_ANY_RE.search(text) is not None), text
-        assert pi._has_spaced(text) == (pi._SPACED_GATE_RE.search(text) is not None), text
-
-
 def test_mixed_script_check_equals_the_pair_pattern() -> None:
     from otel_llm_security.guard import normalize as n
 
@@ -57,3 +43,20 @@ def test_find_all_finds_every_occurrence() -> None:
         needle = "".join(rnd.choice("ab") for _ in range(rnd.randint(1, 3)))
         expected = [i for i in range(len(text)) if text.startswith(needle, i)]
         assert _find_all(text, needle, {}) == expected, (text, needle)
+
+
+def test_word_index_is_the_sorted_unique_words() -> None:
+    """The byte-level word index equals the definition: sorted unique words of the text
+    with every ASCII punctuation and whitespace character a separator and every
+    non-ASCII character replaced by "?" (a separator)."""
+    import string
+
+    from otel_llm_security.guard.scanner import ScanText
+    from otel_llm_security.guard.scanners.base import word_index
+
+    table = str.maketrans({c: " " for c in string.punctuation + string.whitespace})
+    rnd = random.Random(9)
+    texts = _corpus()[::7] + ["".join(rnd.choice("ab_ .\x00\x1c\x7f\x85é’\t1") for _ in range(rnd.randint(0, 30))) for _ in range(5000)]
+    for text in texts:
+        expected = sorted(set(text.encode("ascii", "replace").decode("ascii").translate(table).split()))
+        assert word_index(ScanText(raw=text, normalized=text)) == expected, text

@@ -230,3 +230,4 @@ def test_the_precomputed_clauses_are_current() -> None:
     sources = literals.all_rule_sources()
     fresh = {src: tuple(tuple(sorted(c)) for c in literals.required_words(*src)) for src in sources}
     assert {src: CLAUSES.get(src) for src in sources} == fresh
+

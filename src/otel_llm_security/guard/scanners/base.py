@@ -51,6 +51,9 @@ class Hit:
 
 # Word characters are letters and digits; "_" separates words too (db_password -> db, password).
 _ASCII_SEPARATORS = str.maketrans({c: " " for c in string.punctuation + string.whitespace})
+_ASCII_SEPARATOR_BYTES = bytes(0x20 if chr(b) in string.punctuation + string.whitespace else b for b in range(256))
+# Every byte but the control characters word_index keeps inside words (whole_words splits there).
+_NOT_CONTROL_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1B or b == 0x7F))
 
 
 def word_index(text: ScanText, *, lower_raw: bool = False) -> list[str]:
@@ -64,11 +67,24 @@ def word_index(text: ScanText, *, lower_raw: bool = False) -> list[str]:
     cached = text.cache.get(key)
     if cached is None:
         source = text.raw.lower() if key == "words_raw" else text.normalized
-        if not source.isascii():
-            source = source.encode("ascii", "replace").decode("ascii")
-        cached = sorted(set(source.translate(_ASCII_SEPARATORS).split()))
+        cached = _index(source)
         text.cache[key] = cached
     return cached  # type: ignore[return-value]
+
+
+def _index(source: str) -> list[str]:
+    """The word index of ``source`` (see :func:`word_index`); also leaves its whole
+    words (:func:`whole_words`) in the memo, from the same split."""
+    global _whole_words_memo
+    data = source.encode("ascii", "replace")  # non-ASCII characters become "?", a separator
+    unique = set(data.translate(_ASCII_SEPARATOR_BYTES).decode("ascii").split())
+    words = sorted(unique)
+    if data.translate(None, _NOT_CONTROL_BYTES):  # control characters inside words
+        whole = frozenset(piece for w in unique for piece in _CONTROL_RE.split(w) if piece)
+    else:
+        whole = frozenset(unique)
+    _whole_words_memo = (words, whole)
+    return words
 
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")

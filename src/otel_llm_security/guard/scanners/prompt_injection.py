@@ -274,42 +274,6 @@ _LEET_ANY_RE = re.compile(r"[013457@$!|](?:(?<=[a-z].)[a-z]|(?<=[013457@$])[a-z]
 _SPACED_GATE_RE = re.compile(r"[ \t.\-_*|]\w[ \t.\-_*|]{1,3}\w[ \t.\-_*|]{1,3}\w[ \t.\-_*|]{1,3}\w(?:[ \t.\-_*|]|(?!\w))")
 
 
-# The two gates on character classes (one byte per character: ASCII letters "a", the
-# leet digits and symbols "1" ([013457@$]) and "2" ([!|]), "x" anything else), where
-# they are plain substring tests: _LEET_ANY_RE matches exactly where the class string
-# has "a1a", "a2a" or "1aa". Exact for any text ("[a-z]" is ASCII; other characters
-# encode to "?", class "x").
-_LEET_CLASSES = bytes(
-    0x61 if 0x61 <= b <= 0x7A else 0x31 if chr(b) in "013457@$" else 0x32 if chr(b) in "!|" else 0x78 for b in range(256)
-)
-
-
-def _has_leet(norm: str) -> bool:
-    classes = norm.encode("ascii", "replace").translate(_LEET_CLASSES)
-    return b"a1a" in classes or b"1aa" in classes or b"a2a" in classes
-
-
-# For ASCII text, _SPACED_GATE_RE on classes: "s" a separator of the pattern, "u" the
-# underscore (a separator there, and a word character), "w" the other word characters.
-_SPACED_CLASSES = bytes(
-    0x75 if b == 0x5F else 0x73 if chr(b) in " \t.-*|" else 0x77 if chr(b).isalnum() and b < 128 else 0x78 for b in range(256)
-)
-_SPACED_GATE_CLASS_RE = re.compile(rb"[su][wu][su]{1,3}[wu][su]{1,3}[wu][su]{1,3}[wu](?:[su]|(?![wu]))")
-
-
-def _has_spaced(norm: str) -> bool:
-    if not norm.isascii():
-        return _SPACED_GATE_RE.search(norm) is not None
-    classes = norm.encode("ascii").translate(_SPACED_CLASSES)
-    if b"u" not in classes:
-        # Without "u", a match is "s w s{1,3} w s{1,3} w s{1,3} w": with runs of up to
-        # four "s" made one, "swswswsw" (a plain substring test, in C).
-        collapsed = classes.replace(b"ss", b"s").replace(b"ss", b"s")
-        if b"swswswsw" not in collapsed:
-            return False
-    return _SPACED_GATE_CLASS_RE.search(classes) is not None
-
-
 def _unspace(run: str) -> str:
     """Single letters joined into words; a dot, or two or more separators, ends a word."""
     marked = re.sub(r"\.\s*|[ \t]{2,}|\s*/\s*", "\x00", run)
@@ -402,7 +366,7 @@ class PromptInjectionScanner(BuiltinScanner):
         views: list[tuple[str, str]] = []
         norm = text.normalized
         words = word_index(text)
-        long_words = [w for w in words if len(w) >= 20] if words and max(map(len, words)) >= 20 else []
+        long_words = [w for w in words if len(w) >= 20]
         if long_words:
             for m in itertools.islice(_B64_RE.finditer(text.raw), MAX_DECODED_CANDIDATES):
                 token = m.group(0)
@@ -421,22 +385,21 @@ class PromptInjectionScanner(BuiltinScanner):
                         views.append(("hex", normalize(decoded)))
                         break
         for encoding, stems, decode in _ANNOUNCED:
-            # a word starting with a stem has it as a substring: the C search goes first
-            if any(s in norm for s in stems) and any(has_prefix(words, s) for s in stems):
+            if any(has_prefix(words, s) for s in stems):
                 spots = [norm.find(s) for s in stems if has_prefix(words, s)]
                 segment = "\n".join(norm[max(0, p - 200) : p + ANNOUNCED_SPAN] for p in spots if p >= 0)
                 views.append((encoding, decode(segment)))
         spaced = (
             [m.group(0) for m in itertools.islice(_SPACED_RE.finditer(norm), MAX_DECODED_CANDIDATES)]
-            if len(norm) <= LEET_WHOLE_CHARS and _has_spaced(norm)
+            if len(norm) <= LEET_WHOLE_CHARS and _SPACED_GATE_RE.search(norm)
             else []
         )
         if spaced:
             views.append(("spaced", "\n".join(_unspace(run) for run in spaced)))
         if len(norm) <= LEET_WHOLE_CHARS:
-            if _has_leet(norm):
+            if _LEET_ANY_RE.search(norm):
                 views.append(("leetspeak", norm.translate(_LEET_TABLE)))
-        elif _has_leet(norm):
+        elif _LEET_ANY_RE.search(norm):
             spots = [m.start() for m in itertools.islice(_LEET_TRIGGER_RE.finditer(norm), LEET_MAX_SPOTS)]
             if spots:
                 segment = "\n".join(norm[max(0, p - 150) : p + 150] for p in spots)
