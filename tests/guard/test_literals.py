@@ -231,3 +231,15 @@ def test_the_precomputed_clauses_are_current() -> None:
     fresh = {src: tuple(tuple(sorted(c)) for c in literals.required_words(*src)) for src in sources}
     assert {src: CLAUSES.get(src) for src in sources} == fresh
 
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_active_is_the_anchor_test_and_the_word_test(name: str) -> None:
+    """RuleSet.active (shared stem pass, set tests) picks exactly the rules whose anchors
+    hold (the per-rule-set reference test) and whose whole-word clauses hold."""
+    rs = RULE_SETS[name]
+    for text in [v for t in _corpus()[::4] for v in _views(t)]:
+        words = word_index(_as_scan_text(text))
+        ws = literals.word_set(text)
+        expected = [i for i in rs.active_by_anchors(text, words) if literals.holds(rs.required(i), ws)]
+        assert rs.active(text, words) == expected, text[:80]

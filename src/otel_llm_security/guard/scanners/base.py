@@ -136,9 +136,6 @@ def has_prefix(words: list[str], stem: str) -> bool:
     return i < len(words) and words[i].startswith(stem)
 
 
-# Up to this many rules left by the whole-word test, their anchors are checked one by one
-# (a bisection of the word index per stem); past it, for all rules at once.
-_LAZY_ANCHOR_RULES = 4
 _WORD_MEMO_LIMIT = 20_000  # distinct words remembered (~1-2 MB at most)
 
 
@@ -314,33 +311,34 @@ class RuleSet:
         held = 0
         for word in self._key_words.intersection(whole_words(text, words)):
             held |= word_bits[word]
-        candidates = [i for i, bits in enumerate(self._rule_bits) if held & bits == bits]
-        if len(candidates) > _LAZY_ANCHOR_RULES:
-            # many left: the anchors of all rules at once (memoised per word) are cheaper
-            anchored = set(self.active_by_anchors(text, words))
-            return [i for i in candidates if i in anchored]
-        return [i for i in candidates if self._anchors_hold(i, text, words)]
-
-    def _anchors_hold(self, i: int, text: str, words: list[str]) -> bool:
-        """Each anchor clause of rule ``i`` holds (the test :meth:`active_by_anchors`
-        makes for all rules at once, for one rule)."""
+        out: list[int] = []
+        present: frozenset[str] | None = None
         non_ascii: bool | None = None
-        for stems, literals in self._clauses[i]:
-            if any(has_prefix(words, stem) for stem in stems):
+        for i, bits in enumerate(self._rule_bits):
+            if held & bits != bits:
                 continue
-            found = False
-            for lit in literals:
-                if lit.isascii():
-                    found = contains(text, lit)
-                else:
-                    if non_ascii is None:
-                        non_ascii = not text.isascii()
-                    found = non_ascii and contains(text, lit)
-                if found:
+            if present is None:
+                # the anchor stems of the text: one pass over its words, shared by all
+                # rule sets and scanners (StemIndex)
+                present = STEMS.present(words)
+            for stems, literals in self._clauses[i]:
+                if not present.isdisjoint(stems):
+                    continue
+                found = False
+                for lit in literals:
+                    if lit.isascii():
+                        found = contains(text, lit)
+                    else:
+                        if non_ascii is None:
+                            non_ascii = not text.isascii()
+                        found = non_ascii and contains(text, lit)
+                    if found:
+                        break
+                if not found:
                     break
-            if not found:
-                return False
-        return True
+            else:
+                out.append(i)
+        return out
 
     def active_by_anchors(self, text: str, words: list[str]) -> list[int]:
         """Indices of the rules whose anchors occur in ``text`` (``words``: its word index)."""
@@ -396,6 +394,10 @@ class RuleSet:
         (each present stem costs a pass of ``str.find``). A clause whose ``=literal``
         occurs cannot be windowed by its stems.
         """
+        if len(text) < 2 * WINDOW + 2:
+            # Any span is at least min(len(text), WINDOW + 1) long: more than half of
+            # so short a text, so the answer below is always "scan it all".
+            return None
         present = self.present_stems(words)
         best_stems: list[str] | None = None
         for stems, literals in self._clauses[i]:
