@@ -15,6 +15,12 @@ environment overrides, measured with ``time.perf_counter`` and ``VmRSS`` from
 * ``cold``: nothing imported before: ``openai`` and the OTel SDK are loaded by the
   import/instrument step itself (the whole start-up cost of an otherwise empty app).
 
+Bytecode: by default every child runs with a bytecode cache (``PYTHONPYCACHEPREFIX``, a
+temporary directory filled by one untimed process first), as an installed package has
+its ``.pyc`` files; ``PYTHONDONTWRITEBYTECODE`` in the caller's environment would
+otherwise make every fresh process compile the checkout's modules from source (tens of
+ms that no deployed app pays). ``--bytecode none`` measures that case instead.
+
 Then two chat calls on the replay transport (bench/overhead.py's prompt and answer):
 the first pays whatever is loaded or compiled lazily on first use. Also printed: whether ``llm_guard``, ``torch``, ``transformers``, ``duckdb``,
 ``pyarrow`` or ``numpy`` were imported on that path (none of them may be).
@@ -27,6 +33,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -103,7 +110,8 @@ print(json.dumps(out))
 """
 # label -> (file suffix, function name): cumulative time inside instrument().
 PHASES = {
-    "policy: read + validate (load_policy)": ("guard/policy.py", "load_policy"),
+    "policy: read + validate + overrides (policy_from_environment)": ("guard/policy.py", "policy_from_environment"),
+    "policy: YAML/TOML file parsed (load_policy)": ("guard/policy.py", "load_policy"),
     "policy: environment overrides": ("guard/policy.py", "apply_environment"),
     "scanners: import + build (create_scanner)": ("guard/registry.py", "create_scanner"),
     "re.compile (all callers)": ("re/__init__.py", "_compile"),
@@ -112,9 +120,24 @@ PHASES = {
 }
 
 
-def run_phases() -> dict[str, float]:
+# Set by main(): the bytecode cache directory of the children (None: no bytecode cache).
+PYCACHE: str | None = None
+
+
+def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_LLM_SECURITY_", "OTEL_PYTHON"))}
-    env["OTEL_LLM_SECURITY_HASH_KEY"] = "bench-key"
+    env["OTEL_LLM_SECURITY_HASH_KEY"] = "bench-key"  # avoids the one-time random-key warning on stderr
+    if PYCACHE is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = PYCACHE
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    return env
+
+
+def run_phases() -> dict[str, float]:
+    env = child_env()
     proc = subprocess.run([sys.executable, "-c", PHASES_CHILD.format(phases=PHASES)], capture_output=True, text=True,
                           env=env, cwd=c.ROOT, timeout=120)
     if proc.returncode != 0:
@@ -123,8 +146,7 @@ def run_phases() -> dict[str, float]:
 
 
 def run_child(warm: bool, importtime: bool = False) -> dict | str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_LLM_SECURITY_", "OTEL_PYTHON"))}
-    env["OTEL_LLM_SECURITY_HASH_KEY"] = "bench-key"  # avoids the one-time random-key warning on stderr
+    env = child_env()
     cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", CHILD.format(warm=warm, heavy=HEAVY, bench=str(c.ROOT / "bench"))]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=c.ROOT, timeout=120)
     if proc.returncode != 0:
@@ -155,9 +177,24 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--importtime", action="store_true", help="print the slowest imports (warm app case)")
     ap.add_argument("--phases", action="store_true", help="where instrument() spends its time (cProfile, warm app)")
+    ap.add_argument("--bytecode", choices=("cached", "none"), default="cached",
+                    help="cached (default): children use a bytecode cache, as an installed package does; "
+                         "none: every child compiles the checkout's modules from source")
     args = ap.parse_args()
     runs = 2 if args.quick else args.runs
+    global PYCACHE
+    with tempfile.TemporaryDirectory(prefix="bench-startup-pycache-") as tmp:
+        if args.bytecode == "cached":
+            PYCACHE = tmp
+            run_child(True)  # untimed: fills the bytecode cache
+            run_child(False)
+        _main(args, runs)
+
+
+def _main(args: argparse.Namespace, runs: int) -> None:
     c.print_machine()
+    print("Bytecode: " + ("cached (PYTHONPYCACHEPREFIX, filled by an untimed run first)" if PYCACHE is not None
+                          else "none (PYTHONDONTWRITEBYTECODE=1: every process compiles the checkout from source)"))
     results: dict[str, list[dict]] = {"warm app": [], "cold": []}
     for _ in range(runs):  # interleaved
         results["warm app"].append(run_child(True))  # type: ignore[arg-type]
