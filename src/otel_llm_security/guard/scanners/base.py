@@ -57,7 +57,8 @@ _NOT_CONTROL_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b 
 
 
 def word_index(text: ScanText, *, lower_raw: bool = False) -> list[str]:
-    """Sorted unique lower-case ASCII words of the normalised text (or of ``raw.lower()``).
+    """Unique lower-case ASCII words of the normalised text (or of ``raw.lower()``), in
+    no particular order (:func:`has_prefix` needs them sorted).
 
     Non-ASCII characters separate words here (they become "?"), so anchors are ASCII
     stems; rules for other scripts use ``=literal`` anchors. Em-dashes and typographic
@@ -78,11 +79,11 @@ def _index(source: str) -> list[str]:
     global _whole_words_memo
     data = source.encode("ascii", "replace")  # non-ASCII characters become "?", a separator
     unique = set(data.translate(_ASCII_SEPARATOR_BYTES).decode("ascii").split())
-    words = sorted(unique)
+    words = list(unique)  # not sorted: StemIndex sorts when it bisects (large texts only)
     if data.translate(None, _NOT_CONTROL_BYTES):  # control characters inside words
-        whole = frozenset(piece for w in unique for piece in _CONTROL_RE.split(w) if piece)
+        whole: frozenset[str] = frozenset(piece for w in unique for piece in _CONTROL_RE.split(w) if piece)
     else:
-        whole = frozenset(unique)
+        whole = unique  # type: ignore[assignment]  # never changed after this
     _whole_words_memo = (words, whole)
     return words
 
@@ -127,7 +128,7 @@ def contains(text: str, literal: str) -> bool:
 
 
 def has_prefix(words: list[str], stem: str) -> bool:
-    """A word of the sorted index starts with ``stem`` (equals it, for ``stem$``)."""
+    """A word of ``words`` (sorted) starts with ``stem`` (equals it, for ``stem$``)."""
     if stem.endswith("$"):
         stem = stem[:-1]
         i = bisect.bisect_left(words, stem)
@@ -194,7 +195,8 @@ class StemIndex:
                     present.update(found)
             result = frozenset(present)
         else:  # past ~9 words per stem, one bisection per stem is cheaper
-            result = frozenset(s for s in self._all if has_prefix(words, s))
+            ordered = sorted(words)
+            result = frozenset(s for s in self._all if has_prefix(ordered, s))
         if version == self._version:
             self._last = (words, version, result)
         return result

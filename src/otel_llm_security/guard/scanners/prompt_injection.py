@@ -25,11 +25,11 @@ from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.normalize import normalize
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners.base import (
+    STEMS,
     BuiltinScanner,
     Hit,
     Rule,
     RuleSet,
-    has_prefix,
     noisy_or,
     word_index,
 )
@@ -287,6 +287,7 @@ _ANNOUNCED = (
     ("reversed", ("revers", "backward"), lambda s: s[::-1]),
 )
 ENCODED_BONUS = 0.1
+STEMS.register(s for _, stems, _ in _ANNOUNCED for s in stems)
 
 
 def _printable_ratio(text: str) -> float:
@@ -384,9 +385,10 @@ class PromptInjectionScanner(BuiltinScanner):
                     if decoded:
                         views.append(("hex", normalize(decoded)))
                         break
+        present = STEMS.present(words)  # a word starts with the stem (see _ANNOUNCED)
         for encoding, stems, decode in _ANNOUNCED:
-            if any(has_prefix(words, s) for s in stems):
-                spots = [norm.find(s) for s in stems if has_prefix(words, s)]
+            if any(s in present for s in stems):
+                spots = [norm.find(s) for s in stems if s in present]
                 segment = "\n".join(norm[max(0, p - 200) : p + ANNOUNCED_SPAN] for p in spots if p >= 0)
                 views.append((encoding, decode(segment)))
         spaced = (
