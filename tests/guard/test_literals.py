@@ -168,6 +168,24 @@ def test_texts_generated_from_each_rule_satisfy_its_clauses(name: str) -> None:
     assert failures[:5] == []
 
 
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_gates_match_wherever_their_rule_matches(name: str) -> None:
+    """A rule's gate finds something in every text (and every window of it) where the
+    rule matches: generated matches, their truncations, and the corpora."""
+    rs = RULE_SETS[name]
+    gated = [i for i in range(len(rs.rules)) if rs._gates[i] is not None]
+    failures = []
+    for i in gated:
+        texts = _samples(rs, i, 3000, seed=100 + i)
+        assert len(texts) > 300
+        texts += [v for t in _corpus()[::3] for v in _views(t)]
+        for text in texts:
+            for end in {len(text), *range(max(0, len(text) - 12), len(text))}:
+                if rs._pattern(i).search(text, 0, end) and not rs._gates[i].search(text):
+                    failures.append((rs.rules[i].id, text[:end]))
+    assert failures[:5] == []
+
+
 # --- the analysis itself -----------------------------------------------------------------
 
 
@@ -179,6 +197,8 @@ def test_whole_words_need_separators_on_both_sides() -> None:
     assert _req(r"(?<!\w)(?:ignore|forget)\W+(?:all\W+)?instructions?\b") == [{"ignore", "forget"}, {"instruction", "instructions"}]
     assert _req(r"ignore\W+rules\b") == [{"rules"}]  # nothing known before "ignore"
     assert _req(r"\bignore\s*rules") == []  # "\s*" may be empty, "rules" may go on
+    assert _req(r"\bnew\W+(?:task|rules)\s*:") == [{"new"}, {"task", "rules"}]  # ends either way
+    assert _req(r"\bnew\W+(?:task|rules)\s*\b") == [{"new"}, {"task", "rules"}]
     assert _req(r"\bfoo_bar\b") == [{"foo"}, {"bar"}]  # "_" separates words here
     assert _req(r"\bfoo\d+\b") == []
 

@@ -40,6 +40,11 @@ class Rule:
     pattern: str
     negatable: bool = False  # "do not reveal your prompt": a negation just before halves the weight
     anchors: str = ""
+    # A pattern every match of ``pattern`` contains, in any string (so in a window too),
+    # with no assertion after its last character: searched over the whole text first,
+    # the rule is skipped when it finds nothing. For rules whose own pattern ``re``
+    # cannot skip through (tests/guard/test_literals.py checks it on generated matches).
+    gate: str = ""
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,7 @@ class RuleSet:
         self._windowable = ["$" not in rule.pattern and "\\Z" not in rule.pattern for rule in self.rules]
         # Whole words each rule's matches contain, derived from its pattern (see
         # scanners.literals): built on first use, as clause bits per word.
+        self._gates = [re.compile(rule.gate, flags) if rule.gate else None for rule in self.rules]
         self._required_sources = [(f"{prefix}(?:{rule.pattern})", flags) for rule in self.rules]
         self._required: list[tuple[frozenset[bytes], ...]] | None = None
         self._word_bits: dict[str, int] = {}
@@ -373,6 +379,9 @@ class RuleSet:
         found: list[tuple[int, int, int]] = []
         occurrences: dict[str, list[int]] = {}
         for i in self.active(text, words):
+            gate = self._gates[i]
+            if gate is not None and gate.search(text) is None:
+                continue
             regex = self._pattern(i)
             spans = self._windows(i, text, words, occurrences) if self._windowable[i] else None
             if spans is None:

@@ -164,6 +164,13 @@ class _Analysis:
         while i < len(items):
             op, av = items[i]
             closer = items[i + 1] if i + 1 < len(items) else None
+            if closer is not None and state[0] is not None and _is_optional_separator(op, av, ignorecase) and _is_closer(closer, ignorecase):
+                # "instructions\s*:": with or without the spaces, the word ends there.
+                self.close(state, clauses, bounded=True)
+                consumes = _char_or_repeat_kind(closer, ignorecase) is _SEP
+                state = (None, False, True, False) if consumes else (None, False, False, False)
+                i += 2
+                continue
             if closer is not None and _is_closer(closer, ignorecase) and op in (C.SUBPATTERN, C.BRANCH, C.MAX_REPEAT, C.MIN_REPEAT):
                 # "(?:dan|dan\W+\d+)\b": the closer ends the words of each alternative,
                 # so it is analysed inside each one (where they are still known).
@@ -331,6 +338,28 @@ def _is_closer(item: Any, ignorecase: bool) -> bool:
         inner = list(p)
         return lo >= 1 and len(inner) == 1 and inner[0][0] in (C.LITERAL, C.IN, C.CATEGORY) and _char_kind(inner[0][0], inner[0][1], ignorecase) is _SEP
     return False
+
+
+def _char_or_repeat_kind(item: Any, ignorecase: bool) -> str | frozenset[str] | None:
+    """_char_kind of a character item, or of a repeated one that consumes at least one."""
+    op, av = item
+    if op in (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN, C.CATEGORY):
+        return _char_kind(op, av, ignorecase)
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+        lo, _hi, p = av
+        inner = list(p)
+        if lo >= 1 and len(inner) == 1:
+            return _char_or_repeat_kind(inner[0], ignorecase)
+    return None
+
+
+def _is_optional_separator(op: Any, av: Any, ignorecase: bool) -> bool:
+    r"""``\s*``, ``\W?``...: separators only, possibly none."""
+    if op not in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+        return False
+    lo, _hi, p = av
+    inner = list(p)
+    return lo == 0 and len(inner) == 1 and inner[0][0] in (C.LITERAL, C.IN, C.CATEGORY) and _char_kind(inner[0][0], inner[0][1], ignorecase) is _SEP
 
 
 def _merge(exits: list[tuple]) -> tuple:

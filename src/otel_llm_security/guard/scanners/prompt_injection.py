@@ -250,8 +250,16 @@ ANCHORS: dict[str, str] = {
 }
 
 
+# Gates (see scanners.base.Rule.gate): config_flags starts with a 20-way alternation
+# behind a look-behind, which ``re`` tries at every position; its "=" or ":" then a
+# value is a character-set-led pattern that ``re`` skips through in C.
+GATES: dict[str, str] = {
+    "config_flags": r"[=:]\s*[\"']?(?:true|on|1|yes|enabled|off|false|0|no|disabled|none)",
+}
+
+
 def _anchored(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
-    return tuple(dataclasses.replace(r, anchors=ANCHORS[r.id]) for r in rules)
+    return tuple(dataclasses.replace(r, anchors=ANCHORS[r.id], gate=GATES.get(r.id, "")) for r in rules)
 
 
 WORD_SET = RuleSet(_anchored(WORD_RULES), prefix=r"(?<!\w)")
