@@ -263,3 +263,29 @@ def test_active_is_the_anchor_test_and_the_word_test(name: str) -> None:
         ws = literals.word_set(text)
         expected = [i for i in rs.active_by_anchors(text, words) if literals.holds(rs.required(i), ws)]
         assert rs.active(text, words) == expected, text[:80]
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_precheck_finds_something_wherever_a_window_of_the_rule_does(name: str) -> None:
+    """A rule's precheck (searched over a short text before its windows) finds a match
+    in every text where the rule finds one in some window ``finditer(text, lo, hi)``."""
+    import re as _re
+
+    rs = RULE_SETS[name]
+    rnd = random.Random(1)
+    failures = []
+    for i in range(len(rs.rules)):
+        if rs._precheck_sources[i] is None:
+            continue
+        precheck = _re.compile(*rs._precheck_sources[i])
+        texts = _samples(rs, i, 200, seed=500 + i)
+        texts += [v for t in _corpus()[::40] for v in _views(t) if rs._pattern(i).search(v)]
+        for text in texts:
+            for _ in range(6):
+                lo = rnd.randint(0, len(text))
+                hi = rnd.randint(lo, len(text))
+                if next(rs._pattern(i).finditer(text, lo, hi), None) is not None and precheck.search(text) is None:
+                    failures.append((rs.rules[i].id, text, lo, hi))
+            if rs._pattern(i).search(text) and precheck.search(text) is None:
+                failures.append((rs.rules[i].id, text, 0, len(text)))
+    assert failures[:5] == []

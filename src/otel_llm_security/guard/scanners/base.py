@@ -260,6 +260,11 @@ class RuleSet:
         # Whole words each rule's matches contain, derived from its pattern (see
         # scanners.literals): built on first use, as clause bits per word.
         self._gates = [re.compile(rule.gate, flags) if rule.gate else None for rule in self.rules]
+        # For short texts: a pattern whose matches never depend on what follows them
+        # (see _end_free), searched over the whole text before the rule's windows are
+        # worked out; nothing found there means nothing in any window either.
+        self._precheck_sources = [_precheck_source(prefix, rule.pattern, flags) for rule in self.rules]
+        self._prechecks: list[re.Pattern[str] | None] = [None] * len(self.rules)
         self._required_sources = [(f"{prefix}(?:{rule.pattern})", flags) for rule in self.rules]
         self._required: list[tuple[frozenset[bytes], ...]] | None = None
         self._word_bits: dict[str, int] = {}
@@ -383,7 +388,15 @@ class RuleSet:
             if gate is not None and gate.search(text) is None:
                 continue
             regex = self._pattern(i)
-            spans = self._windows(i, text, words, occurrences) if self._windowable[i] else None
+            spans = None
+            if self._windowable[i]:
+                if len(text) <= _PRECHECK_CHARS and self._precheck_sources[i] is not None:
+                    precheck = self._prechecks[i]
+                    if precheck is None:
+                        precheck = self._prechecks[i] = re.compile(*self._precheck_sources[i])  # type: ignore[misc]
+                    if precheck.search(text) is None:
+                        continue
+                spans = self._windows(i, text, words, occurrences)
             if spans is None:
                 found.extend((m.start(), i, m.end()) for m in regex.finditer(text))
                 continue
@@ -427,6 +440,33 @@ class RuleSet:
         if sum(hi - lo for lo, hi in spans) > len(text) // 2:
             return None
         return spans
+
+
+# Texts up to this long search a rule's precheck pattern over the whole text before
+# working out its windows (a search is cheaper than the windows there).
+_PRECHECK_CHARS = 16_384
+_END_SENSITIVE = ("\\b", "\\B", "$", "\\Z", "(?=", "(?!")
+
+
+def _end_free(pattern: str) -> bool:
+    r"""No construct of ``pattern`` looks past the end of its match (``\b``, ``\B``,
+    ``$``, ``\Z``, look-aheads; judged on the text, so an escaped ``\$`` also counts):
+    then every match it has in a window (``finditer(text, lo, hi)``: look-behinds see
+    before ``lo`` either way) is made of characters of ``text`` that match there too,
+    so a text without a match has none in any window."""
+    return not any(token in pattern for token in _END_SENSITIVE)
+
+
+def _precheck_source(prefix: str, pattern: str, flags: int) -> tuple[str, int] | None:
+    r"""The pattern to search before a rule's windows: the rule itself when it is
+    end-free, or without its final ``\b`` when that makes it end-free (a weaker
+    pattern: every match of the rule is one of it); None when neither is."""
+    trailing = len(pattern) - 1 - len(pattern[:-1].rstrip("\\"))  # backslashes before the last char
+    if pattern.endswith("b") and trailing % 2 == 1:  # a real \b ends the last alternative
+        pattern = pattern[:-2]
+    if not _end_free(pattern) or not _end_free(prefix):
+        return None
+    return _single_source(prefix, pattern), flags
 
 
 WORD_START = r"(?<!\w)"
