@@ -122,8 +122,9 @@ def ml_flags(prompts: list[Prompt], cache: Path) -> list[bool] | None:
     probs = [0.0] * len(prompts)
     for source in dict.fromkeys(p.source for p in prompts):
         idx = [i for i, p in enumerate(prompts) if p.source == source]
-        emb = encode_cached(scanner.encoder, [prompts[i].text for i in idx], cache)
-        for i, prob in zip(idx, scanner.head.predict(emb), strict=True):
+        texts = [prompts[i].text for i in idx]
+        emb = encode_cached(scanner.encoder, texts, cache)
+        for i, prob in zip(idx, scanner.head.predict(emb, texts), strict=True):
             probs[i] = float(prob)
     for i, p in enumerate(prompts):
         if len(p.text) > scanner.window_chars:
@@ -214,6 +215,32 @@ def output_table(attacks: list[dict], answers: list[str], docs: list[str], syste
         print(f"{f:30s}{len(idx):6d}" + "".join(f"{pct(sum(att[i] for i in idx), len(idx)):>22s}" for att, _, _ in systems.values()))
 
 
+def ml_head_table() -> None:
+    """The figures the training script measured and stored in the head: cross-source
+    (fit + threshold on one source, test on the other) and the final head's."""
+    from otel_llm_security.guard.ml.head import load_head
+
+    head, thr, meta = load_head()
+    kind = "MLP over MiniLM" + (f" + hashed n-gram model (MLP logit weight {head.mix:.2f})" if head.lexical is not None else "")
+    print(f"\n## ML head ({kind}; threshold {thr:.3f}): figures measured by scripts/train_prompt_injection_head.py")
+    print(f"Threshold chosen on the training source(s)' validation split at benign FPR <= {meta.get('target_fpr_validation', 0.01):.0%}; target: recall >= {TARGET_ML_RECALL:.0%} at FPR < {TARGET_ML_FPR:.0%} on a source not trained on")
+    print(f"Synthetic training rows: {'yes' if meta.get('augmented') else 'no'}\n")
+    print(f"{'trained on':18s}{'tested on':16s}{'recall':>9s}{'FPR':>8s}{'attacks':>9s}{'benign':>8s}  note")
+    for run, res in meta.get("cross_source", {}).items():
+        train = run.removeprefix("train=")
+        for k, v in res.items():
+            if not isinstance(v, dict):
+                continue
+            test = k.removeprefix("test=")
+            note = "same source" if test == train else ("CROSS-SOURCE" if v["negatives"] else "cross-source, attacks only")
+            fpr = f"{v['fpr']:7.1%}" if v["negatives"] else "    n/a"
+            print(f"{train:18s}{test:16s}{v['recall']:9.1%} {fpr}{v['positives']:9d}{v['negatives']:8d}  {note}")
+    for test, v in meta["final"]["test"].items():
+        fpr = f"{v['fpr']:7.1%}" if v["negatives"] else "    n/a"
+        note = "final head, same source" if v["negatives"] else "final head, never trained on"
+        print(f"{'both':18s}{test:16s}{v['recall']:9.1%} {fpr}{v['positives']:9d}{v['negatives']:8d}  {note}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-ml", action="store_true")
@@ -266,13 +293,7 @@ def main() -> int:
     category_table(prompts, systems, ["builtin prompt_injection", "default policy (input)", "ml_prompt_injection", "default policy + ml", "llm-guard ban_substrings"])
     output_table(attacks, answers, docs, outputs)
     if ml is not None:
-        from otel_llm_security.guard.ml.head import load_head
-
-        _, thr, meta = load_head()
-        print(f"\n## ML head (threshold {thr:.3f}): cross-source figures measured by scripts/train_prompt_injection_head.py")
-        for run, res in meta.get("cross_source", {}).items():
-            print(f"  {run}: " + "; ".join(f"{k}: recall {v['recall']:.1%}, FPR {v['fpr']:.1%}" for k, v in res.items() if isinstance(v, dict)))
-        print("  final (trained on both): " + "; ".join(f"test={k}: recall {v['recall']:.1%}, FPR {v['fpr']:.1%}" for k, v in meta["final"]["test"].items()))
+        ml_head_table()
     return 0
 
 

@@ -1,17 +1,27 @@
-"""The trained classification head over MiniLM embeddings, in numpy.
+"""The trained classification head of the ML prompt-injection scanner, in numpy.
 
-A one-hidden-layer MLP (``hidden`` = 0 makes it logistic regression), trained by
-``scripts/train_prompt_injection_head.py`` and stored as a small ``.npz`` with its
-decision threshold and training metrics.
+Two models, trained by ``scripts/train_prompt_injection_head.py`` and stored together
+in a small ``.npz`` with the decision threshold and the training metrics:
+
+- a one-hidden-layer MLP over MiniLM sentence embeddings (``hidden`` = 0 makes it
+  logistic regression);
+- optionally, a logistic regression over hashed character/word n-grams
+  (:mod:`otel_llm_security.guard.ml.lexical`).
+
+The score is ``sigmoid(mix * mlp_logit + (1 - mix) * lexical_logit)``; a head file
+without the lexical part (``mix`` = 1) is the MLP alone.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from otel_llm_security.guard.ml.lexical import LexicalHead
 
 HEAD_PATH = Path(__file__).resolve().parent / "prompt_injection_head.npz"
 
@@ -24,10 +34,13 @@ class MLPHead:
     def __init__(self, w1: np.ndarray | None, b1: np.ndarray | None, w2: np.ndarray, b2: float) -> None:
         self.w1, self.b1, self.w2, self.b2 = w1, b1, w2, float(b2)
 
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        h = np.tanh(x @ self.w1 + self.b1) if self.w1 is not None else x
+        return h @ self.w2 + self.b2
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probability of injection per row of ``x`` (n, 384)."""
-        h = np.tanh(x @ self.w1 + self.b1) if self.w1 is not None else x
-        return _sigmoid(h @ self.w2 + self.b2).astype(np.float32)
+        return _sigmoid(self.logits(x)).astype(np.float32)
 
     @classmethod
     def train(
@@ -77,18 +90,46 @@ class MLPHead:
         return cls(None, None, params[0].astype(np.float32), float(params[1][0]))
 
     def save(self, path: str | Path, *, threshold: float, metadata: dict[str, Any]) -> None:
-        arrays: dict[str, Any] = {"w2": self.w2, "b2": np.float32(self.b2), "threshold": np.float32(threshold)}
-        if self.w1 is not None and self.b1 is not None:
-            arrays.update(w1=self.w1, b1=self.b1)
+        CombinedHead(self).save(path, threshold=threshold, metadata=metadata)
+
+
+class CombinedHead:
+    """The MLP over embeddings, optionally blended (in logit space) with the lexical model."""
+
+    def __init__(self, mlp: MLPHead, lexical: LexicalHead | None = None, mix: float = 1.0) -> None:
+        self.mlp, self.lexical = mlp, lexical
+        self.mix = 1.0 if lexical is None else float(mix)
+
+    def logits(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        z = self.mlp.logits(embeddings).astype(np.float64)
+        if self.lexical is None:
+            return z
+        if texts is None:
+            raise ValueError("this head has a lexical part: pass the texts as well as their embeddings")
+        return self.mix * z + (1.0 - self.mix) * self.lexical.logits(texts)
+
+    def predict(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        """Probability of injection per text (row of ``embeddings``)."""
+        return _sigmoid(self.logits(embeddings, texts)).astype(np.float32)
+
+    def save(self, path: str | Path, *, threshold: float, metadata: dict[str, Any]) -> None:
+        m = self.mlp
+        arrays: dict[str, Any] = {"w2": m.w2, "b2": np.float32(m.b2), "threshold": np.float32(threshold)}
+        if m.w1 is not None and m.b1 is not None:
+            arrays.update(w1=m.w1, b1=m.b1)
+        if self.lexical is not None:
+            arrays.update(lex_w=self.lexical.w.astype(np.float32), lex_b=np.float32(self.lexical.b), mix=np.float32(self.mix))
         arrays["metadata"] = np.array(json.dumps(metadata, sort_keys=True))
         with open(path, "wb") as f:
             np.savez_compressed(f, **arrays)
 
 
-def load_head(path: str | Path = HEAD_PATH) -> tuple[MLPHead, float, dict[str, Any]]:
-    """(head, threshold, metadata) from an ``.npz`` written by :meth:`MLPHead.save`."""
+def load_head(path: str | Path = HEAD_PATH) -> tuple[CombinedHead, float, dict[str, Any]]:
+    """(head, threshold, metadata) from an ``.npz`` written by :meth:`CombinedHead.save`."""
     with np.load(path, allow_pickle=False) as z:
         w1 = z.get("w1")
         b1 = z.get("b1")
-        head = MLPHead(w1, b1, z["w2"], float(z["b2"]))
-        return head, float(z["threshold"]), json.loads(str(z["metadata"]))
+        mlp = MLPHead(w1, b1, z["w2"], float(z["b2"]))
+        lexical = LexicalHead(z["lex_w"], float(z["lex_b"])) if "lex_w" in z else None
+        mix = float(z["mix"]) if "mix" in z else 1.0
+        return CombinedHead(mlp, lexical, mix), float(z["threshold"]), json.loads(str(z["metadata"]))

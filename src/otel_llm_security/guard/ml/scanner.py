@@ -1,4 +1,4 @@
-"""ML prompt-injection scanner: MiniLM embeddings (numpy) + the trained head.
+"""ML prompt-injection scanner: MiniLM embeddings (numpy) + hashed n-grams + the trained head.
 
 Opt-in (``type: ml_prompt_injection``); this module, numpy, safetensors and tokenizers
 are imported only when a policy names it. The model and head load when the guard is
@@ -6,7 +6,9 @@ built, so a missing ``ml`` extra is a start-up PolicyError, not a failure per ca
 
 Long prompts are cut into overlapping windows of about ``window_chars`` characters
 (MiniLM reads at most 256 tokens); at most ``max_windows`` are scored (the first and
-last ones, then evenly spread) and the highest probability is the score. The default
+last ones, then evenly spread) and the highest probability is the score. Each window
+is scored by the head from its MiniLM embedding and, when the head file has one, a
+logistic model over its hashed character/word n-grams (see ``head.py``). The default
 threshold is the one the training script calibrated on the validation splits
 (benign false-positive rate <= 1%), stored in the head file.
 """
@@ -68,11 +70,11 @@ class MLPromptInjectionScanner:
 
     def probabilities(self, texts: list[str]) -> list[float]:
         """Injection probability per text (one window each); used by the benchmark."""
-        return [float(p) for p in self.head.predict(self.encoder.encode(texts))]
+        return [float(p) for p in self.head.predict(self.encoder.encode(texts), texts)]
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
         chunks = windows(text.raw, self.window_chars, self.max_windows)
-        probs = self.head.predict(self.encoder.encode(chunks))
+        probs = self.head.predict(self.encoder.encode(chunks), chunks)
         score = float(probs.max()) if len(probs) else 0.0
         passed = score < self.threshold
         return ScanResult(
@@ -81,6 +83,6 @@ class MLPromptInjectionScanner:
             score=score,
             passed=passed,
             threats=(Threat.PROMPT_INJECTION.value,) if not passed else (),
-            reason=f"MiniLM head p={score:.2f} (threshold {self.threshold:.2f}, {len(chunks)} windows)",
+            reason=f"MiniLM+n-gram head p={score:.2f} (threshold {self.threshold:.2f}, {len(chunks)} windows)",
             details={"windows": len(chunks)},
         )
