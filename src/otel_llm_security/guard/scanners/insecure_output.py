@@ -36,7 +36,15 @@ SP = r"[\s\x00-\x1f/]*"  # browsers ignore whitespace, controls and slashes in t
 JS_SCHEME = r"(?:j[\s\x00-\x1f]*a[\s\x00-\x1f]*v[\s\x00-\x1f]*a[\s\x00-\x1f]*s[\s\x00-\x1f]*c[\s\x00-\x1f]*r[\s\x00-\x1f]*i[\s\x00-\x1f]*p[\s\x00-\x1f]*t|vbscript|livescript)[\s\x00-\x1f]*:"
 
 def _with_anchors(anchors: dict[str, str], rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
-    return tuple(dataclasses.replace(r, anchors=anchors.get(r.id, "")) for r in rules)
+    return tuple(dataclasses.replace(r, anchors=anchors.get(r.id, ""), gate=GATES.get(r.id, "")) for r in rules)
+
+
+# Gates (see scanners.base.Rule.gate) for rules without anchors that ``re`` cannot skip
+# through quickly (sqli_comment starts with an "a" or a quote): what every match holds.
+GATES = {
+    "sqli_tautology": "=",
+    "sqli_comment": "--|#",
+}
 
 
 # Anchors (see scanners.base): rules that start with a literal ("<", "](", "{{") need

@@ -82,6 +82,7 @@ _PLACEHOLDER_RE = re.compile(
 _WEIGHT = {pid: w for pid, w, _ in PATTERNS}
 _SAMPLE_VALUE_RE = re.compile(r"(?i)1234|abcd|xxxx|example|sample|dummy|changeme|placeholder|secret|password|your")
 _SINGLE = [(pid, re.compile(p), tuple(ANCHORS[pid].split())) for pid, _, p in PATTERNS]
+_ANCHOR_SETS = [frozenset(anchors) for _, _, anchors in _SINGLE]
 # Substrings every match contains, for patterns that start with a character set (re
 # tries those at every s/r/b of the text): a text without the substring is skipped.
 _REQUIRED = {"stripe_key": "k_live_", "stripe_test_key": "k_test_", "bearer_token": "earer"}
@@ -129,10 +130,10 @@ def find_secrets(raw: str, words: list[str] | None = None) -> list[tuple[str, in
     taken: list[tuple[int, int]] = []
     lowered: str | None = None
     anchors_present = _present_anchors(words)
-    for pid, regex, anchors in _SINGLE:
-        present = [a for a in anchors if a in anchors_present]
-        if not present:
+    for (pid, regex, anchors), anchor_set in zip(_SINGLE, _ANCHOR_SETS):
+        if anchor_set.isdisjoint(anchors_present):
             continue
+        present = [a for a in anchors if a in anchors_present]
         required = _REQUIRED.get(pid)
         if required is not None and required not in raw:
             continue
