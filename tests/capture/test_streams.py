@@ -234,18 +234,24 @@ async def test_async_raw_response_stream(instrument, telemetry, replay, guard_fa
     assert one_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(TEXT)
 
 
-def test_chunk_path_keeps_chunks_only(instrument, replay, guard_factory) -> None:
-    # Per chunk the wrapper only appends: nothing is parsed or scanned until the end.
+def test_chunk_path_reads_chunks_without_keeping_them(instrument, replay, guard_factory) -> None:
+    # Per chunk the wrapper reads what the record needs and drops the chunk: nothing is
+    # scanned until the end.
     guard = guard_factory()
     instrument(guard=guard)
     replay.enqueue(Reply.stream(chat_completion_chunks(TEXT, pieces=6)))
     stream = create(replay.client())
     call: Call = stream._self_call
+    reader = call.reader
+    assert reader is not None
     _read_two(stream)
-    assert len(call.chunks) == 2
-    assert guard.outputs == []
-    stream.close()
     assert call.chunks == []
+    assert guard.outputs == []
+    assert reader._info.model and reader._info.model.startswith(MODEL)
+    stream.close()
+    assert call.reader is None
+    [(text, _prompt)] = guard.outputs
+    assert text and TEXT.startswith(text)
 
 
 # --- async ---

@@ -141,6 +141,7 @@ class Call:
         "data",
         "input_pending",
         "own",
+        "reader",
         "req",
         "rt",
         "span",
@@ -165,6 +166,9 @@ class Call:
             policy_id=rt.policy_id,
         )
         self.chunks: list[Any] = []
+        # A monitor-mode Chat Completions stream reads each chunk as it passes instead
+        # of keeping it (set by streams.wrap_stream); otherwise the chunks are kept.
+        self.reader: extract.ChatChunkReader | None = None
         self._finished = False
         self._lock = threading.Lock()
         self.token: object | None = None
@@ -345,8 +349,12 @@ class Call:
             return None
         blocked: OpenAIRequestBlocked | None = None
         try:
-            chunks, self.chunks = self.chunks, []
-            info = extract.parse_stream(self.req.endpoint, chunks)
+            reader, self.reader = self.reader, None
+            if reader is not None:
+                info = reader.info()
+            else:
+                chunks, self.chunks = self.chunks, []
+                info = extract.parse_stream(self.req.endpoint, chunks)
             self._apply_response(info, streamed=True)
             blocked = self._scan_output(can_enforce=enforce, stream=True)
             self._record_and_end(blocked)

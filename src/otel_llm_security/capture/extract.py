@@ -434,20 +434,110 @@ def parse_json_bytes(raw: bytes) -> Any:
 # --- Streams: all chunks are kept (one list append each) and read once at the end ---
 
 
-def parse_chat_chunks(chunks: Iterable[Any]) -> ResponseInfo:
-    info = ResponseInfo()
-    texts: dict[int, list[str]] = {}
-    tools: dict[tuple[int, int], list[str]] = {}
-    filters: list[Any] = []
-    prompt_filter: list[Any] = []
-    for chunk in chunks:
+def _openai_chunk_types() -> tuple[type, type, type] | None:
+    """openai's (ChatCompletionChunk, Choice, ChoiceDelta) when they have the fields the
+    fast path of :class:`ChatChunkReader` reads (and the Azure ones as extras), else None."""
+    try:
+        from openai.types.chat.chat_completion_chunk import ChatCompletionChunk, Choice, ChoiceDelta
+
+        ok = (
+            {"id", "model", "choices", "usage"} <= set(ChatCompletionChunk.model_fields)
+            and "prompt_filter_results" not in ChatCompletionChunk.model_fields
+            and {"index", "delta", "finish_reason"} <= set(Choice.model_fields)
+            and "content_filter_results" not in Choice.model_fields
+            and {"content", "tool_calls"} <= set(ChoiceDelta.model_fields)
+            # no class attribute (property, descriptor) shadows the fields read
+            and not any(name in vars(k) for cls, names in (
+                (ChatCompletionChunk, ("id", "model", "choices", "usage")),
+                (Choice, ("index", "delta", "finish_reason")),
+                (ChoiceDelta, ("content", "tool_calls"))) for k in cls.__mro__ for name in names)
+        )
+    except Exception:
+        return None
+    return (ChatCompletionChunk, Choice, ChoiceDelta) if ok else None
+
+
+_CHUNK_TYPES: tuple[type, type, type] | None | bool = False  # False: not looked up yet
+
+
+class ChatChunkReader:
+    """Reads a Chat Completions stream chunk by chunk, keeping only what the record needs
+    (text pieces per choice, tool-call argument pieces, finish reasons, filters, usage),
+    so a stream does not hold every chunk object until it ends.
+
+    :meth:`add` takes the chunks in order, :meth:`info` gives the same
+    :class:`ResponseInfo` as :func:`parse_chat_chunks` over the same chunks. openai's
+    own chunk objects with one choice and no tool call (nearly every chunk) take a fast
+    path that reads their fields directly; anything else is read like a dict or model of
+    any shape, as everywhere in this module.
+    """
+
+    __slots__ = ("_filters", "_info", "_prompt_filter", "_texts", "_tools", "_types")
+
+    def __init__(self) -> None:
+        global _CHUNK_TYPES
+        if _CHUNK_TYPES is False:
+            _CHUNK_TYPES = _openai_chunk_types()
+        self._types = _CHUNK_TYPES or (None, None, None)
+        self._info = ResponseInfo()
+        self._texts: dict[int, list[str]] = {}
+        self._tools: dict[tuple[int, int], list[str]] = {}
+        self._filters: list[Any] = []
+        self._prompt_filter: list[Any] = []
+
+    def add(self, chunk: Any) -> None:
+        chunk_t, choice_t, delta_t = self._types
+        if type(chunk) is chunk_t:
+            # Attribute reads of these classes are reads of the instance dict (checked by
+            # _openai_chunk_types), i.e. what g() reads. Everything is read first; the
+            # updates below are the general path's, for this shape.
+            try:
+                choices = chunk.choices
+                if type(choices) is list and len(choices) == 1:
+                    ch = choices[0]
+                    if type(ch) is choice_t:
+                        delta = ch.delta
+                        idx = ch.index
+                        if type(delta) is delta_t and type(idx) is int and not delta.tool_calls:
+                            ex = chunk.__pydantic_extra__
+                            cex = ch.__pydantic_extra__
+                            if (not ex or (type(ex) is dict and ex.get("prompt_filter_results") is None)) and (
+                                    not cex or (type(cex) is dict and cex.get("content_filter_results") is None)):
+                                content = delta.content
+                                fr = ch.finish_reason
+                                usage = chunk.usage
+                                info = self._info
+                                if info.model is None or info.id is None:
+                                    model, rid = chunk.model, chunk.id
+                                    if info.model is None:
+                                        info.model = _str_or_none(model)
+                                    if info.id is None:
+                                        info.id = _str_or_none(rid)
+                                if content and isinstance(content, str):
+                                    pieces = self._texts.get(idx)
+                                    if pieces is None:
+                                        self._texts[idx] = [content]
+                                    else:
+                                        pieces.append(content)
+                                if fr is not None and isinstance(fr, str):
+                                    info.finish_reasons.append(fr)
+                                if usage is not None:
+                                    _usage(info, usage)
+                                return
+            except AttributeError:
+                pass
+        self._add_any(chunk)
+
+    def _add_any(self, chunk: Any) -> None:
+        info = self._info
         if info.model is None:
             info.model = _str_or_none(g(chunk, "model"))
         if info.id is None:
             info.id = _str_or_none(g(chunk, "id"))
         pf = g(chunk, "prompt_filter_results")
         if pf is not None:
-            prompt_filter.extend(_as_list(pf))
+            self._prompt_filter.extend(_as_list(pf))
+        texts, tools = self._texts, self._tools
         for ch in _as_list(g(chunk, "choices")):
             idx = g(ch, "index")
             idx = idx if isinstance(idx, int) else 0
@@ -467,12 +557,25 @@ def parse_chat_chunks(chunks: Iterable[Any]) -> ResponseInfo:
                 info.finish_reasons.append(fr)
             cf = g(ch, "content_filter_results")
             if cf is not None:
-                filters.append(cf)
+                self._filters.append(cf)
         _usage_if_present(info, g(chunk, "usage"))
-    parts = ["".join(texts[k]) for k in sorted(texts)] + ["".join(tools[k]) for k in sorted(tools)]
-    info.output_text = SEPARATOR.join(parts) if parts else None
-    info.provider = azure_annotations(prompt_filter, filters, info.finish_reasons)
-    return info
+
+    def info(self) -> ResponseInfo:
+        """What the chunks added so far say (call once, when the stream is done)."""
+        info = self._info
+        texts, tools = self._texts, self._tools
+        parts = ["".join(texts[k]) for k in sorted(texts)] + ["".join(tools[k]) for k in sorted(tools)]
+        info.output_text = SEPARATOR.join(parts) if parts else None
+        info.provider = azure_annotations(self._prompt_filter, self._filters, info.finish_reasons)
+        return info
+
+
+def parse_chat_chunks(chunks: Iterable[Any]) -> ResponseInfo:
+    reader = ChatChunkReader()
+    add = reader.add
+    for chunk in chunks:
+        add(chunk)
+    return reader.info()
 
 
 def _usage_if_present(info: ResponseInfo, usage: Any) -> None:

@@ -3,7 +3,10 @@
 A stream is finished, exactly once, on whichever comes first: exhaustion, an error,
 ``close()``, context-manager exit, or garbage collection (``weakref.finalize`` on the
 wrapper, which also covers an early ``break`` once the stream is dropped). Each chunk
-costs one list append (and one attribute read of the proxy); the output is reassembled and scanned once, at the end. In
+of a Chat Completions stream is read as it passes (its text pieces, finish reason and
+usage kept, the chunk itself dropped: :class:`~otel_llm_security.capture.extract.ChatChunkReader`);
+other streams keep their chunks (one list append each). The output is reassembled and
+scanned once, at the end. In
 ``enforce`` mode the enforcing wrappers also scan the output in bounded windows as it
 arrives and stop delivery when a window blocks (:mod:`otel_llm_security.capture.windows`).
 
@@ -52,7 +55,10 @@ class _Step:
 
     def __init__(self, wrapped: Any, call: Call, sync: bool) -> None:
         self.call = call
-        self.append = call.chunks.append
+        # A chat stream's chunks are read as they pass (and dropped: holding every chunk
+        # object until the end cost more per chunk than reading it); others are kept.
+        reader = call.reader
+        self.append = reader.add if reader is not None else call.chunks.append
         self.pull = wrapped.__next__ if sync else wrapped.__anext__
 
     def next(self) -> Any:
@@ -64,7 +70,10 @@ class _Step:
         except BaseException:
             self.call.finish_stream("error")
             raise
-        self.append(chunk)
+        try:
+            self.append(chunk)
+        except Exception:  # never the app's problem; the record misses this chunk
+            logger.exception("otel-llm-security: reading a stream chunk failed")
         return chunk
 
     async def anext(self) -> Any:
@@ -76,8 +85,32 @@ class _Step:
         except BaseException:
             self.call.finish_stream("error")
             raise
-        self.append(chunk)
+        try:
+            self.append(chunk)
+        except Exception:  # never the app's problem; the record misses this chunk
+            logger.exception("otel-llm-security: reading a stream chunk failed")
         return chunk
+
+
+def _iterate(proxy: SyncStreamProxy, step: _Step) -> Any:
+    """What ``iter(stream)`` returns: a generator over the client's own iterator (as
+    ``openai.Stream.__iter__`` returns one), so a ``for`` loop resumes two generators
+    per chunk instead of calling the proxy's ``__next__``. It holds the proxy, so the
+    proxy lives (and is not finished by GC) while the app holds only the iterator."""
+    call, append = step.call, step.append
+    try:
+        for chunk in proxy.__wrapped__:
+            try:
+                append(chunk)
+            except Exception:  # never the app's problem; the record misses this chunk
+                logger.exception("otel-llm-security: reading a stream chunk failed")
+            yield chunk
+    except GeneratorExit:  # this iterator was closed or dropped: close()/exit/GC finish
+        raise
+    except BaseException:
+        call.finish_stream("error")
+        raise
+    call.finish_stream("end")
 
 
 class SyncStreamProxy(wrapt.ObjectProxy):
@@ -86,11 +119,12 @@ class SyncStreamProxy(wrapt.ObjectProxy):
     def __init__(self, wrapped: Any, call: Call) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        self._self_next = _Step(wrapped, call, sync=True).next
+        self._self_step = step = _Step(wrapped, call, sync=True)
+        self._self_next = step.next
         _finalize(self, call, "gc")
 
-    def __iter__(self) -> SyncStreamProxy:
-        return self
+    def __iter__(self) -> Any:
+        return _iterate(self, self._self_step)
 
     def __next__(self) -> Any:
         return self._self_next()
@@ -248,6 +282,9 @@ class EnforcingSyncStreamProxy(SyncStreamProxy):
         super().__init__(wrapped, call)
         self._self_next = _Enforcer(wrapped, call, windows, sync=True).next
 
+    def __iter__(self) -> EnforcingSyncStreamProxy:
+        return self
+
     def __next__(self) -> Any:
         return self._self_next()
 
@@ -268,6 +305,8 @@ def wrap_stream(stream: Any, call: Call) -> Any:
     import openai
 
     sync = isinstance(stream, openai.Stream)
+    if not call.rt.enforce_streams and call.req.endpoint == "chat" and call.reader is None and not call.chunks:
+        call.reader = extract.ChatChunkReader()
     if call.rt.enforce_streams:
         try:
             windows = call.stream_windows()
