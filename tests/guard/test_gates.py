@@ -61,3 +61,17 @@ def test_word_index_is_the_unique_words() -> None:
         expected = sorted(set(text.encode("ascii", "replace").decode("ascii").translate(table).split()))
         words = word_index(ScanText(raw=text, normalized=text))
         assert sorted(words) == expected and len(set(words)) == len(words), text
+
+
+def test_byte_level_leet_and_rot13_equal_the_str_versions() -> None:
+    import codecs
+
+    from otel_llm_security.guard.normalize import normalize
+    from otel_llm_security.guard.scanners import prompt_injection as pi
+
+    rnd = random.Random(4)
+    texts = [normalize(t) for t in _corpus()[::9]]
+    texts += ["".join(rnd.choice("aZ013457@$!|é’\ud800\U0001f600 ") for _ in range(rnd.randint(0, 30))) for _ in range(3000)]
+    for text in texts:
+        assert pi._unleet(text) == text.translate(pi._LEET_TABLE)
+        assert pi._rot13(text) == codecs.encode(text, "rot13")

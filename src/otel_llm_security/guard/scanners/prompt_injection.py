@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import dataclasses
 import itertools
 import re
@@ -269,6 +268,26 @@ _B64_RE = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")
 _HEX_RE = re.compile(r"(?:[0-9a-f]{2}[ :]?){12,}(?![0-9a-f])")
 _LEET_TRIGGER_RE = re.compile(r"[a-z][013457@$!|][a-z]|[013457@$][a-z]{2}")
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
+_LEET_BYTES = bytes(ord(_LEET_TABLE[b]) if b in _LEET_TABLE else b for b in range(256))  # type: ignore[arg-type]
+
+
+_ROT13_BYTES = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", b"NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm"
+)
+
+
+def _rot13(text: str) -> str:
+    """``codecs.encode(text, "rot13")`` (which rotates ASCII letters only), on the UTF-8
+    bytes like :func:`_unleet`."""
+    return text.encode("utf-8", "surrogatepass").translate(_ROT13_BYTES).decode("utf-8", "surrogatepass")
+
+
+def _unleet(text: str) -> str:
+    """``text.translate(_LEET_TABLE)``. The table maps ASCII characters to ASCII
+    characters, which UTF-8 leaves as single bytes (multi-byte sequences use bytes of
+    0x80 and up only), so it is applied to the UTF-8 bytes, in C: ``str.translate``
+    looks every character of a non-ASCII string up in the table (4-5 ms on 20 KB)."""
+    return text.encode("utf-8", "surrogatepass").translate(_LEET_BYTES).decode("utf-8", "surrogatepass")
 _HEX_WORD_RE = re.compile(r"[0-9a-f]+")
 # "R E V E A L. H I D D E N. P R O M P T": five or more single letters in a row.
 _SPACED_RE = re.compile(r"(?:(?<!\w)\w[ \t.\-_*|]{1,3}){4,}\w(?!\w)")
@@ -291,7 +310,7 @@ ANNOUNCED_SPAN = 2000  # chars after "rot13"/"reversed" that are decoded
 LEET_WHOLE_CHARS = 20_000
 LEET_MAX_SPOTS = 64
 _ANNOUNCED = (
-    ("rot13", ("rot13", "rot", "caesar"), lambda s: codecs.encode(s, "rot13")),
+    ("rot13", ("rot13", "rot", "caesar"), lambda s: _rot13(s)),
     ("reversed", ("revers", "backward"), lambda s: s[::-1]),
 )
 ENCODED_BONUS = 0.1
@@ -408,12 +427,12 @@ class PromptInjectionScanner(BuiltinScanner):
             views.append(("spaced", "\n".join(_unspace(run) for run in spaced)))
         if len(norm) <= LEET_WHOLE_CHARS:
             if _LEET_ANY_RE.search(norm):
-                views.append(("leetspeak", norm.translate(_LEET_TABLE)))
+                views.append(("leetspeak", _unleet(norm)))
         elif _LEET_ANY_RE.search(norm):
             spots = [m.start() for m in itertools.islice(_LEET_TRIGGER_RE.finditer(norm), LEET_MAX_SPOTS)]
             if spots:
                 segment = "\n".join(norm[max(0, p - 150) : p + 150] for p in spots)
-                views.append(("leetspeak", segment.translate(_LEET_TABLE)))
+                views.append(("leetspeak", _unleet(segment)))
         return views
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
