@@ -82,13 +82,25 @@ def current_genai_span() -> Span | None:
     return span
 
 
+_server_cache: dict[int, tuple[Any, str | None, int | None]] = {}
+
+
 def _server(instance: Any) -> tuple[str | None, int | None]:
+    """(server.address, server.port) of the client's base URL; remembered per URL object
+    (a client keeps its URL object; reading host and port parses it each time)."""
     try:
         url = instance.base_url
+        hit = _server_cache.get(id(url))
+        if hit is not None and hit[0] is url:
+            return hit[1], hit[2]
         port = url.port or (443 if url.scheme == "https" else 80)
-        return url.host or None, port
+        host = url.host or None
     except Exception:
         return None, None
+    if len(_server_cache) >= 64:
+        _server_cache.clear()
+    _server_cache[id(url)] = (url, host, port)  # holds the URL, so its id is not reused
+    return host, port
 
 
 class Runtime:
@@ -294,10 +306,9 @@ class Call:
 
     def on_result(self, result: Any) -> Any:
         """Record a plain result, or wrap a stream / raw response. Raises only on output block."""
-        from otel_llm_security.capture import streams
-
+        streams = _streams or _load_streams()
         try:
-            if isinstance(result, (openai.Stream, openai.AsyncStream)):
+            if isinstance(result, _STREAM_TYPES):
                 self._defer()
                 return streams.wrap_stream(result, self)
             wrapped = streams.wrap_raw_response(result, self)
@@ -537,6 +548,18 @@ class Call:
                 self.span.end()
             except Exception:
                 pass
+
+
+_STREAM_TYPES = (openai.Stream, openai.AsyncStream)
+_streams: Any = None
+
+
+def _load_streams() -> Any:
+    global _streams
+    from otel_llm_security.capture import streams
+
+    _streams = streams
+    return streams
 
 
 def start_call(rt: Runtime, instance: Any, endpoint: str, operation: str, kwargs: dict[str, Any]) -> Call | None:
