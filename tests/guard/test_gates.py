@@ -75,3 +75,25 @@ def test_byte_level_leet_and_rot13_equal_the_str_versions() -> None:
     for text in texts:
         assert pi._unleet(text) == text.translate(pi._LEET_TABLE)
         assert pi._rot13(text) == codecs.encode(text, "rot13")
+
+
+def test_mask_code_blanks_everything_but_newlines() -> None:
+    import re
+
+    from otel_llm_security.guard.scanners.insecure_output import mask_code
+
+    def reference(text: str) -> str:  # the definition, with the original blanking
+        from otel_llm_security.guard.scanners import insecure_output as io
+
+        if "`" not in text and "~~~" not in text:
+            return text
+
+        def blank(m: re.Match[str]) -> str:
+            return re.sub(r"[^\n]", " ", m.group(0))
+
+        return io._INLINE_CODE_RE.sub(blank, io._FENCE_RE.sub(blank, text))
+
+    rnd = random.Random(8)
+    texts = _corpus()[::9] + ["".join(rnd.choice("`~a \n\r\t<é") for _ in range(rnd.randint(0, 40))) for _ in range(5000)]
+    for text in texts:
+        assert mask_code(text) == reference(text), text

@@ -43,7 +43,9 @@ def _with_anchors(anchors: dict[str, str], rules: tuple[Rule, ...]) -> tuple[Rul
 # through quickly (sqli_comment starts with an "a" or a quote): what every match holds.
 GATES = {
     "sqli_tautology": "=",
-    "sqli_comment": "--|#",
+    "sqli_comment": r"['\"]\s*[;)]?\s*(?:--|#)",
+    "shell_reverse": r"/dev/tcp/|/bin/|mkfifo|socket\.socket\(",
+    "shell_disk_wipe": r"/dev/|777",
 }
 
 
@@ -169,7 +171,8 @@ def mask_code(text: str) -> str:
         return text
 
     def blank(m: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", m.group(0))
+        # every character but newlines made a space (one C call per line)
+        return "\n".join(" " * len(line) for line in m.group(0).split("\n"))
 
     return _INLINE_CODE_RE.sub(blank, _FENCE_RE.sub(blank, text))
 
