@@ -97,3 +97,17 @@ def test_mask_code_blanks_everything_but_newlines() -> None:
     texts = _corpus()[::9] + ["".join(rnd.choice("`~a \n\r\t<é") for _ in range(rnd.randint(0, 40))) for _ in range(5000)]
     for text in texts:
         assert mask_code(text) == reference(text), text
+
+
+def test_windows_merge_with_early_exit_decides_as_the_full_sum() -> None:
+    from otel_llm_security.guard.scanners.base import _merge
+
+    rnd = random.Random(2)
+    for _ in range(5000):
+        size = rnd.randint(1, 3000)
+        points = [rnd.randint(0, size - 1) for _ in range(rnd.randint(1, 12))]
+        length = rnd.randint(1, 8)
+        full = _merge(points, length, size)
+        assert full is not None
+        expected = None if sum(hi - lo for lo, hi in full) > size // 2 else full
+        assert _merge(points, length, size, size // 2) == expected

@@ -13,6 +13,7 @@ use only bounded repetition, so matching stays linear in the text length.
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 import string
 import threading
@@ -435,11 +436,7 @@ class RuleSet:
         points: list[int] = []
         for stem in best_stems:
             points.extend(_find_all(text, stem.rstrip("$"), occurrences))
-        best = (points, max(len(s) for s in best_stems))
-        spans = _merge(best[0], best[1], len(text))
-        if sum(hi - lo for lo, hi in spans) > len(text) // 2:
-            return None
-        return spans
+        return _merge(points, max(len(s) for s in best_stems), len(text), len(text) // 2)
 
 
 # Texts up to this long search a rule's precheck pattern over the whole text before
@@ -601,12 +598,13 @@ def _find_all(text: str, needle: str, cache: dict[str, list[int]]) -> list[int]:
         else:
             # Occurrences of a needle that cannot overlap itself never overlap, so the
             # non-overlapping matches of ``re`` (found in C) are all of them.
-            found = [m.start() for m in _literal_re(needle).finditer(text)]
+            found = list(map(_START, _literal_re(needle).finditer(text)))
         cache[needle] = found
     return found
 
 
 _LITERAL_RES: dict[str, re.Pattern[str]] = {}
+_START = operator.methodcaller("start")
 
 
 def _literal_re(needle: str) -> re.Pattern[str]:
@@ -621,14 +619,21 @@ def _self_overlaps(needle: str) -> bool:
     return any(needle[:k] == needle[-k:] for k in range(1, len(needle)))
 
 
-def _merge(points: list[int], length: int, size: int) -> list[tuple[int, int]]:
+def _merge(points: list[int], length: int, size: int, limit: int | None = None) -> list[tuple[int, int]] | None:
+    """The windows around ``points``, merged; None as soon as they cover more than
+    ``limit`` characters (the coverage only grows as points are added)."""
     spans: list[tuple[int, int]] = []
+    done = 0  # characters covered by the spans before the last one
     for p in sorted(points):
         lo, hi = max(0, p - WINDOW), min(size, p + length + WINDOW)
         if spans and lo <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
         else:
+            if spans:
+                done += spans[-1][1] - spans[-1][0]
             spans.append((lo, hi))
+        if limit is not None and done + spans[-1][1] - spans[-1][0] > limit:
+            return None
     return spans
 
 
