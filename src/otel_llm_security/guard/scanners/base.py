@@ -585,8 +585,17 @@ def _group_end(pattern: str) -> int | None:
 WINDOW = 200  # chars around an anchor; rule matches are shorter (a few bounded filler words)
 
 
+_occurrences_memo: tuple[str, dict[str, list[int]]] | None = None
+
+
 def _find_all(text: str, needle: str, cache: dict[str, list[int]]) -> list[int]:
-    """Every start of ``needle`` in ``text``, overlapping ones included."""
+    """Every start of ``needle`` in ``text``, overlapping ones included. Remembered for
+    the last text, so the rule sets (and the rules) of one scan share the searches."""
+    global _occurrences_memo
+    memo = _occurrences_memo
+    if memo is None or memo[0] is not text:
+        memo = _occurrences_memo = (text, cache)
+    cache = memo[1]
     found = cache.get(needle)
     if found is None:
         if _self_overlaps(needle):
