@@ -117,6 +117,10 @@ def main() -> int:
     else:
         print("(llm_guard not importable here: run with .venv-llmguard/bin/python for its rows)")
 
+    sys.path.insert(0, str(ROOT / "bench"))
+    import _common
+
+    _common.print_machine()
     print(f"\nµs per scan (median CPU time of {args.repeat} runs; text: installed packages' READMEs)")
     print(f"Target: default policy scan_input on 200 KB < {TARGET_MS_200KB:.0f} ms\n")
     header = f"{'scanner':36s}" + "".join(f"{label:>14s}" for label, _ in SIZES)

@@ -111,3 +111,26 @@ def test_windows_merge_with_early_exit_decides_as_the_full_sum() -> None:
         assert full is not None
         expected = None if sum(hi - lo for lo, hi in full) > size // 2 else full
         assert _merge(points, length, size, size // 2) == expected
+
+
+def test_engine_completes_fresh_results_in_place_and_copies_shared_ones() -> None:
+    """Built-in results are completed in place (nothing else holds them); a result a
+    scanner hands out twice is copied, so one verdict never changes another's."""
+    from otel_llm_security.attributes import Action
+    from otel_llm_security.guard.engine import ConfiguredScanner, Guard
+    from otel_llm_security.guard.policy import default_policy
+    from otel_llm_security.guard.scanner import ScanResult
+
+    shared = ScanResult(scanner="shared", direction="input", score=0.0, passed=True)
+
+    class Shared:
+        name, direction, threshold = "shared", "input", 0.5
+
+        def scan(self, text, prompt=None):  # type: ignore[no-untyped-def]
+            return shared
+
+    g = Guard(default_policy(), [ConfiguredScanner(Shared(), Action.WARN, "open", 250)])  # type: ignore[arg-type]
+    first, second = g.scan_input("a"), g.scan_input("b")
+    assert first.results[0] is not second.results[0]
+    assert first.results[0].action is Action.ALLOW and second.results[0].action is Action.ALLOW
+    assert second.results[0].duration_ms >= 0.0

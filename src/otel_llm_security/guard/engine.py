@@ -207,7 +207,7 @@ class Guard:
         allow = Action.ALLOW
         for cs, (res, elapsed) in zip(scanners, results, strict=True):
             if res.passed and not res.error:  # the common case: nothing to decide
-                final.append(_evolve(res, action=allow) if elapsed is None else _evolve(res, duration_ms=elapsed, action=allow))
+                final.append(_finish(res, elapsed, allow))
                 continue
             taken = Action.ALLOW
             if res.error:
@@ -233,7 +233,7 @@ class Guard:
             action = _stronger(action, taken)
             # One copy per result: the scanner's own result with the time it took and
             # what the policy did about it (failed results already carry their time).
-            final.append(_evolve(res, action=taken) if elapsed is None else _evolve(res, duration_ms=elapsed, action=taken))
+            final.append(_finish(res, elapsed, taken))
         enforce = self.mode is Mode.ENFORCE
         blocked = enforce and action is Action.BLOCK
         sanitized = None
@@ -297,6 +297,19 @@ def _failed_result(cs: ConfiguredScanner, error: str, duration_ms: float, partia
         error=error,
         duration_ms=duration_ms,
     )
+
+
+def _finish(res: ScanResult, elapsed: float | None, action: Action) -> ScanResult:
+    """The result as the verdict holds it: with its duration (None: it has one already)
+    and the action taken. A result the scanner has just built (no action yet, no
+    duration: what every built-in scanner returns) is completed in place, since nothing
+    else holds it yet; any other is copied."""
+    state = getattr(res, "__dict__", None)
+    if elapsed is not None and state is not None and state.get("action", 0) is None and state.get("duration_ms") == 0.0 and type(res) is ScanResult:
+        state["duration_ms"] = elapsed
+        state["action"] = action
+        return res
+    return _evolve(res, action=action) if elapsed is None else _evolve(res, duration_ms=elapsed, action=action)
 
 
 def _evolve(res: ScanResult, **changes: Any) -> ScanResult:
