@@ -13,6 +13,7 @@ use only bounded repetition, so matching stays linear in the text length.
 from __future__ import annotations
 
 import bisect
+import itertools
 import operator
 import re
 import string
@@ -629,20 +630,22 @@ def _self_overlaps(needle: str) -> bool:
 
 
 def _merge(points: list[int], length: int, size: int, limit: int | None = None) -> list[tuple[int, int]] | None:
-    """The windows around ``points``, merged; None as soon as they cover more than
-    ``limit`` characters (the coverage only grows as points are added)."""
-    spans: list[tuple[int, int]] = []
-    done = 0  # characters covered by the spans before the last one
-    for p in sorted(points):
-        lo, hi = max(0, p - WINDOW), min(size, p + length + WINDOW)
-        if spans and lo <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
-        else:
-            if spans:
-                done += spans[-1][1] - spans[-1][0]
-            spans.append((lo, hi))
-        if limit is not None and done + spans[-1][1] - spans[-1][0] > limit:
-            return None
+    """The windows around ``points`` ([p - WINDOW, p + length + WINDOW], clipped),
+    merged where they touch; None when they cover more than ``limit`` characters.
+
+    Every window has the same width, so both ends grow with p: two neighbouring points
+    are in one span unless they are more than 2 * WINDOW + length apart. The gaps
+    and the breaks are found with map/compress (in C), not a Python loop per point."""
+    if not points:
+        return []
+    ordered = sorted(points)
+    apart = 2 * WINDOW + length
+    breaks = list(itertools.compress(range(len(ordered) - 1), map(apart.__lt__, map(operator.sub, ordered[1:], ordered))))
+    starts = [ordered[0], *(ordered[i + 1] for i in breaks)]
+    ends = [*(ordered[i] for i in breaks), ordered[-1]]
+    spans = [(max(0, a - WINDOW), min(size, b + length + WINDOW)) for a, b in zip(starts, ends)]
+    if limit is not None and sum(hi - lo for lo, hi in spans) > limit:
+        return None
     return spans
 
 
