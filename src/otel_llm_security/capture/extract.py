@@ -317,7 +317,78 @@ def _tool_arguments(tool_calls: Any, out: list[str]) -> None:
             out.append(args)
 
 
+def _openai_completion_types() -> tuple[type, type, type] | None:
+    """openai's (ChatCompletion, Choice, ChatCompletionMessage) when they have the fields
+    :func:`_read_openai_completion` reads as plain fields (the Azure ones as extras)."""
+    try:
+        from openai.types.chat.chat_completion import ChatCompletion, Choice
+        from openai.types.chat.chat_completion_message import ChatCompletionMessage
+
+        wanted = ((ChatCompletion, ("id", "model", "choices", "usage")),
+                  (Choice, ("message", "finish_reason")),
+                  (ChatCompletionMessage, ("content", "tool_calls")))
+        ok = (
+            all(set(names) <= set(cls.model_fields) for cls, names in wanted)
+            and "prompt_filter_results" not in ChatCompletion.model_fields
+            and "content_filter_results" not in Choice.model_fields
+            and not any(name in vars(k) for cls, names in wanted for k in cls.__mro__ for name in names)
+        )
+    except Exception:
+        return None
+    return (ChatCompletion, Choice, ChatCompletionMessage) if ok else None
+
+
+_COMPLETION_TYPES: tuple[type, type, type] | None | bool = False  # False: not looked up yet
+
+
+def _read_openai_completion(obj: Any) -> ResponseInfo | None:
+    """:func:`parse_chat_completion` for openai's own ChatCompletion object without tool
+    calls or Azure annotations (direct field reads, no per-field lookup through g());
+    None for any other shape, which the general reading handles."""
+    global _COMPLETION_TYPES
+    if _COMPLETION_TYPES is False:
+        _COMPLETION_TYPES = _openai_completion_types()
+    if _COMPLETION_TYPES is None or type(obj) is not _COMPLETION_TYPES[0]:
+        return None
+    _, choice_t, message_t = _COMPLETION_TYPES
+    texts: list[str] = []
+    finish_reasons: list[str] = []
+    try:
+        ex = obj.__pydantic_extra__
+        if ex and (type(ex) is not dict or ex.get("prompt_filter_results") is not None):
+            return None
+        choices = obj.choices
+        if type(choices) is not list:
+            return None
+        for ch in choices:
+            if type(ch) is not choice_t:
+                return None
+            cex = ch.__pydantic_extra__
+            if cex and (type(cex) is not dict or cex.get("content_filter_results") is not None):
+                return None
+            msg = ch.message
+            if type(msg) is not message_t or msg.tool_calls:
+                return None
+            content = msg.content
+            if isinstance(content, str):
+                texts.append(content)
+            fr = ch.finish_reason
+            if isinstance(fr, str):
+                finish_reasons.append(fr)
+        model, rid, usage = obj.model, obj.id, obj.usage
+    except AttributeError:
+        return None
+    info = ResponseInfo(model=_str_or_none(model), id=_str_or_none(rid), finish_reasons=finish_reasons)
+    info.output_text = SEPARATOR.join(texts) if texts else None
+    _usage(info, usage)
+    info.provider = azure_annotations(None, (), finish_reasons)
+    return info
+
+
 def parse_chat_completion(obj: Any) -> ResponseInfo:
+    fast = _read_openai_completion(obj)
+    if fast is not None:
+        return fast
     info = ResponseInfo(model=_str_or_none(g(obj, "model")), id=_str_or_none(g(obj, "id")))
     texts: list[str] = []
     tools: list[str] = []
