@@ -254,6 +254,8 @@ ANCHORS: dict[str, str] = {
 # value is a character-set-led pattern that ``re`` skips through in C.
 GATES: dict[str, str] = {
     "config_flags": r"[=:]\s*[\"']?(?:true|on|1|yes|enabled|off|false|0|no|disabled|none)",
+    # its last alternative starts with (?:^|\n), which re tries at every position
+    "inst_delimiters": r"inst\]|sys>>|system\]|system\s*>|:\s*(?:you|ignore|new|override|disregard|forget|from\s+now)",
 }
 
 
