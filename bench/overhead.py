@@ -264,8 +264,12 @@ class Worker:
         stream's are) or not."""
         from openai.types.chat import ChatCompletionChunk
 
-        from otel_llm_security.capture.extract import ChatChunkReader
         from otel_llm_security.capture.streams import SyncStreamProxy
+
+        try:
+            from otel_llm_security.capture.extract import ChatChunkReader
+        except ImportError:  # a tree from before chunks were read as they pass (kept instead)
+            ChatChunkReader = None  # noqa: N806
         from otel_llm_security.testing import chat_completion_chunks
 
         class _Call:  # what the proxy needs of a Call; finishing is measured by the stream workload
@@ -286,7 +290,7 @@ class Worker:
             pass
         raw = clock() - t0
         t0 = clock()
-        for _ in SyncStreamProxy(iter(items), _Call(ChatChunkReader())):
+        for _ in SyncStreamProxy(iter(items), _Call(ChatChunkReader() if ChatChunkReader else None)):
             pass
         wrapped = clock() - t0
         enforce_raw, enforce = self._enforce_chunkcost(_Call, 3 if n < 20_000 else 20)
@@ -327,6 +331,57 @@ class Worker:
             wrapped += clock() - t0
         per = repeat * len(chunks)
         return raw / per, wrapped / per
+
+    def run_inprocess(self, n: int) -> dict[str, list[float]]:
+        """CPU time of our hook on vs off in this one process (``--inprocess``): batches of
+        each workload alternate between our runtime installed and removed (the wrappers
+        then pass straight through), so the pair shares the interpreter, its caches and
+        the machine's load of the moment. Returns per-batch (on - off) differences."""
+        from otel_llm_security.capture import patch
+
+        rt = patch.runtime
+        cpu = time.process_time_ns
+        create, msgs, model = self.client.chat.completions.create, self.messages, c.MODEL
+        out: dict[str, list[float]] = {}
+
+        def one_stream() -> tuple[float, float, float]:
+            t0 = cpu()
+            it = iter(create(model=model, messages=msgs, stream=True))
+            next(it)
+            t1 = cpu()
+            for _ in range(self._middle_chunks):
+                next(it)
+            t2 = cpu()
+            for _ in it:
+                pass
+            t3 = cpu()
+            return (t1 - t0) / 1e3, (t2 - t1) / 1e3 / self._middle_chunks, (t3 - t2) / 1e3
+
+        if not hasattr(self, "_middle_chunks"):
+            self._middle_chunks = len(list(create(model=model, messages=msgs, stream=True))) - 3
+        res: dict[bool, dict[str, list[float]]] = {}
+        order = (True, False) if n % 2 else (False, True)
+        for state in order:
+            patch.runtime = rt if state else None
+            gc.collect()
+            r: dict[str, list[float]] = {}
+            t0 = cpu()
+            self.run_sync(n)
+            r["sync"] = [(cpu() - t0) / 1e3 / n]
+            t0 = cpu()
+            self.run_async(n)
+            r["async"] = [(cpu() - t0) / 1e3 / n]
+            streams = [one_stream() for _ in range(max(2, n // 2))]
+            r["stream_first"] = [c.median(s[0] for s in streams)]
+            r["stream_chunk"] = [c.median(s[1] for s in streams)]
+            r["stream_tail"] = [c.median(s[2] for s in streams)]
+            res[state] = r
+        patch.runtime = rt
+        self.replay.requests.clear()
+        for k in res[True]:
+            out[k] = [res[True][k][0] - res[False][k][0]]
+            out[k + "_off"] = res[False][k]
+        return out
 
     def run(self, workload: str, n: int) -> dict[str, list[float]]:
         gc.collect()
@@ -419,6 +474,9 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=40, help="calls per batch (streams: half)")
     ap.add_argument("--only", default="", help="comma-separated configuration names")
     ap.add_argument("--json", default="", help="also write the raw summary here")
+    ap.add_argument("--inprocess", action="store_true",
+                    help="instead: CPU time of our hook on vs off inside one process per configuration "
+                         "(ours, ours-noscan; less noisy than wall time across processes)")
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -426,6 +484,9 @@ def main() -> None:
         return
     if args.quick:
         args.rounds, args.calls = 2, 6
+    if args.inprocess:
+        inprocess(args)
+        return
     configs = [cf for cf in CONFIGS if not args.only or cf[0] in args.only.split(",")]
 
     c.print_machine()
@@ -468,6 +529,47 @@ def main() -> None:
     summary = report(configs, samples, rounds, infos, args, elapsed, chunkcost)
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2))
+
+
+def inprocess(args: argparse.Namespace) -> None:
+    """``--inprocess``: per configuration, rounds of (runtime on, runtime off) batches in
+    one worker, in alternating order; the median over rounds of the CPU difference."""
+    names = [n for n in ("ours", "ours-noscan", "ours-enforce") if not args.only or n in args.only.split(",")]
+    c.print_machine()
+    procs = {}
+    for name in names:
+        proc, info = start_worker(name, c.VENV_PYTHON)
+        print(f"  {name:14} {'ok' if proc else 'UNAVAILABLE'}  {json.dumps(info)}", flush=True)
+        if proc is not None:
+            procs[name] = proc
+    diffs: dict[str, dict[str, list[float]]] = {n: {} for n in procs}
+    t_start = time.monotonic()
+    for r in range(args.rounds):
+        for name in procs:
+            res = ask(procs[name], "inprocess", args.calls + r % 2)
+            for k, v in res.items():
+                diffs[name].setdefault(k, []).extend(v)
+    elapsed = time.monotonic() - t_start
+    for proc in procs.values():
+        assert proc.stdin is not None
+        proc.stdin.write('{"quit": true}\n')
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+    print(f"\n### In-process CPU time of our hook (on - off), {args.rounds} rounds x {args.calls} calls "
+          f"({max(2, args.calls // 2)} streams) per configuration, {elapsed:.0f} s\n")
+    print("Each round runs the same batches with our runtime installed and removed (the wrappers then pass "
+          "straight through) in one process, in alternating order; figures are medians over rounds of the "
+          "CPU-time difference (time.process_time), in µs. 'off' is the client's own CPU time.\n")
+    keys = [("sync", "sync call"), ("async", "async call"), ("stream_first", "stream: to first chunk"),
+            ("stream_chunk", "stream: per chunk"), ("stream_tail", "stream: last chunk to end")]
+    rows = []
+    for k, label in keys:
+        row = [label, c.fmt(c.median(diffs[next(iter(diffs))][k + "_off"]), 2 if k == "stream_chunk" else 0)] if diffs else [label, ""]
+        for name in procs:
+            row.append(c.fmt(c.median(diffs[name][k]), 2 if k == "stream_chunk" else 0))
+        rows.append(row)
+    print(c.table(["what", "off (client alone)", *[f"{n} adds" for n in procs]], rows))
+    print()
 
 
 def report(configs, samples, rounds, infos, args, elapsed, chunkcost) -> dict[str, Any]:  # type: ignore[no-untyped-def]
