@@ -229,12 +229,16 @@ def ml_head_table() -> None:
     for run, res in meta.get("cross_source", {}).items():
         train = run.removeprefix("train=")
         for k, v in res.items():
-            if not isinstance(v, dict):
+            if not isinstance(v, dict) or not k.startswith("test="):
                 continue
             test = k.removeprefix("test=")
             note = "same source" if test == train else ("CROSS-SOURCE" if v["negatives"] else "cross-source, attacks only")
             fpr = f"{v['fpr']:7.1%}" if v["negatives"] else "    n/a"
             print(f"{train:18s}{test:16s}{v['recall']:9.1%} {fpr}{v['positives']:9d}{v['negatives']:8d}  {note}")
+    for run, res in meta.get("cross_source", {}).items():
+        if "ceiling_if_threshold_set_on_test" in res:
+            v = res["ceiling_if_threshold_set_on_test"]
+            print(f"{run.removeprefix('train='):18s}{'(diagnostic)':16s}{v['recall']:9.1%} {v['fpr']:7.1%}{'':17s}  ceiling: threshold set on the other source's test split itself")
     for test, v in meta["final"]["test"].items():
         fpr = f"{v['fpr']:7.1%}" if v["negatives"] else "    n/a"
         note = "final head, same source" if v["negatives"] else "final head, never trained on"
