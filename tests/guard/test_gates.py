@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (look-alike and typographic characters are test data here)
 """Cheap gates the scanners search before their patterns: on character classes of ASCII
 text (one byte per character, so the same offsets) they must find exactly what the
 original patterns find, on the corpora and on random texts over the relevant characters."""

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (look-alike and typographic characters are test data here)
 """The required-word prefilter (scanners.literals) never skips a rule that would match.
 
 Three checks: every rule of every rule set on the labelled corpora, the fixtures and
@@ -12,7 +13,7 @@ import json
 import random
 import re
 from pathlib import Path
-from re import _constants as C  # noqa: N812
+from re import _constants as C
 from re import _parser as sre_parse
 
 import pytest

@@ -643,7 +643,7 @@ def _merge(points: list[int], length: int, size: int, limit: int | None = None) 
     breaks = list(itertools.compress(range(len(ordered) - 1), map(apart.__lt__, map(operator.sub, ordered[1:], ordered))))
     starts = [ordered[0], *(ordered[i + 1] for i in breaks)]
     ends = [*(ordered[i] for i in breaks), ordered[-1]]
-    spans = [(max(0, a - WINDOW), min(size, b + length + WINDOW)) for a, b in zip(starts, ends)]
+    spans = [(max(0, a - WINDOW), min(size, b + length + WINDOW)) for a, b in zip(starts, ends, strict=True)]
     if limit is not None and sum(hi - lo for lo, hi in spans) > limit:
         return None
     return spans

@@ -130,7 +130,7 @@ def find_secrets(raw: str, words: list[str] | None = None) -> list[tuple[str, in
     taken: list[tuple[int, int]] = []
     lowered: str | None = None
     anchors_present = _present_anchors(words)
-    for (pid, regex, anchors), anchor_set in zip(_SINGLE, _ANCHOR_SETS):
+    for (pid, regex, anchors), anchor_set in zip(_SINGLE, _ANCHOR_SETS, strict=True):
         if anchor_set.isdisjoint(anchors_present):
             continue
         present = [a for a in anchors if a in anchors_present]
