@@ -25,8 +25,8 @@ clause of the rules that get that far.
 from __future__ import annotations
 
 import re
-from re import _constants as C
-from re import _parser as sre_parse
+from re import _constants as C  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -276,6 +276,7 @@ class _Analysis:
         exits: list[tuple] = []
         picks: list[frozenset[str]] | None = []
         for alt, _ in alternatives:
+            inner: list[frozenset[str]]
             if alt is None:
                 exit_state, inner = state, []
             else:

@@ -270,7 +270,7 @@ _B64_RE = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")
 _HEX_RE = re.compile(r"(?:[0-9a-f]{2}[ :]?){12,}(?![0-9a-f])")
 _LEET_TRIGGER_RE = re.compile(r"[a-z][013457@$!|][a-z]|[013457@$][a-z]{2}")
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
-_LEET_BYTES = bytes(ord(_LEET_TABLE[b]) if b in _LEET_TABLE else b for b in range(256))  # type: ignore[arg-type]
+_LEET_BYTES = bytes(ord(_LEET_TABLE[b]) if b in _LEET_TABLE else b for b in range(256))
 
 
 _ROT13_BYTES = bytes.maketrans(
