@@ -145,3 +145,25 @@ def test_engine_completes_fresh_results_in_place_and_copies_shared_ones() -> Non
     assert first.results[0] is not second.results[0]
     assert first.results[0].action is Action.ALLOW and second.results[0].action is Action.ALLOW
     assert second.results[0].duration_ms >= 0.0
+
+
+def test_invisible_characters_found_on_utf8_bytes_are_exactly_the_invisible_class() -> None:
+    from otel_llm_security.guard import normalize as n
+
+    for cp in range(0x80, 0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        assert n.has_invisible("a" + ch + "b") == (n.INVISIBLE_RE.search(ch) is not None), hex(cp)
+    for text in [*_corpus()[::5], "\ud800x\u200b", "\udfff", "é\U000e0041", "plain"]:
+        assert n.has_invisible(text) == (n.INVISIBLE_RE.search(text) is not None)
+
+
+def test_stripping_invisibles_on_utf8_bytes_equals_the_pattern() -> None:
+    from otel_llm_security.guard import normalize as n
+
+    rnd = random.Random(6)
+    pool = "ab é\u200b\u200d\ufe0f\U000e0041\U000e0100\u00ad\u202e\ud800\U0001f600"
+    texts = _corpus()[::5] + ["".join(rnd.choice(pool) for _ in range(rnd.randint(0, 20))) for _ in range(5000)]
+    for text in texts:
+        assert n.strip_invisible(text) == n.INVISIBLE_RE.sub("", text), text

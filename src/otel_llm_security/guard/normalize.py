@@ -52,6 +52,42 @@ def _char_class(ranges: tuple[tuple[int, int], ...]) -> str:
 INVISIBLE_CLASS = _char_class(INVISIBLE_RANGES)
 INVISIBLE_RE = re.compile(INVISIBLE_CLASS + "+")
 
+
+def _utf8_pattern(ranges: tuple[tuple[int, int], ...]) -> bytes:
+    """A bytes pattern matching exactly the UTF-8 encodings of the characters in
+    ``ranges``: per shared leading bytes, one class of last bytes."""
+    groups: dict[bytes, list[int]] = {}
+    for lo, hi in ranges:
+        for cp in range(lo, hi + 1):
+            encoded = chr(cp).encode("utf-8")
+            groups.setdefault(encoded[:-1], []).append(encoded[-1])
+    parts = [re.escape(lead) + b"[" + b"".join(re.escape(bytes([b])) for b in sorted(set(last))) + b"]" for lead, last in groups.items()]
+    return b"|".join(parts)
+
+
+# The same characters found on the text's UTF-8 bytes: their leading bytes are rare in
+# mostly-ASCII text, so ``re`` skips to them in C, where INVISIBLE_RE tests a character
+# class at every character (3.4 ms on 200 KB of README prose, 0.4 ms this way).
+# UTF-8 is self-synchronising: a match is always a whole character.
+_INVISIBLE_UTF8_RE = re.compile(_utf8_pattern(INVISIBLE_RANGES))
+
+
+def has_invisible(text: str) -> bool:
+    """``INVISIBLE_RE.search(text) is not None``, faster on long non-ASCII text."""
+    if text.isascii():
+        return False
+    return _INVISIBLE_UTF8_RE.search(text.encode("utf-8", "surrogatepass")) is not None
+
+
+def _strip(text: str) -> str:
+    """``INVISIBLE_RE.sub("", text)``, on the UTF-8 bytes (2.7 -> ~0.6 ms on 200 KB)."""
+    if text.isascii():
+        return text
+    data = text.encode("utf-8", "surrogatepass")
+    if _INVISIBLE_UTF8_RE.search(data) is None:
+        return text
+    return _INVISIBLE_UTF8_RE.sub(b"", data).decode("utf-8", "surrogatepass")
+
 # Latin look-alikes among Cyrillic and Greek letters (lower case, after case-folding).
 CONFUSABLES: dict[str, str] = {
     # Cyrillic
@@ -81,9 +117,7 @@ def _fold_if_mixed(match: re.Match[str]) -> str:
 
 def strip_invisible(text: str) -> str:
     """Remove invisible and format characters (see :data:`INVISIBLE_RANGES`)."""
-    if text.isascii():
-        return text
-    return INVISIBLE_RE.sub("", text)
+    return _strip(text)
 
 
 def fold_mixed_script_words(text: str) -> str:
@@ -123,7 +157,7 @@ def normalize(text: str) -> str:
     """Strip invisibles, NFKC, case-fold, fold mixed-script look-alikes. Linear in len(text)."""
     if text.isascii():
         return text.lower()
-    stripped = INVISIBLE_RE.sub("", text)
+    stripped = _strip(text)
     # is_normalized answers from the quick-check property for most text (no copy):
     # 0.2 ms instead of 3.7 ms on 200 KB of README prose with a few accents.
     if not unicodedata.is_normalized("NFKC", stripped):

@@ -20,6 +20,7 @@ from otel_llm_security.guard.normalize import (
     INVISIBLE_RE,
     TAG_RANGE,
     WORD_WITH_CONFUSABLE_RE,
+    has_invisible,
     has_mixed_script_word,
 )
 from otel_llm_security.guard.scanner import ScanResult, ScanText
@@ -44,7 +45,7 @@ class InvisibleTextScanner(BuiltinScanner):
         if raw.isascii():
             return self.result(0.0)
         tags = bidi = zero_width = selectors = in_word = 0
-        for m in INVISIBLE_RE.finditer(raw):
+        for m in INVISIBLE_RE.finditer(raw) if has_invisible(raw) else ():
             run = m.group(0)
             before = raw[m.start() - 1] if m.start() > 0 else ""
             after = raw[m.end()] if m.end() < len(raw) else ""
