@@ -167,3 +167,24 @@ def test_stripping_invisibles_on_utf8_bytes_equals_the_pattern() -> None:
     texts = _corpus()[::5] + ["".join(rnd.choice(pool) for _ in range(rnd.randint(0, 20))) for _ in range(5000)]
     for text in texts:
         assert n.strip_invisible(text) == n.INVISIBLE_RE.sub("", text), text
+
+
+def test_nfkc_by_runs_equals_nfkc_of_the_whole_text(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import unicodedata
+
+    from otel_llm_security.guard import normalize as n
+
+    rnd = random.Random(12)
+    pool = [
+        "a", "e", "i", "o", "n", "A", " ", "\n", "1", ".", "'",
+        "\u0301", "\u0308", "\u0341", "\u0344", "\u0327", "\u0323", "\u031b", "\u0345",  # combining marks
+        "ﬁ", "ｉ", "Ａ", "①", "\u00a0", "ß", "ſ", "K", "Å", "\u212b", "é", "ḍ", "ế",
+        "\u1100", "\u1161", "\u11a8", "가", "\u0b47", "\u0b3e", "\u0ccc", "\u0cc6", "\u0cd5",
+        "\u3099", "か", "\uff76", "\uff9e", "\u05b4", "\u0591", "ǆ", "㎒", "\U0001d400",
+    ]  # fmt: skip
+    texts = _corpus()[::5]
+    texts += ["".join(rnd.choice(pool) for _ in range(rnd.randint(0, 25))) for _ in range(30000)]
+    texts += ["".join(rnd.choice(pool[:11]) for _ in range(300)) + "e\u0301" + "x" * 300]  # few runs in long text
+    monkeypatch.setattr(n, "_RUN_LIMIT_DIVISOR", 1)  # never fall back: the run path on every text
+    for text in texts:
+        assert n._nfkc(text) == unicodedata.normalize("NFKC", text), ascii(text)
