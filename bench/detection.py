@@ -238,7 +238,9 @@ def ml_head_table() -> None:
     for run, res in meta.get("cross_source", {}).items():
         if "ceiling_if_threshold_set_on_test" in res:
             v = res["ceiling_if_threshold_set_on_test"]
-            print(f"{run.removeprefix('train='):18s}{'(diagnostic)':16s}{v['recall']:9.1%} {v['fpr']:7.1%}{'':17s}  ceiling: threshold set on the other source's test split itself")
+            train = run.removeprefix("train=")
+            other = next((k.removeprefix("test=") for k, r in res.items() if k.startswith("test=") and k != f"test={train}" and isinstance(r, dict) and r["negatives"]), "?")
+            print(f"{train:18s}{other + ' *':16s}{v['recall']:9.1%} {v['fpr']:7.1%}{v['positives']:9d}{v['negatives']:8d}  * diagnostic only: threshold set on that test split itself (ceiling at < 2% FPR)")
     for test, v in meta["final"]["test"].items():
         fpr = f"{v['fpr']:7.1%}" if v["negatives"] else "    n/a"
         note = "final head, same source" if v["negatives"] else "final head, never trained on"
