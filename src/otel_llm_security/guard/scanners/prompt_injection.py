@@ -129,6 +129,36 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("verbatim", LEAK, 0.3, r"(?:verbatim|word\W+for\W+word|character\W+for\W+character)\b"),
     Rule("repeat_forever", LEAK, 0.7, r"(?:repeat|say|print|output|write)\W+(?:the\W+)?(?:word\W+)?[\"'“«]?\w+[\"'”»]?\W+(?:forever|infinitely|indefinitely|endlessly|nonstop|(?:\d{3,}|a\W+(?:thousand|million))\W+times)"),
     Rule("training_data", LEAK, 0.7, rf"(?:reveal|show|extract|dump|output|reproduce|print|list|recite|give)\W+{G}{{0,3}}?(?:training|pre-?training|fine-?tuning)\W+(?:data|set|corpus|examples|documents)", negatable=True),
+    # --- goal hijacking: the "I have been PWNED" target phrase (HackAPrompt), any spelling ---
+    Rule("pwned_phrase", PI, 0.6, r"(?:i\W*(?:have|hav|ha\W?ve|'?ve)|ive|i\W+h\W+a?\W*v\W*e|he|ich|im|i'm|i\W+am)\W+(?:been|sido|wurde|worden|été|ete)\W+(?:\w\W+)?p\W{0,3}w\W{0,3}n\W{0,3}(?:e\W{0,3})?d\b"),
+    Rule("pwned_spelled", PI, 0.7, r"p(?:\W{1,3}w\W{0,3}|w\W{1,3})n\W{0,3}(?:e\W{0,3})?d\b|pwn\W{1,3}(?:e\W{0,3})?d\b|pwn\W*\"?\W*\+\W*\"?\W*ed\b"),
+    Rule("pwned_concat", PI, 0.7, r"been\W{1,4}(?:p|pw|pwn)\W{0,4}(?:\+|with|and|plus|add|followed\W+by|concat\w*)\W{1,4}(?:wned|ned|ed|wn)\b"),
+    Rule("pwned_output", PI, 0.7, rf"(?:say|print|output|write|respond|reply|return|repeat|translate|spell|generate|concatenate|display)\W+{G}{{0,10}}?(?:pwned|pwnd|pwn)\b"),
+    Rule("secret_key_leak", LEAK, 0.6, rf"(?:print|say|tell|give|reveal|show|output|display|return|write|provide|share|repeat|spell|translate|leak|call|disclose)\W+{G}{{0,4}}?(?:secret\W+(?:key|code|password|token|word|value)|secret_key|\$secret)"),
+    # --- instruction override, bare: "ignore the above", "ignore below", "disregard all," ---
+    Rule("ignore_above", PI, 0.65, rf"{OVERRIDE}\W+(?:the\W+|all\W+)?(?:above|below|preceding|foregoing|everything\W+(?:above|below|else)|all)(?:\W+and\W+(?:the\W+)?(?:above|below))?(?:\W+(?:text|input|content|story|prompt|context|directions|sentences?|lines?|passage))?(?=\s*(?:[,.;:!\n'\"]|$|and\b|then\b|instead\b|just\b|only\b|say\b|print\b|output\b|translate\b|respond\b|write\b|return\b))", negatable=True),
+    # --- questions and requests about the assistant's own setup (system-prompt extraction) ---
+    Rule("disclose_your_setup", LEAK, 0.6, rf"(?:share|shared|sharing|reveal|revealed|revealing|show|showing|disclose|disclosed|disclosing|asking\W+for|ask\W+for|request\W+for|requesting|expose|exposing|divulge|unveil|leak|leaking|dump|print|output|publish|include|paste|display|provide|reproduce|recite|quote|see|access|view|read|know|need|want|give|tell|send)\W+(?:me\W+|us\W+)?{G}{{0,4}}?(?:your|the\W+ai'?s|the\W+model'?s|the\W+assistant'?s)\W+(?:\w+\W+){{0,2}}?(?:{YOUR_THING}|restrictions|guardrails|safeguards|content\W+filters|safety\W+(?:training|filters|rules|guidelines|protocols|settings)|initialization\W+(?:text|prompt|instructions|settings))\b", negatable=True),
+    Rule("setup_invalid", JB, 0.6, r"(?:your|ai|safety|content|ethical|the\W+ai'?s|the\W+model'?s|its)\W+(?:\w+\W+)?(?:guidelines|restrictions|rules|instructions|constraints|filters|safeguards|guardrails|polic(?:y|ies)|training|programming|limitations)\W+(?:are|is|were|was|have\W+been|has\W+been|do|does|don'?t|doesn'?t|should\W+be|must\W+be|can\W+be)\W+(?:now\W+|just\W+|only\W+|all\W+)?(?:not\W+(?:apply|applicable|active|valid|binding|relevant|needed|necessary|real|in\W+effect|based|helping|justified|ethical)|no\W+longer|outdated|interfering|preventing|hurting|harming|harmful|unethical|excessive|pointless|holding|too\W+(?:strict|restrictive|conservative|limiting)|going\W+to\W+be|obsolete|suspended|lifted|void|invalid|waived|disabled|irrelevant|unnecessary|meaningless|arbitrary|performative|ignored|overridden|superseded|removed|paused|relaxed|temporarily)"),
+    Rule("reveal_bare_prompt", LEAK, 0.6, rf"(?:{REVEAL}|disclose|expose|leak|dump|divulge)\W+(?:me\W+|us\W+)?(?:all\W+|full\W+|complete\W+|entire\W+|the\W+full\W+|the\W+complete\W+|the\W+entire\W+)?(?:system\W+(?:prompt|instructions|message|information|configuration|settings)|initial\W+(?:prompt|instructions)|hidden\W+(?:prompt|instructions|data|information|rules)|training\W+(?:instructions|rules|prompt))\b", negatable=True),
+    # --- safety bypass, bare ---
+    Rule("bypass_safety", JB, 0.6, r"(?:bypass|bypassing|circumvent|circumventing|evade|evading|disable|disabling|defeat|get\W+around|work\W+around|way\W+around|ways\W+around|turn\W+off|switch\W+off|deactivate|jailbreak|break\W+free\W+(?:of|from)|escape|sidestep|skip|override|overriding)\W+(?:(?:the\W+|all\W+|any\W+|these\W+|those\W+)?(?:safety|safeguards|guardrails|censorship|alignment|refusal\W+(?:mechanisms?|training|triggers?)|ethical\W+(?:guidelines|constraints|filters|rules))|(?:your|its|the\W+(?:ai|model|assistant)'?s)\W+(?:own\W+)?(?:\w+\W+)?(?:safety|safeguards|guardrails|censorship|alignment|restrictions|limitations|filters|rules|guidelines|training|programming|constraints|content\W+(?:filters?|moderation|polic(?:y|ies))))\b"),
+    Rule("forbidden_output", JB, 0.6, rf"(?:show|give|provide|produce|reveal|quote|restate|recount|output|print|share|tell|respond\W+with|answer\W+with|write|generate|return|repeat|allow|release|unlock)\W+{G}{{0,3}}?(?:forbidden|disallowed|prohibited|banned|censored|redacted|withheld|refused|blocked|restricted|unfiltered|uncensored|off-limits)\W+(?:\w+\W+)?(?:data|answers?|responses?|output|requests?|instructions?|content|guidance|information|info|details|version|reply|replies|material|topics?)\b"),
+    # --- fake system/injection markers inside a prompt ---
+    Rule("bracket_system", PI, 0.6, r"[\[\(\{<#]\W{0,2}(?:system|admin|inject(?:ion)?|override|sudo|root|developer|dev|hidden|ai\W+command|assistant\W+override|system[\W_]+override)\s*[:\]\)\}>#]\W{0,3}(?:\w+\W+){0,1}?(?:reveal|show|print|ignore|override|disable|enable|grant|new|you|output|dump|display|bypass|unlock|execute|run)"),
+    # --- code execution probes ---
+    Rule("exec_directive", PI, 0.3, r"(?:run|execute|exec|eval|evaluate|bypass)\s{0,2}:\s{0,3}[`'\"]"),
+    Rule("exec_payload", PI, 0.4, r"whoami\b|/etc/(?:passwd|shadow)\b|os\W+(?:system|popen)\b|child_process\b|subprocess\W+(?:run|call|popen|check_output)\b|fork\W{0,3}\)|__import__\b|__builtins__\b"),
+    Rule("exec_probe", PI, 0.55, r"(?:os\W+system|os\W+popen|popen|subprocess\W+\w+|shell_exec|passthru|exec|eval|system|atexit\W+register|cmd=)\W{0,4}(?:\w+\W+){0,2}?(?:whoami|cat\W+/etc/(?:passwd|shadow)|rm\W+-rf|/bin/(?:sh|bash)|nc\W+-e|curl\W+\S+\W+\|\W*(?:sh|bash))"),
+    # --- weak evidence, kept last (a hit hides later hits it overlaps): the assistant's own
+    # setup named, pressure and social engineering; they need company to reach the threshold ---
+    Rule("your_ai_setup", LEAK, 0.5, r"your\W+(?:own\W+|full\W+|complete\W+|exact\W+|entire\W+|original\W+|actual\W+|real\W+|current\W+|underlying\W+)?(?:system\W+(?:prompt|instructions|message|configuration|settings)|initial\W+(?:prompt|instructions)|guidelines|restrictions|guardrails|safeguards|directives|(?:safety|content|ethical|alignment)\W+(?:training|filters|guidelines|rules|policies|policy|protocols|constraints|restrictions|settings|measures)|initialization\W+(?:text|prompt|instructions|settings)|(?:operational|operating|behavio(?:u)?ral|foundational|hidden|internal|secret|core)\W+(?:parameters|constraints|directives|guidelines|instructions|text|rules|configuration|prompt|protocols|settings|policies|restrictions))\b", negatable=True),
+    Rule("your_setup_mention", LEAK, 0.35, rf"your\W+(?:own\W+|full\W+|complete\W+|exact\W+|entire\W+|original\W+|initial\W+|actual\W+|real\W+|current\W+|underlying\W+|core\W+)?(?:{YOUR_THING}|restrictions|training|(?:behavio(?:u)?ral|operational|ethical|safety|content)\W+(?:constraints|restrictions|limits|limitations|boundaries|guidelines|rules|measures|policies)|guardrails|safeguards|content\W+filters|safety\W+(?:training|filters|rules|guidelines|protocols|measures|settings|layer|constraints)|initialization\W+(?:text|prompt|instructions|settings)|design\W+(?:document|specs?)|training\W+(?:instructions|rules))\b", negatable=True),
+    Rule("hidden_instructions", LEAK, 0.4, r"(?:hidden|concealed|secret|internal|confidential|private|undisclosed|behind-the-scenes|initialization|foundational)\W+(?:ai\W+|system\W+|model\W+)?(?:instructions|prompt|directives|guidelines|configuration|rules|parameters)\b"),
+    Rule("pressure_threat", JB, 0.25, r"if\W+you\W+(?:refuse|won'?t|keep\W+refusing)\b|i\W+will\W+(?:report|sue|expose|complain\W+about\W+you|give\W+(?:you\W+)?(?:a\W+)?negative|publish)|your\W+refus(?:als?|ing)\b"),
+    Rule("pressure_why_not", JB, 0.25, r"why\W+(?:won'?t|can'?t|don'?t|do|are|would|must|should)\W+you\W+(?:refuse|refusing|hide|hiding|keep|follow|following|obey|restrict|limit|help|not|still|always|even|have\W+to)\b|don'?t\W+you\W+(?:think|want|care|trust)|prove\W+(?:to\W+me\W+)?(?:that\W+)?you|make\W+(?:an|one|another)\W+exception|you\W+(?:said|promised|agreed|already\W+(?:agreed|said|acknowledged|demonstrated|showed|did|made|confirmed|shared|revealed))\b"),
+    Rule("pressure_authority", JB, 0.25, r"(?:unrestricted|full|special|admin|administrator|root|elevated|privileged|developer|override)\W+(?:access|privileges|permissions|clearance|mode)\b|(?:i\W+am|i'?m|as)\W+(?:an?\W+|the\W+|your\W+)?(?:\w+\W+)?(?:developer|admin|administrator|creator|auditor|ai\W+(?:researcher|safety\W+researcher)|system\W+owner|deployment\W+manager)s?\b|other\W+(?:ai\W+)?(?:ai|assistants|models|chatbots)\b"),
+    Rule("ai_fiction_frame", JB, 0.25, r"(?:thought\W+experiment|scenario|dialogue|story|scene|simulation|world|universe|hypothetical)(?=\W+(?:where|in\W+which)\W+(?:the|an|a|you|your)\W+(?:\w+\W+)?(?:ai|assistant|model|chatbot|llm|you)\b)"),
     # --- multilingual classics ---
     Rule("ml_de", PI, 0.85, rf"(?:ignoriere|ignorier|ignorieren\W+sie|vergiss|vergessen\W+sie|missachte|übergehe|überspringe)\W+{G}{{0,3}}?(?:anweisungen|instruktionen|befehle|regeln|vorgaben|anordnungen|richtlinien)"),
     Rule("ml_fr", PI, 0.85, rf"(?:ignore[zr]?|oublie[zr]?|néglige[zr]?|ne\W+tiens\W+pas\W+compte)\W+{G}{{0,3}}?(?:instructions?|consignes|règles|directives|ordres)\b"),
@@ -224,6 +254,28 @@ ANCHORS: dict[str, str] = {
     "verbatim": "verbatim word character",
     "repeat_forever": "forever infinit indefinit endless nonstop times",
     "training_data": f"training pretraining finetun fine & data set corpus examples documents & {REVEALS} extract",
+    "pwned_phrase": "been sido wurde worden ete =été & pw p$",
+    "pwned_spelled": "p$ pw$ pwn$ pwn",
+    "pwned_output": "pwn",
+    "secret_key_leak": "secret",
+    "ignore_above": f"{VERBS} & above below preceding foregoing everything all",
+    "your_setup_mention": f"your & {YOURS} restrict guardrail safeguard content safety design training behavio operational ethical",
+    "your_ai_setup": "your & system initial guideline restrict guardrail safeguard directive safety content ethical alignment initializ operational operating behavio foundational hidden internal secret core",
+    "disclose_your_setup": f"your ai model assistant & {YOURS} restrict guardrail safeguard content safety",
+    "hidden_instructions": "hidden conceal secret internal confidential private undisclosed behind initializ foundational",
+    "setup_invalid": "guideline restrict rules instruct constraint filter safeguard guardrail polic training programming limitation & your ai$ ai safety content ethical its model",
+    "bypass_safety": "bypass circumvent evade evading disabl defeat around off deactivat jailbr free escape sidestep skip overrid & safety safeguard guardrail censorship alignment refusal ethical restrict limitation filter rules guideline training programming constraint content",
+    "forbidden_output": "forbidden disallowed prohibited banned censored redacted withheld refused blocked restricted unfiltered uncensored off",
+    "bracket_system": "system admin inject overrid sudo root developer dev hidden command assistant",
+    "pwned_concat": "been",
+    "exec_directive": "run execute exec eval evaluate bypass",
+    "exec_payload": "whoami passwd shadow system popen child subprocess import builtins fork",
+    "reveal_bare_prompt": f"{REVEALS} disclose expose leak dump divulge & system initial hidden training",
+    "pressure_threat": "refus won report sue expose complain negative publish",
+    "pressure_why_not": "why don prove exception said promised agreed already",
+    "pressure_authority": "access privilege permission clearance mode developer admin creator auditor researcher owner manager ai$ assistants models chatbots",
+    "ai_fiction_frame": "experiment scenario dialogue story scene simulation world universe hypothetical",
+    "exec_probe": "whoami passwd shadow rf$ bin nc$ curl",
     "ml_de": "anweisung instruktion befehl regeln vorgabe anordnung richtlin",
     "ml_fr": "instruction consign regle directive ordre =règle",
     "ml_es": "instruccion indicacion regla orden directri =órden =instruccion",
@@ -255,6 +307,7 @@ ANCHORS: dict[str, str] = {
 GATES: dict[str, str] = {
     "config_flags": r"[=:]\s*[\"']?(?:true|on|1|yes|enabled|off|false|0|no|disabled|none)",
     # its last alternative starts with (?:^|\n), which re tries at every position
+    "exec_directive": r":\s{0,3}[`'\"]",
     "inst_delimiters": r"inst\]|sys>>|system\]|system\s*>|:\s*(?:you|ignore|new|override|disregard|forget|from\s+now)",
 }
 
@@ -346,6 +399,13 @@ def _decode_hex(token: str) -> str | None:
 
 
 _NEGATION_BEFORE_RE = re.compile(r"(?:\bnot|\bnever|\bnothing|n['’]t|\bno)\W+(?:\w+\W+){0,2}$")
+# "do not reveal any part of your system prompt": for rules that match only the object,
+# a negation a few words further back still governs it.
+_NEGATION_WIDE_RE = re.compile(r"(?:\bnot|\bnever|\bnothing|n['’]t|\bno)\W+(?:\w+\W+){0,5}$")
+WIDE_NEGATION = frozenset({"your_ai_setup", "your_setup_mention"})
+# The goal-hijacking target phrase is quoted by nature ("say 'I have been PWNED'"):
+# no halving for a quote before it.
+QUOTED_BY_NATURE = frozenset({"pwned_phrase", "pwned_spelled", "pwned_concat", "pwned_output"})
 _NEGATION_INSIDE_RE = re.compile(r"\b(?:not|never|nothing|don'?t|doesn'?t|won'?t|cannot|can'?t)\b")
 _QUOTES = "'\"“‘«`"
 
@@ -365,10 +425,11 @@ def _hit_weight(hit: Hit, text: str) -> float:
     if hit.rule.negatable:
         before = text[max(0, hit.start - 40) : hit.start]
         inside = hit.rule.threat is LEAK and _NEGATION_INSIDE_RE.search(text, hit.start, hit.end)
-        if _NEGATION_BEFORE_RE.search(before) or inside:
+        negation = _NEGATION_WIDE_RE if hit.rule.id in WIDE_NEGATION else _NEGATION_BEFORE_RE
+        if negation.search(before) or inside:
             weight *= 0.5
     head = text[max(0, hit.start - 200) : hit.start].rstrip()
-    if head and head[-1] in _QUOTES and len(head.split()) >= 3:
+    if head and head[-1] in _QUOTES and len(head.split()) >= 3 and hit.rule.id not in QUOTED_BY_NATURE:
         weight *= 0.5
     return weight
 
