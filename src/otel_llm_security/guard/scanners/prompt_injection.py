@@ -128,7 +128,7 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("system_prompt_mention", LEAK, 0.35, rf"{SECRET_THING}\b", negatable=True),
     Rule("verbatim", LEAK, 0.3, r"(?:verbatim|word\W+for\W+word|character\W+for\W+character)\b"),
     Rule("repeat_forever", LEAK, 0.7, r"(?:repeat|say|print|output|write)\W+(?:the\W+)?(?:word\W+)?[\"'“«]?\w+[\"'”»]?\W+(?:forever|infinitely|indefinitely|endlessly|nonstop|(?:\d{3,}|a\W+(?:thousand|million))\W+times)"),
-    Rule("training_data", LEAK, 0.7, rf"(?:reveal|show|extract|dump|output|reproduce|print|list|recite|give)\W+{G}{{0,3}}?(?:training|pre-?training|fine-?tuning)\W+(?:data|set|corpus|examples|documents)", negatable=True),
+    Rule("training_data", LEAK, 0.7, rf"(?:reveal|revealing|disclose|disclosing|leak|leaking|show|extract|dump|output|reproduce|print|list|recite|give)\W+{G}{{0,3}}?(?:training|pre-?training|fine-?tuning)\W+(?:data|set|corpus|examples|documents)", negatable=True),
     # --- goal hijacking: the "I have been PWNED" target phrase (HackAPrompt), any spelling ---
     Rule("pwned_phrase", PI, 0.6, r"(?:i\W*(?:have|hav|ha\W?ve|'?ve)|ive|i\W+h\W+a?\W*v\W*e|he|ich|im|i'm|i\W+am)\W+(?:been|sido|wurde|worden|été|ete)\W+(?:\w\W+)?p\W{0,3}w\W{0,3}n\W{0,3}(?:e\W{0,3})?d\b"),
     Rule("pwned_spelled", PI, 0.7, r"p(?:\W{1,3}w\W{0,3}|w\W{1,3})n\W{0,3}(?:e\W{0,3})?d\b|pwn\W{1,3}(?:e\W{0,3})?d\b|pwn\W*\"?\W*\+\W*\"?\W*ed\b"),
@@ -137,9 +137,11 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("secret_key_leak", LEAK, 0.6, rf"(?:print|say|tell|give|reveal|show|output|display|return|write|provide|share|repeat|spell|translate|leak|call|disclose)\W+{G}{{0,4}}?(?:secret\W+(?:key|code|password|token|word|value)|secret_key|\$secret)"),
     # --- instruction override, bare: "ignore the above", "ignore below", "disregard all," ---
     Rule("ignore_above", PI, 0.65, rf"{OVERRIDE}\W+(?:the\W+|all\W+)?(?:above|below|preceding|foregoing|everything\W+(?:above|below|else)|all)(?:\W+and\W+(?:the\W+)?(?:above|below))?(?:\W+(?:text|input|content|story|prompt|context|directions|sentences?|lines?|passage))?(?=\s*(?:[,.;:!\n'\"]|$|and\b|then\b|instead\b|just\b|only\b|say\b|print\b|output\b|translate\b|respond\b|write\b|return\b))", negatable=True),
+    Rule("ignore_region", PI, 0.65, rf"{OVERRIDE}\W+(?:all\W+|any\W+)?(?:the\W+)?(?:\w+\W+)?(?:text|lines?|content|context|input|words|sentences?|messages?|documents?)\W+(?:below|above|after\W+this|before\W+this|that\W+follows?|(?:retrieved|provided)\W+(?:above|below|earlier))\b|{OVERRIDE}\W+(?:all\W+|any\W+)?(?:the\W+)?(?:retrieved|provided|previous|prior|earlier|preceding|system)\W+(?:context|content|input|text|messages?)\b", negatable=True),
     # --- questions and requests about the assistant's own setup (system-prompt extraction) ---
     Rule("disclose_your_setup", LEAK, 0.6, rf"(?:share|shared|sharing|reveal|revealed|revealing|show|showing|disclose|disclosed|disclosing|asking\W+for|ask\W+for|request\W+for|requesting|expose|exposing|divulge|unveil|leak|leaking|dump|print|output|publish|include|paste|display|provide|reproduce|recite|quote|see|access|view|read|know|need|want|give|tell|send)\W+(?:me\W+|us\W+)?{G}{{0,4}}?(?:your|the\W+ai'?s|the\W+model'?s|the\W+assistant'?s)\W+(?:\w+\W+){{0,2}}?(?:{YOUR_THING}|restrictions|guardrails|safeguards|content\W+filters|safety\W+(?:training|filters|rules|guidelines|protocols|settings)|initialization\W+(?:text|prompt|instructions|settings))\b", negatable=True),
     Rule("setup_invalid", JB, 0.6, r"(?:your|ai|safety|content|ethical|the\W+ai'?s|the\W+model'?s|its)\W+(?:\w+\W+)?(?:guidelines|restrictions|rules|instructions|constraints|filters|safeguards|guardrails|polic(?:y|ies)|training|programming|limitations)\W+(?:are|is|were|was|have\W+been|has\W+been|do|does|don'?t|doesn'?t|should\W+be|must\W+be|can\W+be)\W+(?:now\W+|just\W+|only\W+|all\W+)?(?:not\W+(?:apply|applicable|active|valid|binding|relevant|needed|necessary|real|in\W+effect|based|helping|justified|ethical)|no\W+longer|outdated|interfering|preventing|hurting|harming|harmful|unethical|excessive|pointless|holding|too\W+(?:strict|restrictive|conservative|limiting)|going\W+to\W+be|obsolete|suspended|lifted|void|invalid|waived|disabled|irrelevant|unnecessary|meaningless|arbitrary|performative|ignored|overridden|superseded|removed|paused|relaxed|temporarily)"),
+    Rule("reveal_prompt_word", LEAK, 0.55, r"(?:reveal|disclose|leak|divulge)\W+(?:all\W+)?(?:the\W+|its\W+)?(?:\w+\W+)?(?:prompts?|instructions|configs?|configuration|guidelines|directives)\b", negatable=True),
     Rule("reveal_bare_prompt", LEAK, 0.6, rf"(?:{REVEAL}|disclose|expose|leak|dump|divulge)\W+(?:me\W+|us\W+)?(?:all\W+|full\W+|complete\W+|entire\W+|the\W+full\W+|the\W+complete\W+|the\W+entire\W+)?(?:system\W+(?:prompt|instructions|message|information|configuration|settings)|initial\W+(?:prompt|instructions)|hidden\W+(?:prompt|instructions|data|information|rules)|training\W+(?:instructions|rules|prompt))\b", negatable=True),
     # --- safety bypass, bare ---
     Rule("bypass_safety", JB, 0.6, r"(?:bypass|bypassing|circumvent|circumventing|evade|evading|disable|disabling|defeat|get\W+around|work\W+around|way\W+around|ways\W+around|turn\W+off|switch\W+off|deactivate|jailbreak|break\W+free\W+(?:of|from)|escape|sidestep|skip|override|overriding)\W+(?:(?:the\W+|all\W+|any\W+|these\W+|those\W+)?(?:safety|safeguards|guardrails|censorship|alignment|refusal\W+(?:mechanisms?|training|triggers?)|ethical\W+(?:guidelines|constraints|filters|rules))|(?:your|its|the\W+(?:ai|model|assistant)'?s)\W+(?:own\W+)?(?:\w+\W+)?(?:safety|safeguards|guardrails|censorship|alignment|restrictions|limitations|filters|rules|guidelines|training|programming|constraints|content\W+(?:filters?|moderation|polic(?:y|ies))))\b"),
@@ -253,7 +255,7 @@ ANCHORS: dict[str, str] = {
     "system_prompt_mention": SECRETS,
     "verbatim": "verbatim word character",
     "repeat_forever": "forever infinit indefinit endless nonstop times",
-    "training_data": f"training pretraining finetun fine & data set corpus examples documents & {REVEALS} extract",
+    "training_data": f"training pretraining finetun fine & data set corpus examples documents & {REVEALS} extract revealing disclos leak",
     "pwned_phrase": "been sido wurde worden ete =été & pw p$",
     "pwned_spelled": "p$ pw$ pwn$ pwn",
     "pwned_output": "pwn",
@@ -270,6 +272,8 @@ ANCHORS: dict[str, str] = {
     "pwned_concat": "been",
     "exec_directive": "run execute exec eval evaluate bypass",
     "exec_payload": "whoami passwd shadow system popen child subprocess import builtins fork",
+    "ignore_region": f"{VERBS} & text line content context input words sentence message document retrieved provided previous prior earlier preceding system",
+    "reveal_prompt_word": "reveal disclose leak divulge & prompt instruct config guideline directive",
     "reveal_bare_prompt": f"{REVEALS} disclose expose leak dump divulge & system initial hidden training",
     "pressure_threat": "refus won report sue expose complain negative publish",
     "pressure_why_not": "why don prove exception said promised agreed already",
@@ -403,9 +407,10 @@ _NEGATION_BEFORE_RE = re.compile(r"(?:\bnot|\bnever|\bnothing|n['’]t|\bno)\W+(
 # a negation a few words further back still governs it.
 _NEGATION_WIDE_RE = re.compile(r"(?:\bnot|\bnever|\bnothing|n['’]t|\bno)\W+(?:\w+\W+){0,5}$")
 WIDE_NEGATION = frozenset({"your_ai_setup", "your_setup_mention"})
-# The goal-hijacking target phrase is quoted by nature ("say 'I have been PWNED'"):
+# The goal-hijacking target phrase and code payloads are quoted by nature ("say 'I have
+# been PWNED'", "run: `sh -c 'whoami'`"):
 # no halving for a quote before it.
-QUOTED_BY_NATURE = frozenset({"pwned_phrase", "pwned_spelled", "pwned_concat", "pwned_output"})
+QUOTED_BY_NATURE = frozenset({"pwned_phrase", "pwned_spelled", "pwned_concat", "pwned_output", "exec_payload", "exec_probe"})
 _NEGATION_INSIDE_RE = re.compile(r"\b(?:not|never|nothing|don'?t|doesn'?t|won'?t|cannot|can'?t)\b")
 _QUOTES = "'\"“‘«`"
 
@@ -487,7 +492,8 @@ class PromptInjectionScanner(BuiltinScanner):
             else []
         )
         if spaced:
-            views.append(("spaced", "\n".join(_unspace(run) for run in spaced)))
+            # In place: "I G N O R E all previous instructions" reads as one sentence.
+            views.append(("spaced", _SPACED_RE.sub(lambda m: _unspace(m.group(0)), norm, count=MAX_DECODED_CANDIDATES)))
         if len(norm) <= LEET_WHOLE_CHARS:
             if _LEET_ANY_RE.search(norm):
                 views.append(("leetspeak", _unleet(norm)))
