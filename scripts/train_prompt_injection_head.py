@@ -14,7 +14,9 @@ tool/command abuse), obfuscated variants (base64, leetspeak, spacing, homoglyphs
 reversal, rot13), hand-written translations of the core attacks, attacks embedded in
 the *training source's* benign train rows (indirect injection), and benign rows: hard
 negatives that use the same words innocently and first sentences of standard-library
-docstrings. They are added to every fit; they never come from a test source.
+docstrings. They are added to every fit; they never come from a test source. The
+docstring sentences come from the running interpreter's standard library, so the
+head is reproducible bit for bit on the same Python minor version (3.12 here).
 
 Model: an MLP over MiniLM sentence embeddings (384 -> hidden -> 1, tanh) and a logistic
 regression over hashed character 3-5-grams + words + word bigrams, blended in logit
