@@ -269,7 +269,7 @@ class Worker:
         try:
             from otel_llm_security.capture.extract import ChatChunkReader
         except ImportError:  # a tree from before chunks were read as they pass (kept instead)
-            ChatChunkReader = None  # noqa: N806
+            ChatChunkReader = None
         from otel_llm_security.testing import chat_completion_chunks
 
         class _Call:  # what the proxy needs of a Call; finishing is measured by the stream workload

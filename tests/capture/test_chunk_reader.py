@@ -12,7 +12,13 @@ import pytest
 from openai.types.chat import ChatCompletionChunk
 
 from otel_llm_security.capture import extract
-from otel_llm_security.testing import ToolCall, Usage, chat_completion_chunks, content_filter_results, prompt_filter_results
+from otel_llm_security.testing import (
+    ToolCall,
+    Usage,
+    chat_completion_chunks,
+    content_filter_results,
+    prompt_filter_results,
+)
 
 
 def read(chunks: list[Any], fast: bool) -> extract.ResponseInfo:

@@ -11,7 +11,13 @@ import pytest
 from openai.types.chat import ChatCompletion
 
 from otel_llm_security.capture import extract
-from otel_llm_security.testing import ToolCall, Usage, chat_completion, content_filter_results, prompt_filter_results
+from otel_llm_security.testing import (
+    ToolCall,
+    Usage,
+    chat_completion,
+    content_filter_results,
+    prompt_filter_results,
+)
 
 
 def general(obj: Any, monkeypatch: pytest.MonkeyPatch) -> extract.ResponseInfo:

@@ -130,9 +130,9 @@ def test_security_log_skipped_without_logger_provider_and_sent_once_one_is_set(m
     provider set later (after instrument()) gets the next one."""
     from opentelemetry._logs import _internal as logs_internal
 
+    from conftest import make_settings
     from otel_llm_security.capture.instrumentor import OpenAISecurityInstrumentor
     from otel_llm_security.record import recorder as recorder_mod
-    from conftest import make_settings
 
     monkeypatch.setattr(logs_internal, "_LOGGER_PROVIDER", None)
     built: list[str] = []

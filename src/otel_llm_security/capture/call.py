@@ -430,7 +430,7 @@ class Call:
             scan_output = rt.guard.scan_output
 
             def scan(window: str) -> Verdict:
-                return scan_output(window, prompt)  # type: ignore[no-any-return]
+                return scan_output(window, prompt)
 
         return windows.OutputWindows(scan, read, self.chunks, rt.stream_window,
                                      on_error=_guard_failure_verdict(rt, "output"))

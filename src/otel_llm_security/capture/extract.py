@@ -338,7 +338,7 @@ def _openai_completion_types() -> tuple[type, type, type] | None:
     return (ChatCompletion, Choice, ChatCompletionMessage) if ok else None
 
 
-_COMPLETION_TYPES: tuple[type, type, type] | None | bool = False  # False: not looked up yet
+_COMPLETION_TYPES: Any = False  # (ChatCompletion, Choice, ChatCompletionMessage), None, or False: not looked up yet
 
 
 def _read_openai_completion(obj: Any) -> ResponseInfo | None:
@@ -528,7 +528,7 @@ def _openai_chunk_types() -> tuple[type, type, type] | None:
     return (ChatCompletionChunk, Choice, ChoiceDelta) if ok else None
 
 
-_CHUNK_TYPES: tuple[type, type, type] | None | bool = False  # False: not looked up yet
+_CHUNK_TYPES: Any = False  # (ChatCompletionChunk, Choice, ChoiceDelta), None, or False: not looked up yet
 
 
 class ChatChunkReader:
@@ -549,7 +549,7 @@ class ChatChunkReader:
         global _CHUNK_TYPES
         if _CHUNK_TYPES is False:
             _CHUNK_TYPES = _openai_chunk_types()
-        self._types = _CHUNK_TYPES or (None, None, None)
+        self._types: tuple[Any, Any, Any] = _CHUNK_TYPES or (None, None, None)
         self._info = ResponseInfo()
         self._texts: dict[int, list[str]] = {}
         self._tools: dict[tuple[int, int], list[str]] = {}

@@ -181,7 +181,7 @@ def read_responses(chunks: list[Any], start: int, end: int, out: dict[Key, list[
     n = 0
     for i in range(start, end):
         ev = chunks[i]
-        kind = _RESPONSE_DELTAS.get(g(ev, "type"))  # type: ignore[arg-type]
+        kind = _RESPONSE_DELTAS.get(g(ev, "type"))
         if kind is None:
             continue
         d = g(ev, "delta")

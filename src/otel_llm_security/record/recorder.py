@@ -31,8 +31,10 @@ from otel_llm_security.record.settings import RecordSettings
 
 try:  # the API's stand-in logger until a LoggerProvider is set (private module)
     from opentelemetry._logs._internal import ProxyLogger
+
+    _PROXY_LOGGER: tuple[type, ...] = (ProxyLogger,)
 except ImportError:  # pragma: no cover - another API layout: always build the record
-    ProxyLogger = ()  # type: ignore[assignment,misc]
+    _PROXY_LOGGER = ()
 
 logger = logging.getLogger("otel_llm_security")
 
@@ -422,9 +424,9 @@ class Recorder:
         """True while no LoggerProvider is configured: the record would go nowhere, so it
         is not built. Re-checked per call (a provider may be set after instrument())."""
         log = self.log
-        if ProxyLogger and isinstance(log, ProxyLogger):
+        if _PROXY_LOGGER and isinstance(log, _PROXY_LOGGER):
             try:
-                log = log._logger
+                log = log._logger  # type: ignore[attr-defined]
             except Exception:
                 return False
         return isinstance(log, NoOpLogger)
