@@ -90,6 +90,10 @@ class Guard:
         self.mode: Mode = policy.mode
         self.input_scanners: tuple[ConfiguredScanner, ...] = tuple(s for s in scanners if s.scanner.direction == "input")
         self.output_scanners: tuple[ConfiguredScanner, ...] = tuple(s for s in scanners if s.scanner.direction == "output")
+        # Verdict is frozen: a direction without scanners answers with one shared instance.
+        self._empty = {
+            d: dataclasses.replace(Verdict.empty(self.mode), direction=d) for d in ("input", "output")
+        }
 
     @property
     def fail_closed(self) -> bool:
@@ -182,9 +186,9 @@ class Guard:
     def _scan(
         self, direction: Direction, scanners: Sequence[ConfiguredScanner], text: str, prompt: str | None
     ) -> Verdict:
-        started = time.perf_counter()
         if not scanners:
-            return dataclasses.replace(Verdict.empty(self.mode), direction=direction)
+            return self._empty[direction]
+        started = time.perf_counter()
         limit = self.policy.max_scan_chars
         st = _sampled_scan_text(text, limit)
         pst = _sampled_scan_text(prompt, limit) if prompt is not None else None
