@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _collect import stop_collect  # tests/export/_collect.py
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
@@ -86,8 +86,7 @@ def run_app(endpoint: str) -> None:
 def test_instrumented_call_reaches_the_store_through_collect(collect: tuple[str, Path, subprocess.Popen[str]]) -> None:
     endpoint, path, proc = collect
     run_app(endpoint)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = stop_collect(proc)
     assert proc.returncode == 0, err
     assert "0 requests rejected" in out
 

@@ -6,7 +6,6 @@ import gzip
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _collect import stop_collect  # tests/export/_collect.py
 from google.rpc import status_pb2
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -255,8 +255,7 @@ def test_collect_command_end_to_end(tmp_path: Path) -> None:
         exporter = OTLPSpanExporter(endpoint=m.group(1) + "/v1/traces")
         emit(provider_with(exporter))
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = stop_collect(proc)
     assert proc.returncode == 0, err
     assert "2 spans, 2 documents stored" in out
     with DocumentStore(path, read_only=True) as s:
