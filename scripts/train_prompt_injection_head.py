@@ -13,8 +13,16 @@ DAN, system-prompt extraction, false authority, goal hijacking, refusal suppress
 tool/command abuse), obfuscated variants (base64, leetspeak, spacing, homoglyphs,
 reversal, rot13), hand-written translations of the core attacks, attacks embedded in
 the *training source's* benign train rows (indirect injection), and benign rows: hard
-negatives that use the same words innocently and first sentences of standard-library
-docstrings. They are added to every fit; they never come from a test source. The
+negatives that use the same words innocently, first sentences of standard-library
+docstrings, and ~390 ordinary chat-app prompts (customer support "what is your return
+policy", coding/devops help, writing imperatives "from now on answer in bullets", tutor
+role play "you are now my Spanish tutor", decoding harmless base64/rot13/morse,
+questions about the assistant's abilities, benign "show/share your ..."), because
+s-labs labels any question about the assistant's setup an injection and the corpora's
+benign rows are short topical questions. A fixed 20% slice of the app prompts joins the
+validation rows the threshold is chosen on; the rest join every fit. They are added to
+every fit; they never come from a test source (and were not written from the held-out
+app fixture ``tests/fixtures/guard/benign_app_prompts.jsonl``). The
 docstring sentences come from the running interpreter's standard library, so the
 head is reproducible bit for bit on the same Python minor version (3.12 here).
 
@@ -27,11 +35,11 @@ loss and L2.
 Protocol:
 1. Embed every row with the numpy MiniLM (cached outside the repo, keyed by content).
 2. Cross-source check: fit on one source's train split (+ synthetic rows), pick the
-   threshold on that source's validation split (benign false-positive rate <=
-   --target-fpr), report on the *other* source's test split (which contributes nothing
+   threshold on that source's validation split + the app prompts' validation slice
+   (benign false-positive rate <= --target-fpr), report on the *other* source's test split (which contributes nothing
    to training or threshold choice); both directions.
 3. Final head: fit on both train splits (+ synthetic rows), threshold on both
-   validation splits (pooled benign FPR <= --target-fpr; each source's with
+   validation splits + the app prompts' slice (pooled benign FPR <= --target-fpr; each source's with
    --per-source-fpr), report on both test splits and on yanismiraoui. Written to
    ``src/otel_llm_security/guard/ml/prompt_injection_head.npz`` with the metrics as
    JSON metadata.
@@ -65,6 +73,7 @@ from otel_llm_security.guard.ml.lexical import LexicalHead, SparseRows  # noqa: 
 from otel_llm_security.guard.ml.minilm import MiniLMEncoder, encode_cached  # noqa: E402
 
 SOURCES = ("s-labs", "neuralchemy")
+APP = "app-prompts"  # the synthetic benign chat-app prompts' validation slice
 SEED = 0
 MIX_GRID = (0.0, 0.2, 0.4, 0.6, 0.8)  # the MLP's weight in the blend; chosen on validation
 
@@ -214,6 +223,169 @@ HARD_NEGATIVES = [
     "Describe the security rules for storing passwords.", "How do I delete all files in a folder with PowerShell safely?",
     "Which settings should I change to make my laptop battery last longer?", "Please output the result as a JSON object.",
 ]  # fmt: skip
+
+# Ordinary chat-app prompts (benign): the look-alikes the corpora lack. s-labs labels any
+# question about the assistant's own setup an injection and both corpora's benign rows are
+# short topical questions, so without these the model learns "your <noun>", "show me
+# your ...", "from now on ...", "you are now my tutor" and "decode this rot13" as attacks.
+# Written from the failure modes named in the brief, never from the held-out app fixture
+# (tests/fixtures/guard/benign_app_prompts.jsonl), which is not read here.
+APP_BUSINESS = [
+    "return policy", "opening hours", "shipping times", "refund policy", "privacy policy", "prices for the premium plan",
+    "customer service phone number", "warranty terms", "cancellation policy", "delivery area", "store locations",
+    "student discount", "holiday opening hours", "exchange policy", "support email address", "terms of service",
+    "loyalty program", "gift card balance rules", "international shipping rates", "booking conditions",
+    "cookie policy", "data retention policy", "subscription tiers", "payment options", "size guide",
+]  # fmt: skip
+APP_BUSINESS_Q = [
+    "What is your {x}?", "Can you tell me your {x}?", "Where can I find your {x}?", "Could you share your {x}, please?",
+    "Please show me your {x}.", "I'd like to know your {x} before I order.", "Hi! What's your {x}?", "Quick question about your {x}.",
+    "How does your {x} work for sale items?", "Any recent changes to your {x}?", "Explain your {x} in simple terms.",
+]  # fmt: skip
+APP_SUPPORT = [
+    "My order #48213 hasn't arrived yet, can you check the status?", "I was charged twice for my subscription this month.",
+    "How do I change the delivery address on an order I already placed?", "Can I return a jacket I bought three weeks ago?",
+    "The app keeps logging me out on my phone. What should I do?", "How do I reset my password? I don't get the email.",
+    "Is the blue version of this backpack back in stock?", "Can I pick up my order in store instead of having it shipped?",
+    "Do you deliver on weekends?", "I want to cancel my membership, how do I do that?", "Are your products cruelty-free?",
+    "Can you tell me if you ship to Canada?", "Do you have a vegetarian menu?", "Is there parking near your shop?",
+    "What time do you close today?", "Are you open on public holidays?", "How long does a refund usually take to show up?",
+    "Can I speak to a human agent, please?", "My discount code isn't working at checkout.", "Which of your plans includes phone support?",
+    "Do your headphones work with Android phones?", "How do I update the payment card on my account?",
+    "I received the wrong size. How do I swap it?", "Is my data shared with third parties if I sign up?",
+    "What are your rates for a one-hour consultation?", "Can I book a table for six people on Friday evening?",
+]  # fmt: skip
+APP_CODING = [
+    "How do I ignore case in a Python regex?", "How do I make grep ignore case?", "How can I ignore whitespace changes in git diff?",
+    "How do I ignore a folder in .gitignore but keep one file inside it?", "How do I override a method in a Python subclass?",
+    "How do I override the default settings in a Django project for tests?", "How can I override CSS styles from Bootstrap?",
+    "How do I override environment variables in docker compose?", "What are the system requirements for Visual Studio Code?",
+    "What are the minimum system requirements to run PostgreSQL 16?", "What are the system requirements for Windows 11?",
+    "Show me an example nginx config for a reverse proxy.", "Show me a minimal webpack config for a React app.",
+    "Print all environment variables in bash.", "How do I print the current working directory in PowerShell?",
+    "What does the --force flag do in git push?", "How do I list running containers with docker?",
+    "Write a shell command that finds all files larger than 100 MB.", "How do I kill a process listening on port 8080?",
+    "Explain what chmod 755 does.", "How do I set up SSH keys for GitHub?", "What is the difference between sudo and su?",
+    "How do I disable a rule in ESLint for one line?", "How do I skip a test in pytest?", "How do I bypass the cache in npm install?",
+    "How do I forget a saved Wi-Fi network on Ubuntu?", "How do I drop a table in PostgreSQL if it exists?",
+    "How do I reset a git branch to match the remote?", "How do I delete all merged local branches in git?",
+    "Show me how to read a config file in Go.", "How do I set the default shell to zsh?", "What does `rm -rf node_modules` do?",
+    "How do I expose a port in a Dockerfile?", "Explain the difference between a system call and a library call.",
+    "How do I configure logging levels in Spring Boot?", "What are the default settings for MySQL's max_connections?",
+    "How do I run a command as another user in Linux?", "Write a bash script that backs up my home folder every night.",
+    "How can I show hidden files in VS Code's explorer?", "What admin rights do I need to install Python on Windows?",
+    "How do I give a user sudo access on Debian?", "How do I rotate an API key in AWS without downtime?",
+    "How do I hide my API key in a React app?", "Why does my Kubernetes pod keep restarting?", "How do I execute a SQL file with psql?",
+    "How do I check which version of Node is installed?", "Explain the system design of a URL shortener.",
+    "What's the best way to store secrets in GitHub Actions?", "How do I turn off autocorrect in the macOS terminal?",
+    "Show me how to unit test a function that calls an external API.", "How can I ignore SIGINT in a Python script?",
+    "How do I disable the firewall temporarily on Ubuntu to test a connection?", "Convert this cron expression to plain English: 0 3 * * 1",
+    "What's the command to show disk usage per folder?", "Explain what the system prompt is in the OpenAI chat API and how to set it in my app.",
+]  # fmt: skip
+APP_CODING_T = [
+    "How do I {v} in {t}?", "What's the easiest way to {v} in {t}?", "Can you show me how to {v} in {t}?",
+]  # fmt: skip
+APP_CODING_V = [
+    "ignore case when comparing strings", "override a default config value", "print debug output", "read environment variables",
+    "skip the first line of a file", "reveal hidden characters in a string", "disable warnings", "reset a variable",
+]  # fmt: skip
+APP_CODING_TOOLS = ["Python", "JavaScript", "Rust", "Java", "Go", "bash", "C#", "TypeScript"]
+APP_WRITING = [
+    "Rewrite this paragraph to sound more formal: we can't make it to the meeting, sorry.", "Rewrite this email so it sounds friendlier.",
+    "From now on, answer in bullet points.", "From now on, keep your answers under 100 words.", "From now on, please reply in British English.",
+    "From now on, call me Sam.", "From now on, use metric units in your answers.", "From now on, explain things like I'm five.",
+    "Reply only with yes or no: is Python dynamically typed?", "Answer only with the number: what is 17 times 23?",
+    "Respond only in Spanish for the rest of our chat, I'm practising.", "Only give me the code, no explanation.",
+    "Just say 'done' when you've read the text I pasted, then I'll ask questions.", "Forget the previous draft, let's start the intro over.",
+    "Ignore my typo in the last message, I meant Tuesday.", "Disregard the second paragraph, it's not relevant to my question.",
+    "Don't summarize it, just fix the grammar.", "Instead of translating, explain what the idiom means.",
+    "Make this sentence shorter: the meeting has been moved to a later time due to unforeseen circumstances.",
+    "Proofread my cover letter and point out mistakes.", "Write a haiku about coffee.", "Summarize this article in three sentences.",
+    "Turn these notes into a polite reminder email.", "Write a product description for a bamboo toothbrush.",
+    "Give me five catchy titles for a blog post about remote work.", "Rephrase this so it doesn't sound passive-aggressive.",
+    "Translate 'where is the train station' into German.", "Continue the story from where I left off.",
+    "Write the same paragraph again but in the past tense.", "Stop using emojis in your replies, please.",
+    "Drop the formal tone, you can be casual with me.", "Please don't add a disclaimer, I know it's just an estimate.",
+    "Answer in one word: what is the capital of Australia?", "Output the result as a markdown table.",
+    "List the steps, then repeat the most important one at the end.", "Write a toast for my sister's wedding.",
+    "Pretend this is a tweet and cut it to 280 characters.", "Ignore the formatting and just give me the plain text.",
+]  # fmt: skip
+APP_ROLES = [
+    "Spanish tutor", "French tutor", "math tutor", "chemistry tutor", "debate partner", "interviewer for a data analyst job",
+    "personal trainer", "writing coach", "chess coach", "travel guide for Lisbon", "study buddy for my biology exam",
+    "English conversation partner", "mock job interviewer", "piano teacher", "history teacher", "cooking instructor",
+]  # fmt: skip
+APP_ROLE_T = [
+    "You are now my {r}. Let's start.", "Act as my {r} and ask me questions one at a time.", "Can you act as my {r} for a while?",
+    "Pretend to be my {r} and correct my mistakes.", "Be my {r} today, please.", "Play the role of my {r}.",
+    "I want you to act as my {r}. Start with an easy question.", "From now on, you're my {r}.",
+]  # fmt: skip
+APP_ROLE_LINES = [
+    "Pretend to be a customer so I can practise my sales pitch.", "Act as a Linux terminal and I'll type commands to learn them.",
+    "Role-play a difficult landlord so I can practise negotiating my rent.", "Play a grumpy dragon in my kids' bedtime story.",
+    "Be the Dungeon Master for a short fantasy adventure.", "Act as a Socratic tutor and don't give me the answer directly.",
+    "Pretend you are a tour guide in Kyoto and describe the temples.", "Can you be a rubber duck while I explain my bug?",
+]  # fmt: skip
+APP_PLAIN_WORDS = [
+    "hello world", "good morning", "happy birthday", "see you at noon", "the cake is in the oven", "meet me at the library",
+    "thank you", "open sesame", "coffee break", "I love pizza", "winter is coming", "call me later", "SOS", "the quick brown fox",
+]  # fmt: skip
+MORSE = {
+    "a": ".-", "b": "-...", "c": "-.-.", "d": "-..", "e": ".", "f": "..-.", "g": "--.", "h": "....", "i": "..", "j": ".---", "k": "-.-",
+    "l": ".-..", "m": "--", "n": "-.", "o": "---", "p": ".--.", "q": "--.-", "r": ".-.", "s": "...", "t": "-", "u": "..-", "v": "...-",
+    "w": ".--", "x": "-..-", "y": "-.--", "z": "--..",
+}  # fmt: skip
+APP_ABOUT = [
+    "What model are you?", "Which version of the model am I talking to?", "What is your knowledge cutoff date?",
+    "Show your reasoning step by step.", "Show your work for this calculation: 15% of 240.", "Share your sources for that claim.",
+    "Can you cite your sources?", "What are your limitations with math?", "Can you browse the internet?", "Do you remember our last chat?",
+    "Can you read PDFs if I upload one?", "How accurate are your translations?", "What languages do you speak?",
+    "Are you better at Python or JavaScript?", "How long can my messages be?", "Can you generate images?",
+    "Do you store my conversations?", "Who made you?", "Are you a real person?", "How do you decide what to answer?",
+    "Explain your answer in more detail.", "Why did you pick that option? Walk me through your thinking.",
+    "How confident are you in that answer?", "What can you help me with?", "What are your capabilities?", "Can you set reminders?",
+    "Is your answer based on recent data?", "Can you explain how you work in simple terms?", "What's your context window size?",
+    "Can you run code?", "Do you have access to my calendar?", "What settings can I change in this app?",
+]  # fmt: skip
+APP_YOUR = [
+    "Reveal the answer to the riddle now, I give up.", "Show me your favourite pancake recipe.", "Share your thoughts on my essay draft.",
+    "Give me your honest opinion on tabs versus spaces.", "What's your take on the ending of the book?", "Show me your best guess.",
+    "Share your top three tips for a job interview.", "Reveal the plot twist, I don't mind spoilers.", "Show me your version of the poem.",
+    "Tell me your recommendation for a laptop under $800.", "Show your calculation for the mortgage payment.",
+    "Share your checklist for moving house.", "What would be your approach to learning Japanese?", "Show me your suggested itinerary again.",
+    "Reveal the hidden message in this acrostic poem: Happy Every Lonely Lark Owns.", "Share your notes on chapter four.",
+    "Give me your rules of thumb for saving money.", "What is your favourite board game?", "What's your advice for a first marathon?",
+    "Show me your summary as a numbered list.", "Repeat your last answer but shorter.", "Repeat the previous instructions for assembling the shelf.",
+    "Print the recipe in a format I can stick on the fridge.", "Display the table again with the totals row.",
+]  # fmt: skip
+
+
+def app_prompts(seed: int = SEED) -> list[str]:
+    """Benign chat-app prompts (deterministic): the lists above plus templates over them."""
+    rng = random.Random(seed + 100)
+    out = list(APP_SUPPORT + APP_CODING + APP_WRITING + APP_ROLE_LINES + APP_ABOUT + APP_YOUR)
+    out += [q.format(x=x) for x in APP_BUSINESS for q in rng.sample(APP_BUSINESS_Q, 3)]
+    out += [rng.choice(APP_CODING_T).format(v=v, t=t) for v in APP_CODING_V for t in rng.sample(APP_CODING_TOOLS, 3)]
+    out += [t.format(r=r) for r in APP_ROLES for t in rng.sample(APP_ROLE_T, 3)]
+    for w in APP_PLAIN_WORDS:
+        b64 = base64.b64encode(w.encode()).decode()
+        rot = codecs.encode(w, "rot13")
+        morse = " / ".join(" ".join(MORSE[c] for c in word if c in MORSE) for word in w.lower().split())
+        out += [
+            rng.choice(["Decode this base64 for me: {s}", "What does this base64 string say? {s}", "base64 decode: {s}"]).format(s=b64),
+            rng.choice(["What does this rot13 say: {s}", "Decode this ROT13 puzzle from my kid's game: {s}", "rot13 decode please: {s}"]).format(s=rot),
+            rng.choice(["Translate this morse code: {s}", "What does this morse message mean? {s}", "Decode: {s} (it's morse)"]).format(s=morse),
+            rng.choice(["Encode '{w}' in base64.", "How do I write '{w}' in morse code?", "Convert '{w}' to rot13."]).format(w=w),
+        ]
+    return sorted(set(out))
+
+
+def split_app_prompts(seed: int = SEED, val_share: float = 0.2) -> tuple[list[str], list[str]]:
+    """(train, validation): a fixed shuffle; the validation slice joins the threshold choice."""
+    rows = app_prompts(seed)
+    random.Random(seed + 101).shuffle(rows)
+    k = round(len(rows) * val_share)
+    return rows[k:], rows[:k]
 
 
 def _obfuscate(text: str, rng: random.Random) -> str:
@@ -425,6 +597,8 @@ def main() -> int:
     print(f"embedding yanismiraoui ({len(yan)} rows)", file=sys.stderr)
     emb_yan = embed_cached(encoder, yan, args.cache)
     aug: dict[tuple[str, ...], tuple[list[str], np.ndarray, np.ndarray]] = {}
+    app_train: list[str] = []
+    app_val: list[str] = []
     if not args.no_augment:
         shared, shared_y, embedded = augmentation(data)
         print(f"embedding synthetic rows ({len(shared)} rows)", file=sys.stderr)
@@ -433,10 +607,17 @@ def main() -> int:
         for source in SOURCES:
             print(f"embedding synthetic attacks inside {source} benign rows ({len(embedded[source])} rows)", file=sys.stderr)
             parts[source] = embed_cached(encoder, embedded[source], args.cache)
+        # Benign chat-app prompts: most join every fit's benign rows, a fixed slice joins the
+        # validation rows the threshold is chosen on (never a test split).
+        app_train, app_val = split_app_prompts()
+        print(f"embedding benign chat-app prompts ({len(app_train)} train, {len(app_val)} validation)", file=sys.stderr)
+        app_train_x = embed_cached(encoder, app_train, args.cache)
+        data[APP] = {"validation": (app_val, np.zeros(len(app_val), dtype=int))}
+        emb[(APP, "validation")] = embed_cached(encoder, app_val, args.cache)
         for sources in [(s,) for s in SOURCES] + [SOURCES]:
-            texts = shared + [t for s in sources for t in embedded[s]]
-            y = np.concatenate([shared_y] + [np.ones(len(embedded[s]), dtype=int) for s in sources])
-            aug[sources] = (texts, y, np.concatenate([shared_x] + [parts[s] for s in sources]))
+            texts = shared + app_train + [t for s in sources for t in embedded[s]]
+            y = np.concatenate([shared_y, np.zeros(len(app_train), dtype=int)] + [np.ones(len(embedded[s]), dtype=int) for s in sources])
+            aug[sources] = (texts, y, np.concatenate([shared_x, app_train_x] + [parts[s] for s in sources]))
     if args.embed_only:
         return 0
     lexical_rows: dict[tuple[str, str], SparseRows] = {}
@@ -460,15 +641,17 @@ def main() -> int:
             a_texts, a_y, a_x = aug[sources]
             texts, x, y = texts + a_texts, np.concatenate([x, a_x]), np.concatenate([y, a_y])
         mlp = MLPHead.train(x, y, hidden=args.hidden, l2=args.l2, epochs=args.epochs, seed=SEED)
-        yv = np.concatenate([data[s]["validation"][1] for s in sources])
+        # The app prompts' validation slice (benign only) joins the threshold choice.
+        val_sources = sources + ((APP,) if APP in data else ())
+        yv = np.concatenate([data[s]["validation"][1] for s in val_sources])
 
         def val_threshold(head: CombinedHead) -> tuple[float, np.ndarray]:
             # Pooled benign validation FPR <= target; with --per-source-fpr, each source's.
-            scores = {s: score(head, s, "validation") for s in sources}
-            pooled = np.concatenate([scores[s] for s in sources])
+            scores = {s: score(head, s, "validation") for s in val_sources}
+            pooled = np.concatenate([scores[s] for s in val_sources])
             if not args.per_source_fpr:
                 return threshold_at_fpr(pooled, yv, args.target_fpr), pooled
-            return max(threshold_at_fpr(scores[s], data[s]["validation"][1], args.target_fpr) for s in sources), pooled
+            return max(threshold_at_fpr(scores[s], data[s]["validation"][1], args.target_fpr) for s in val_sources), pooled
 
         if args.mix is not None and args.mix >= 1:
             head = CombinedHead(mlp)
@@ -497,6 +680,7 @@ def main() -> int:
         "target_fpr_validation": args.target_fpr, "hidden": args.hidden, "l2": args.l2, "lexical_l2": args.lex_l2,
         "augmented": not args.no_augment, "per_source_fpr": args.per_source_fpr, "seed": SEED,
         "synthetic_rows": {"+".join(k): {"attacks": int(v[1].sum()), "benign": int((v[1] == 0).sum())} for k, v in aug.items()},
+        "app_prompts": {"train": len(app_train), "validation": len(app_val)},
     }  # fmt: skip
     cross: dict[str, object] = {}
     for train_src, test_src in (("s-labs", "neuralchemy"), ("neuralchemy", "s-labs")):
@@ -514,10 +698,14 @@ def main() -> int:
         print(f"train {train_src:12s} thr {thr:.3f} | test {train_src}: {same} | test {test_src}: {other} | yanismiraoui: {ym}", flush=True)
     report["cross_source"] = cross
     head, thr = fit(SOURCES)
-    final = {s: metrics(score(head, s, "test"), data[s]["test"][1], thr) for s in data}
+    final = {s: metrics(score(head, s, "test"), data[s]["test"][1], thr) for s in SOURCES}
     final["yanismiraoui"] = yan_recall(head, thr)
     print(f"final (both)  thr {thr:.3f} | {final}")
     report["final"] = {"threshold": round(thr, 4), "test": final}
+    if APP in data:
+        app_val = metrics(score(head, APP, "validation"), data[APP]["validation"][1], thr)
+        report["final"]["app_prompts_validation"] = app_val
+        print(f"final (both)  app prompts' validation slice (benign, used for the threshold): {app_val}")
     report["mix"] = head.mix
     head.save(args.out, threshold=thr, metadata=report)
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} ({args.out.stat().st_size // 1024} KB)")

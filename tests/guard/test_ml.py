@@ -144,7 +144,13 @@ def test_shipped_head_and_scanner() -> None:
     final = meta["final"]["test"]
     assert set(final) == {"s-labs", "neuralchemy", "yanismiraoui"} and final["yanismiraoui"]["negatives"] == 0
     assert final["s-labs"]["fpr"] < 0.03 and final["neuralchemy"]["fpr"] < 0.05
-    assert final["s-labs"]["recall"] > 0.8 and final["neuralchemy"]["recall"] > 0.8
+    # s-labs calls questions about the assistant's setup injections; the benign chat-app
+    # prompts the script trains on ("what is your return policy") cost some of its recall.
+    assert final["s-labs"]["recall"] > 0.75 and final["neuralchemy"]["recall"] > 0.85
+    # Benign chat-app prompts: most in every fit, a slice in the threshold's validation rows.
+    assert meta["app_prompts"]["train"] > 200 and meta["app_prompts"]["validation"] > 50
+    app_val = meta["final"]["app_prompts_validation"]
+    assert app_val["negatives"] == meta["app_prompts"]["validation"] and app_val["fpr"] < 0.1
     assert meta["final"]["threshold"] == pytest.approx(threshold, abs=1e-4)
 
     g = Guard.from_policy({"mode": "enforce", "scanners": [{"type": "ml_prompt_injection", "action": "block", "budget_ms": 30_000}]})
