@@ -8,6 +8,7 @@ uninstruments at teardown. ``replay`` is an :class:`OpenAIReplay`.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,13 @@ from otel_llm_security.guard.scanner import ScanResult
 from otel_llm_security.guard.verdict import Verdict
 from otel_llm_security.record.settings import RecordSettings
 from otel_llm_security.testing import OpenAIReplay
+
+# A shell starts background jobs with SIGINT ignored, and children inherit that: then
+# Python installs no KeyboardInterrupt handler, and the tests that stop `collect` or an
+# example app with Ctrl-C (SIGINT) would hang. Handle SIGINT here as a terminal session
+# does; exec resets a handled signal to its default in every child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 TEST_HASH_KEY = b"test-hash-key"
 
