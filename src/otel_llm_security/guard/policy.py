@@ -148,7 +148,7 @@ def default_policy_path() -> Path:
 # YAML text it was made from: when the digest matches, the default policy is read from
 # it and PyYAML is not even imported (~15 ms of start-up); when it does not (the YAML
 # was edited), the YAML is parsed as before. ``write_default_policy_json()`` remakes it
-# (tests/capture/test_default_policy_json.py checks that it is current).
+# (tests/guard/test_default_policy_json.py checks that it is current).
 _DEFAULT_JSON = "default_policy.json"
 
 
