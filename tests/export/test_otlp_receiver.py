@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _collect import stop_collect  # tests/export/_collect.py
+from _collect import start_collect, stop_collect  # tests/export/_collect.py
 from google.rpc import status_pb2
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -243,16 +241,9 @@ def test_store_span_exporter_reports_failure(store: DocumentStore) -> None:
 
 def test_collect_command_end_to_end(tmp_path: Path) -> None:
     path = tmp_path / "collect.duckdb"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "otel_llm_security.cli.main", "collect", "--store", str(path), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc, endpoint = start_collect(path)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        m = re.search(r"(http://127\.0\.0\.1:\d+)/v1/traces", line)
-        assert m, line + proc.stderr.read() if proc.stderr else line
-        exporter = OTLPSpanExporter(endpoint=m.group(1) + "/v1/traces")
+        exporter = OTLPSpanExporter(endpoint=endpoint + "/v1/traces")
         emit(provider_with(exporter))
     finally:
         out, err = stop_collect(proc)
@@ -282,17 +273,11 @@ def test_collect_reports_a_store_in_use(tmp_path: Path) -> None:
 def test_acknowledged_spans_survive_a_killed_collect(tmp_path: Path) -> None:
     """Ack only after commit: SIGKILL right after the last 200 loses nothing (DuckDB replays its WAL)."""
     path = tmp_path / "crash.duckdb"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "otel_llm_security.cli.main", "collect", "--store", str(path), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc, endpoint = start_collect(path)
     try:
-        assert proc.stdout is not None
-        m = re.search(r"(http://127\.0\.0\.1:\d+)/v1/traces", proc.stdout.readline())
-        assert m
         body = _one_span_request()
         for _ in range(5):
-            resp = httpx.post(m.group(1) + "/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf"})
+            resp = httpx.post(endpoint + "/v1/traces", content=body, headers={"Content-Type": "application/x-protobuf"})
             assert resp.status_code == 200
     finally:
         proc.kill()
