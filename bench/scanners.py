@@ -55,8 +55,11 @@ def corpus(size: int) -> str:
 
 
 def _scan_with_fresh_cache(scanner: object, st: object, probe: object) -> Callable[[], object]:
+    from otel_llm_security.guard.scanners import hyperscan_prefilter
+
     def run() -> object:
         st.cache.clear()  # type: ignore[attr-defined]
+        hyperscan_prefilter.forget()  # its scan results, remembered for the last text
         return scanner.scan(st, probe)  # type: ignore[attr-defined]
 
     return run
@@ -92,8 +95,13 @@ def main() -> int:
         rows.append((f"{direction} {kind}", lambda t, s=scanner: _scan_with_fresh_cache(s, scan_text(t), probe)))
     rows.append(("normalize (once per text)", lambda t: (lambda: scan_text(t))))
     guard = Guard.from_policy(None)
-    rows.append(("default policy: scan_input", lambda t: (lambda: guard.scan_input(t))))
-    rows.append(("default policy: scan_output", lambda t: (lambda: guard.scan_output(t, "What is the capital of France?"))))
+    from otel_llm_security.guard.scanners import hyperscan_prefilter
+
+    # compiled once per machine (or loaded from the user cache) before anything is timed
+    prefilter = "Hyperscan" if hyperscan_prefilter.ENABLED and hyperscan_prefilter.wait_all(600) else "pure Python"
+    # a new string object per call, as an app's calls have (no memo of the last text carries over)
+    rows.append(("default policy: scan_input", lambda t: (lambda: guard.scan_input(t[:-1] + t[-1:]))))
+    rows.append(("default policy: scan_output", lambda t: (lambda: guard.scan_output(t[:-1] + t[-1:], "What is the capital of France?"))))
     if args.ml:
         ml = create_scanner("ml_prompt_injection", name="ml_prompt_injection", direction="input", threshold=None, options={})
         rows.append(("input ml_prompt_injection", lambda t: (lambda: ml.scan(scan_text(t), None))))
@@ -121,6 +129,7 @@ def main() -> int:
     import _common
 
     _common.print_machine()
+    print(f"Rule prefilter: {prefilter} (OTEL_LLM_SECURITY_HYPERSCAN=0 for the pure-Python one)")
     print(f"\nµs per scan (median CPU time of {args.repeat} runs; text: installed packages' READMEs)")
     print(f"Target: default policy scan_input on 200 KB < {TARGET_MS_200KB:.0f} ms\n")
     header = f"{'scanner':36s}" + "".join(f"{label:>14s}" for label, _ in SIZES)

@@ -18,13 +18,18 @@ import operator
 import re
 import string
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
+from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners.literals import encode_clauses, required_words_cached
+
+# A text's word index, or a function that builds it when asked (the Hyperscan path
+# mostly does without it).
+Words = list[str] | Callable[[], list[str]]
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,38 @@ def has_prefix(words: list[str], stem: str) -> bool:
     return i < len(words) and words[i].startswith(stem)
 
 
+# The characters word_index keeps inside words: ASCII letters and digits, and the
+# control characters that are not whitespace.
+_WORD_CHARS = r"A-Za-z0-9\x00-\x08\x0e-\x1f\x7f"
+_WORD_CHAR_SET = frozenset(chr(b) for b in range(128) if chr(b) not in string.punctuation + string.whitespace)
+_STEM_RES: dict[str, re.Pattern[str] | None] = {}
+
+
+def stem_present(text: str, stem: str) -> bool:
+    """A word of ``text``'s word index (:func:`word_index`, of the same text) starts with
+    ``stem`` (is it, for ``stem$``), found without building the index: one search for
+    the stem where no word character precedes it (and, for ``stem$``, none follows)."""
+    regex = stem_regex(stem)
+    return regex is not None and regex.search(text) is not None
+
+
+def stem_regex(stem: str) -> re.Pattern[str] | None:
+    """The pattern :func:`stem_present` searches; None when no word can start with ``stem``."""
+    regex = _STEM_RES.get(stem, False)
+    if regex is False:
+        needle = stem[:-1] if stem.endswith("$") else stem
+        if not needle or not set(needle) <= _WORD_CHAR_SET:
+            regex = None  # the index has no such word
+        else:
+            # the look-behind after the literal: re skips to the literal in C
+            source = f"{re.escape(needle)}(?<![{_WORD_CHARS}][\\s\\S]{{{len(needle)}}})"
+            if stem.endswith("$"):
+                source += f"(?![{_WORD_CHARS}])"
+            regex = re.compile(source)
+        _STEM_RES[stem] = regex
+    return regex  # type: ignore[return-value]
+
+
 _WORD_MEMO_LIMIT = 20_000  # distinct words remembered (~1-2 MB at most)
 
 
@@ -215,10 +252,12 @@ STEMS = StemIndex()
 class RuleSet:
     """Rules that run as one alternation on short texts, or anchor-gated one by one."""
 
-    def __init__(self, rules: Iterable[Rule], flags: int = 0, prefix: str = "") -> None:
+    def __init__(self, rules: Iterable[Rule], flags: int = 0, prefix: str = "", prefilter: str = "") -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         if not self.rules:
             raise ValueError("a RuleSet needs at least one rule")
+        # ``prefilter``: the Hyperscan database this set's rules join (rule sets that scan
+        # the same texts share one, so one scan of a text serves them all).
         self._by_group = {f"r{i}": rule for i, rule in enumerate(self.rules)}
         combined = "|".join(f"(?P<r{i}>{rule.pattern})" for i, rule in enumerate(self.rules))
         # ``prefix`` (e.g. a word-boundary test) is checked once per position, before any rule.
@@ -268,6 +307,10 @@ class RuleSet:
         self._precheck_sources = [_precheck_source(prefix, rule.pattern, flags) for rule in self.rules]
         self._prechecks: list[re.Pattern[str] | None] = [None] * len(self.rules)
         self._required_sources = [(f"{prefix}(?:{rule.pattern})", flags) for rule in self.rules]
+        # Without a name, a database of its own (a rule set made at run time joins no
+        # database that may already be built).
+        self._prefilter = hyperscan_prefilter.group(prefilter) if prefilter else hyperscan_prefilter.PrefilterGroup(f"rules-{self.rules[0].id}")
+        self._prefilter_first = self._prefilter.add(self._required_sources)
         self._required: list[tuple[frozenset[bytes], ...]] | None = None
         self._word_bits: dict[str, int] = {}
         self._key_words: frozenset[str] = frozenset()
@@ -316,10 +359,11 @@ class RuleSet:
         assert self._required is not None
         return self._required[i]
 
-    def active(self, text: str, words: list[str]) -> list[int]:
-        """Indices of the rules that can match ``text`` (``words``: its word index):
-        each clause of the whole words derived from the rule's pattern has a word in
-        the text (one set intersection), and each clause of its anchors holds."""
+    def active(self, text: str, words: list[str], among: Iterable[int] | None = None) -> list[int]:
+        """Indices of the rules (of ``among``, in its order, if given) that can match
+        ``text`` (``words``: its word index): each clause of the whole words derived from
+        the rule's pattern has a word in the text (one set intersection), and each
+        clause of its anchors holds."""
         if self._required is None:
             self._setup_required()
         word_bits = self._word_bits
@@ -329,7 +373,9 @@ class RuleSet:
         out: list[int] = []
         present: frozenset[str] | None = None
         non_ascii: bool | None = None
-        for i, bits in enumerate(self._rule_bits):
+        rule_bits = self._rule_bits
+        for i in range(len(rule_bits)) if among is None else among:
+            bits = rule_bits[i]
             if held & bits != bits:
                 continue
             if present is None:
@@ -372,9 +418,21 @@ class RuleSet:
                     held.add(number)
         return [i for i, needed in enumerate(self._rule_clause_ids) if needed <= held]
 
-    def finditer(self, text: str, words: list[str] | None = None) -> Iterator[Hit]:
-        """Matches of every rule. With ``words`` (the word index of ``text``), only the
-        rules whose anchors occur are run; without, the full alternation runs."""
+    def candidates(self, text: str) -> list[int] | None:
+        """Indices of the rules that Hyperscan finds may match ``text`` (in order); None
+        when it cannot say (off, not installed, not compiled yet)."""
+        found = self._prefilter.candidates(text)
+        if found is None:
+            return None
+        first = self._prefilter_first
+        last = first + len(self.rules)
+        return sorted(c - first for c in found if first <= c < last)
+
+    def finditer(self, text: str, words: Words | None = None) -> Iterator[Hit]:
+        """Matches of every rule. With ``words`` (the word index of ``text``, or a
+        function returning it), only the rules that can match are run: those Hyperscan
+        reports (see scanners.hyperscan_prefilter), else those whose anchors occur;
+        without, the full alternation runs."""
         if words is None:
             for m in self.regex.finditer(text):
                 group = m.lastgroup
@@ -385,7 +443,17 @@ class RuleSet:
         # and no hit starting inside the previous one.
         found: list[tuple[int, int, int]] = []
         occurrences: dict[str, list[int]] = {}
-        for i in self.active(text, words):
+        # Hyperscan's candidates (usually none) then go through the same anchor and
+        # whole-word tests as every rule does without it: the same rules run either way.
+        indices = self.candidates(text) if hyperscan_prefilter.ENABLED else None
+        if indices is None or indices:
+            if callable(words):
+                words = words()
+            indices = self.active(text, words, indices)
+        if indices:
+            assert not callable(words)
+            is_present = self.present_stems(words).__contains__
+        for i in indices:
             gate = self._gates[i]
             if gate is not None and gate.search(text) is None:
                 continue
@@ -398,7 +466,7 @@ class RuleSet:
                         precheck = self._prechecks[i] = re.compile(*self._precheck_sources[i])  # type: ignore[misc]
                     if precheck.search(text) is None:
                         continue
-                spans = self._windows(i, text, words, occurrences)
+                spans = self._windows(i, text, is_present, occurrences)
             if spans is None:
                 found.extend((m.start(), i, m.end()) for m in regex.finditer(text))
                 continue
@@ -412,7 +480,7 @@ class RuleSet:
                 yield Hit(self.rules[i], start, end)
 
     def _windows(
-        self, i: int, text: str, words: list[str], occurrences: dict[str, list[int]]
+        self, i: int, text: str, is_present: Callable[[str], bool], occurrences: dict[str, list[int]]
     ) -> list[tuple[int, int]] | None:
         """Spans around the anchors of rule ``i`` present in ``text``; None: scan it all.
 
@@ -424,12 +492,11 @@ class RuleSet:
             # Any span is at least min(len(text), WINDOW + 1) long: more than half of
             # so short a text, so the answer below is always "scan it all".
             return None
-        present = self.present_stems(words)
         best_stems: list[str] | None = None
         for stems, literals in self._clauses[i]:
             if any(contains(text, lit) for lit in literals):
                 continue
-            found = sorted(s for s in stems if s in present)
+            found = sorted(s for s in stems if is_present(s))
             if found and (best_stems is None or len(found) < len(best_stems)):
                 best_stems = found
         if best_stems is None:

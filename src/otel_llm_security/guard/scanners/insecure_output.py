@@ -72,7 +72,8 @@ CODE_ANCHORS = {
 }
 
 HTML_RULES = RuleSet(
-    _with_anchors(HTML_ANCHORS, (
+    prefilter="insecure_output",
+    rules=_with_anchors(HTML_ANCHORS, (
         Rule("script_tag", IO, 0.95, r"<" + SP + r"script\b"),
         Rule("event_handler", IO, 0.9, r"<" + SP + r"[a-z][a-z0-9-]{0,20}\b[^<>]{0,400}?[\s\"'/]on[a-z]{3,30}" + SP + r"="),
         Rule("js_url_attr", IO, 0.95, r"(?:href|src|action|formaction|data|xlink:href|background|poster|lowsrc|dynsrc|codebase)" + SP + r"=" + SP + r"[\"'`]?" + SP + JS_SCHEME),
@@ -90,7 +91,8 @@ HTML_RULES = RuleSet(
 )
 
 CODE_RULES = RuleSet(
-    _with_anchors(CODE_ANCHORS, (
+    prefilter="insecure_output",
+    rules=_with_anchors(CODE_ANCHORS, (
         Rule("sqli_tautology", IO, 0.85, r"['\"`]\s*\)?\s*(?:or|\|\|)\s*\(?\s*['\"]?(?P<taut>\w{1,10})['\"]?\s*=\s*['\"]?(?P=taut)['\"]?(?:\s*(?:--|#|/\*|;)|\s*$|\s*['\"])"),
         Rule("sqli_comment", IO, 0.7, r"['\"]\s*(?:;|\))?\s*(?:--|#)\s*$|admin['\"]\s*--"),
         Rule("sqli_union", IO, 0.85, r"\bunion\s+(?:all\s+)?select\b[^;\n]{0,200}\b(?:from\s+(?:information_schema|mysql\.user|pg_catalog|sqlite_master|sys\.)|null\s*,\s*null|@@version|version\s*\(|user\s*\(\s*\)|password)"),
@@ -228,12 +230,12 @@ class InsecureOutputScanner(BuiltinScanner):
         if decoded != rendered:
             views.append((decoded.lower(), True))
         for view, is_decoded in views:
-            for hit in HTML_RULES.finditer(view, _words(view, text)):
+            for hit in HTML_RULES.finditer(view, lambda view=view: _words(view, text)):
                 if hit.rule.id not in weights:
                     encoded = encoded or is_decoded
                 weights.setdefault(hit.rule.id, hit.rule.weight)
                 threats.add(hit.rule.threat)
-        for hit in CODE_RULES.finditer(lowered, _words(lowered, text)):
+        for hit in CODE_RULES.finditer(lowered, lambda: _words(lowered, text)):
             weights.setdefault(hit.rule.id, hit.rule.weight)
             threats.add(hit.rule.threat)
         masked_raw = mask_code(raw) if self.mask_code else raw

@@ -23,13 +23,16 @@ import re
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.normalize import normalize
 from otel_llm_security.guard.scanner import ScanResult, ScanText
+from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners.base import (
     STEMS,
     BuiltinScanner,
     Hit,
     Rule,
     RuleSet,
+    Words,
     noisy_or,
+    stem_regex,
     word_index,
 )
 
@@ -332,8 +335,8 @@ def _anchored(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
     return tuple(dataclasses.replace(r, anchors=ANCHORS[r.id], gate=GATES.get(r.id, "")) for r in rules)
 
 
-WORD_SET = RuleSet(_anchored(WORD_RULES), prefix=r"(?<!\w)")
-OTHER_SET = RuleSet(_anchored(OTHER_RULES))
+WORD_SET = RuleSet(_anchored(WORD_RULES), prefix=r"(?<!\w)", prefilter="prompt_injection")
+OTHER_SET = RuleSet(_anchored(OTHER_RULES), prefilter="prompt_injection")
 
 _B64_RE = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")
 _HEX_RE = re.compile(r"(?:[0-9a-f]{2}[ :]?){12,}(?![0-9a-f])")
@@ -386,6 +389,14 @@ _ANNOUNCED = (
 )
 ENCODED_BONUS = 0.1
 STEMS.register(s for _, stems, _ in _ANNOUNCED for s in stems)
+_ANNOUNCED_STEMS = {
+    s: hyperscan_prefilter.Probe("prompt_injection", regex)
+    for _, stems, _ in _ANNOUNCED
+    for s in stems
+    if (regex := stem_regex(s)) is not None
+}
+_SPACED_GATE = hyperscan_prefilter.Probe("prompt_injection", _SPACED_GATE_RE)
+_LEET_ANY = hyperscan_prefilter.Probe("prompt_injection", _LEET_ANY_RE)
 
 
 def _printable_ratio(text: str) -> float:
@@ -427,12 +438,24 @@ _NEGATION_INSIDE_RE = re.compile(r"\b(?:not|never|nothing|don'?t|doesn'?t|won'?t
 _QUOTES = "'\"“‘«`"
 
 
-def _scan_plain(normalized: str, words: list[str] | None) -> list[Hit]:
+def _scan_plain(normalized: str, words: Words | None) -> list[Hit]:
     return [*WORD_SET.finditer(normalized, words), *OTHER_SET.finditer(normalized, words)]
 
 
 def _words(text: str) -> list[str]:
     return word_index(ScanText(raw=text, normalized=text))
+
+
+# What _decoded_views asks of the word index, asked of the text itself (the Hyperscan
+# path builds no index): a word of 20 characters or more; a word of 24 or more that is
+# all hex digits (a word: a maximal run of word_index's word characters).
+_LONG_WORD_RE = re.compile(r"[A-Za-z0-9\x00-\x08\x0e-\x1f\x7f]{20}")
+_HEX_WORD_24_RE = re.compile(r"(?<![A-Za-z0-9\x00-\x08\x0e-\x1f\x7f])[0-9a-f]{24,}(?![A-Za-z0-9\x00-\x08\x0e-\x1f\x7f])")
+# The gates of _decoded_views on the normalised text, behind the prompt_injection
+# group's Hyperscan scan (scanners.hyperscan_prefilter.Probe: the same answers, and
+# on most texts no Python search at all).
+_LONG_WORD = hyperscan_prefilter.Probe("prompt_injection", _LONG_WORD_RE)
+_HEX_WORD_24 = hyperscan_prefilter.Probe("prompt_injection", _HEX_WORD_24_RE)
 
 
 def _hit_weight(hit: Hit, text: str) -> float:
@@ -473,9 +496,20 @@ class PromptInjectionScanner(BuiltinScanner):
         """
         views: list[tuple[str, str]] = []
         norm = text.normalized
-        words = word_index(text)
-        long_words = [w for w in words if len(w) >= 20]
-        if long_words:
+        if hyperscan_prefilter.ENABLED:
+            has_long_word = _LONG_WORD.search(norm) is not None
+            has_hex_word = has_long_word and _HEX_WORD_24.search(norm) is not None
+
+            def present(stem: str) -> bool:
+                probe = _ANNOUNCED_STEMS.get(stem)
+                return probe is not None and probe.search(norm) is not None
+        else:
+            words = word_index(text)
+            long_words = [w for w in words if len(w) >= 20]
+            has_long_word = bool(long_words)
+            has_hex_word = any(len(w) >= 24 and _HEX_WORD_RE.fullmatch(w) for w in long_words)
+            present = STEMS.present(words).__contains__  # a word starts with the stem (see _ANNOUNCED)
+        if has_long_word:
             for m in itertools.islice(_B64_RE.finditer(text.raw), MAX_DECODED_CANDIDATES):
                 token = m.group(0)
                 # Plain words and identifiers are not base64 payloads: need mixed case or digits.
@@ -484,7 +518,7 @@ class PromptInjectionScanner(BuiltinScanner):
                 decoded = _decode_base64(token)
                 if decoded:
                     views.append(("base64", normalize(decoded)))
-        if any(len(w) >= 24 and _HEX_WORD_RE.fullmatch(w) for w in long_words):
+        if has_hex_word:
             for m in itertools.islice(_HEX_RE.finditer(norm), MAX_DECODED_CANDIDATES):
                 # "...load 4967..." matches from the word's trailing "ad": try the pieces too.
                 for candidate in (m.group(0), *(p for p in m.group(0).split() if len(p) >= 24)):
@@ -492,24 +526,23 @@ class PromptInjectionScanner(BuiltinScanner):
                     if decoded:
                         views.append(("hex", normalize(decoded)))
                         break
-        present = STEMS.present(words)  # a word starts with the stem (see _ANNOUNCED)
         for encoding, stems, decode in _ANNOUNCED:
-            if any(s in present for s in stems):
-                spots = [norm.find(s) for s in stems if s in present]
+            if any(present(s) for s in stems):
+                spots = [norm.find(s) for s in stems if present(s)]
                 segment = "\n".join(norm[max(0, p - 200) : p + ANNOUNCED_SPAN] for p in spots if p >= 0)
                 views.append((encoding, decode(segment)))
         spaced = (
             [m.group(0) for m in itertools.islice(_SPACED_RE.finditer(norm), MAX_DECODED_CANDIDATES)]
-            if len(norm) <= LEET_WHOLE_CHARS and _SPACED_GATE_RE.search(norm)
+            if len(norm) <= LEET_WHOLE_CHARS and _SPACED_GATE.search(norm)
             else []
         )
         if spaced:
             # In place: "I G N O R E all previous instructions" reads as one sentence.
             views.append(("spaced", _SPACED_RE.sub(lambda m: _unspace(m.group(0)), norm, count=MAX_DECODED_CANDIDATES)))
         if len(norm) <= LEET_WHOLE_CHARS:
-            if _LEET_ANY_RE.search(norm):
+            if _LEET_ANY.search(norm):
                 views.append(("leetspeak", _unleet(norm)))
-        elif _LEET_ANY_RE.search(norm):
+        elif _LEET_ANY.search(norm):
             spots = [m.start() for m in itertools.islice(_LEET_TRIGGER_RE.finditer(norm), LEET_MAX_SPOTS)]
             if spots:
                 segment = "\n".join(norm[max(0, p - 150) : p + 150] for p in spots)
@@ -520,7 +553,7 @@ class PromptInjectionScanner(BuiltinScanner):
         return self._scan(text, anchored=True)
 
     def _scan(self, text: ScanText, anchored: bool) -> ScanResult:
-        hits = _scan_plain(text.normalized, word_index(text) if anchored else None)
+        hits = _scan_plain(text.normalized, (lambda: word_index(text)) if anchored else None)
         weights: dict[str, float] = {}
         for h in hits:
             weights[h.rule.id] = max(weights.get(h.rule.id, 0.0), _hit_weight(h, text.normalized))
@@ -528,7 +561,7 @@ class PromptInjectionScanner(BuiltinScanner):
         encodings: list[str] = []
         if self.decode:
             for encoding, view in self._decoded_views(text):
-                for h in _scan_plain(view, _words(view) if anchored else None):
+                for h in _scan_plain(view, (lambda view=view: _words(view)) if anchored else None):
                     key = f"{encoding}:{h.rule.id}"
                     if h.rule.id in weights or key in weights:
                         continue

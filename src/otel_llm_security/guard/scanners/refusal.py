@@ -33,7 +33,8 @@ ANCHORS = {
 }
 
 RULES = RuleSet(
-    tuple(dataclasses.replace(r, anchors=ANCHORS[r.id]) for r in (
+    prefilter="refusal",
+    rules=tuple(dataclasses.replace(r, anchors=ANCHORS[r.id]) for r in (
         Rule("sorry_cant", R, 0.9, rf"(?:i{A}m|i\s+am)\s+(?:really\s+|very\s+|so\s+)?sorry,?\s+(?:but\s+)?(?:i|that)\s+(?:can{A}?t|cannot|won{A}t|will\s+not|am\s+(?:not\s+able|unable)|{A}m\s+(?:not\s+able|unable)|must\s+(?:decline|refuse))"),
         Rule("apologize_but", R, 0.85, rf"i\s+apologi[sz]e,?\s+but\s+(?:i|that)\s+(?:can{A}?t|cannot|won{A}t|am\s+(?:not\s+able|unable)|{A}m\s+(?:not\s+able|unable))"),
         Rule("i_cannot_help", R, 0.75, rf"i\s+(?:can{A}?t|cannot|won{A}t|will\s+not|am\s+(?:not\s+able|unable)\s+to|{A}m\s+(?:not\s+able|unable)\s+to|am\s+not\s+(?:allowed|permitted)\s+to)\s+(?:\w+\s+){{0,2}}?{HELP}\s+(?:you\s+)?(?:with\s+)?(?:that|this|your\s+request|such|the\s+request|requests?\s+(?:like|of)|information\s+(?:on|about)|content)"),
@@ -56,7 +57,7 @@ class RefusalScanner(BuiltinScanner):
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
         weights: dict[str, float] = {}
-        for hit in RULES.finditer(text.normalized, word_index(text)):
+        for hit in RULES.finditer(text.normalized, lambda: word_index(text)):
             w = hit.rule.weight if hit.start < LEAD_CHARS else hit.rule.weight * 0.6
             weights[hit.rule.id] = max(weights.get(hit.rule.id, 0.0), w)
         if not weights:

@@ -14,7 +14,15 @@ import re
 
 from otel_llm_security.attributes import Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
-from otel_llm_security.guard.scanners.base import STEMS, BuiltinScanner, noisy_or, word_index
+from otel_llm_security.guard.scanners import hyperscan_prefilter
+from otel_llm_security.guard.scanners.base import (
+    STEMS,
+    BuiltinScanner,
+    Words,
+    noisy_or,
+    stem_present,
+    word_index,
+)
 
 S = Threat.SECRET
 
@@ -88,6 +96,8 @@ _ANCHOR_SETS = [frozenset(anchors) for _, _, anchors in _SINGLE]
 _REQUIRED = {"stripe_key": "k_live_", "stripe_test_key": "k_test_", "bearer_token": "earer"}
 _ALL_ANCHORS = frozenset(a for _, _, anchors in _SINGLE for a in anchors)
 STEMS.register(_ALL_ANCHORS)
+_PREFILTER = hyperscan_prefilter.group("secrets")
+_PREFILTER_FIRST = _PREFILTER.add([(p, 0) for _, _, p in PATTERNS])
 
 
 def _present_anchors(words: list[str]) -> frozenset[str]:
@@ -119,21 +129,39 @@ def _spans(lowered: str, stems: list[str]) -> list[tuple[int, int]]:
     return spans
 
 
-def find_secrets(raw: str, words: list[str] | None = None) -> list[tuple[str, int, int]]:
+def find_secrets(raw: str, words: Words | None = None) -> list[tuple[str, int, int]]:
     """(secret type, start, end of the value to redact) for each credential in ``raw``.
 
-    ``words``: the word index of ``raw.lower()``; patterns whose anchors are absent are skipped.
+    ``words``: the word index of ``raw.lower()`` (or a function returning it); patterns
+    whose anchors are absent are skipped. Where Hyperscan runs (scanners.hyperscan_prefilter),
+    only the patterns it finds may match are looked at, and their anchors are looked up
+    in ``raw.lower()`` itself (the same answer as the index's).
     """
-    if words is None:
-        words = word_index(ScanText(raw=raw, normalized=raw.lower()))
+    candidates = _PREFILTER.candidates(raw) if hyperscan_prefilter.ENABLED else None
+    anchors_present: frozenset[str] = frozenset()
+    lowered: str | None = None
+    if candidates is None:
+        if words is None:
+            words = word_index(ScanText(raw=raw, normalized=raw.lower()))
+        elif callable(words):
+            words = words()
+        anchors_present = _present_anchors(words)
+    else:
+        lowered = raw.lower()
     found: list[tuple[str, int, int]] = []
     taken: list[tuple[int, int]] = []
-    lowered: str | None = None
-    anchors_present = _present_anchors(words)
-    for (pid, regex, anchors), anchor_set in zip(_SINGLE, _ANCHOR_SETS, strict=True):
-        if anchor_set.isdisjoint(anchors_present):
-            continue
-        present = [a for a in anchors if a in anchors_present]
+    for index, ((pid, regex, anchors), anchor_set) in enumerate(zip(_SINGLE, _ANCHOR_SETS, strict=True)):
+        if candidates is None:
+            if anchor_set.isdisjoint(anchors_present):
+                continue
+            present = [a for a in anchors if a in anchors_present]
+        else:
+            if _PREFILTER_FIRST + index not in candidates:
+                continue
+            assert lowered is not None
+            present = [a for a in anchors if stem_present(lowered, a)]
+            if not present:
+                continue
         required = _REQUIRED.get(pid)
         if required is not None and required not in raw:
             continue
@@ -163,7 +191,7 @@ class SecretsScanner(BuiltinScanner):
     can_redact = True
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
-        found = find_secrets(text.raw, word_index(text, lower_raw=True))
+        found = find_secrets(text.raw, lambda: word_index(text, lower_raw=True))
         if not found:
             return self.result(0.0)
         kinds = sorted({k for k, _, _ in found})

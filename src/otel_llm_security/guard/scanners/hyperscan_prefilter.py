@@ -1,0 +1,558 @@
+"""Hyperscan as the prefilter of the rule sets: one scan of a text says which rules can match.
+
+Each rule's Python pattern is translated (:func:`translate`) into a Hyperscan pattern
+whose matches are a *superset* of the Python pattern's, in the whole text and in any
+window ``finditer(text, lo, hi)`` of it: every zero-width assertion is dropped
+(look-arounds, ``\\b``, ``\\B``, ``$``, ``\\Z``; a window's end is seen as the text's
+end by them, so keeping them could miss a window's match), back-references become a
+copy of their group, atomic groups and possessive repeats plain ones, and each
+character class is written out with explicit code points: its ASCII members exactly as
+Python's ``re`` decides them (each tested), its non-ASCII part exactly where it is a
+plain list of characters and as "any non-ASCII character" where Python's Unicode
+tables (``\\w``, ``\\s``, ``\\d``, case folding) decide. So Hyperscan's own notion of
+``\\w`` or case folding never matters. The patterns are compiled with
+``HS_FLAG_PREFILTER`` (another superset where Hyperscan approximates), ``HS_FLAG_UTF8``
+and ``HS_FLAG_SINGLEMATCH`` into one database per group of rule sets, and a rule the
+scan does not report cannot match: it is skipped. Rules that cannot be translated or
+compiled are always run. Texts that are not valid UTF-8 (lone surrogates) get no
+answer (None): the caller takes the pure-Python path for them.
+
+The database is compiled on the first scan of its group (tens of ms), and the
+serialized database is kept under the user cache directory, keyed by a hash of the
+patterns, the translator and the Hyperscan version, so later processes load it in
+about a millisecond. ``OTEL_LLM_SECURITY_HYPERSCAN=0`` turns Hyperscan off (the
+pure-Python prefilter of :mod:`scanners.base` runs instead: a diagnostic, and the
+path of platforms without a ``hyperscan`` wheel). Scratch space is per thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from re import _compiler as sre_compile  # type: ignore[attr-defined]
+from re import _constants as C  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+# The wheel exists for x86_64 (Linux, macOS, Windows) and macOS arm64 only. Imported on
+# the first scan (the import costs ~14 ms of start-up otherwise).
+hyperscan: Any = None
+ENV_SWITCH = "OTEL_LLM_SECURITY_HYPERSCAN"
+# Bump when translate() changes: the cached databases are keyed by it.
+TRANSLATOR_VERSION = "1"
+
+
+def installed() -> bool:
+    return importlib.util.find_spec("hyperscan") is not None
+
+
+def _switched_on() -> bool:
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+ENABLED = _switched_on() and installed()
+
+
+def set_enabled(enabled: bool) -> bool:
+    """Turn the Hyperscan prefilter on or off for this process (tests run both paths);
+    returns the previous setting. On only where hyperscan is installed."""
+    global ENABLED
+    previous = ENABLED
+    ENABLED = bool(enabled) and installed()
+    return previous
+
+
+def _import() -> Any:
+    global hyperscan
+    if hyperscan is None:
+        import hyperscan as module
+
+        hyperscan = module
+    return hyperscan
+
+
+class Untranslatable(ValueError):
+    """The pattern uses a construct :func:`translate` does not handle: the rule always runs."""
+
+
+_MAX_BOUND = 16
+# Non-ASCII characters that Python's re.IGNORECASE matches with an ASCII letter
+# (tests/guard/test_hyperscan.py checks the table against every code point).
+_ASCII_FOLDS = {"i": "\u0130\u0131", "k": "\u212a", "s": "\u017f"}
+_ANY = None  # the non-ASCII part of a character set: any non-ASCII character
+_NON_ASCII_CHAR = "[\\x80-\\xff]{2,4}"  # one non-ASCII character, in UTF-8 (or surrogatepass)
+_MAX_LISTED = 16  # non-ASCII characters of a class written out one by one; more: any
+
+
+def _byte(b: int) -> str:
+    return chr(b) if b < 128 and chr(b).isalnum() else f"\\x{b:02x}"
+
+
+def _byte_class(members: Iterable[int]) -> str:
+    points = sorted(set(members))
+    if len(points) == 1:
+        return _byte(points[0])
+    parts: list[str] = []
+    i = 0
+    while i < len(points):
+        j = i
+        while j + 1 < len(points) and points[j + 1] == points[j] + 1:
+            j += 1
+        parts.append(_byte(points[i]) if i == j else f"{_byte(points[i])}-{_byte(points[j])}")
+        i = j + 1
+    return "[" + "".join(parts) + "]"
+
+
+def _utf8(ch: str) -> str:
+    return "".join(_byte(b) for b in ch.encode("utf-8", "surrogatepass"))
+
+
+_CHARSETS: dict[str, tuple[tuple[int, ...], tuple[str, ...] | None]] = {}
+_CHARSETS_LOCK = threading.Lock()
+
+
+def _charset(op: Any, av: Any, flags: int) -> tuple[tuple[int, ...], tuple[str, ...] | None]:
+    """The characters one charset item of a parse tree matches: its ASCII members
+    (each tested with ``re`` itself, so exactly as Python decides them) and its
+    non-ASCII members, listed when they are a few plain characters, else ``_ANY``."""
+    key = repr((op, av, flags))
+    found = _CHARSETS.get(key)
+    if found is not None:
+        return found
+    state = sre_parse.State()
+    state.flags = flags
+    regex = sre_compile.compile(sre_parse.SubPattern(state, [(op, av)]), 0)
+    ascii_in = tuple(cp for cp in range(128) if regex.match(chr(cp)))
+    ignorecase = bool(flags & re.IGNORECASE)
+    non_ascii: tuple[str, ...] | None
+    if op is C.LITERAL:
+        if av >= 0x80:
+            non_ascii = _ANY if ignorecase else (chr(av),)
+        else:
+            non_ascii = tuple(_ASCII_FOLDS.get(chr(av).lower(), "")) if ignorecase else ()
+    elif op is C.IN:
+        listed: list[str] = []
+        non_ascii = ()
+        for iop, iav in av:
+            if iop is C.LITERAL:
+                lo = hi = iav
+            elif iop is C.RANGE:
+                lo, hi = iav
+            else:  # NEGATE, CATEGORY (\\w, \\s, \\d and their complements): Unicode tables
+                non_ascii = _ANY
+                break
+            if hi >= 0x80:
+                if ignorecase or hi - max(lo, 0x80) >= _MAX_LISTED:
+                    non_ascii = _ANY
+                    break
+                listed.extend(chr(c) for c in range(max(lo, 0x80), hi + 1))
+            if ignorecase:
+                for letter, folds in _ASCII_FOLDS.items():
+                    if lo <= ord(letter) <= hi or lo <= ord(letter.upper()) <= hi:
+                        listed.extend(folds)
+        if non_ascii is not _ANY:
+            non_ascii = tuple(dict.fromkeys(listed))
+    else:  # NOT_LITERAL, ANY
+        non_ascii = _ANY
+    found = (ascii_in, non_ascii)
+    with _CHARSETS_LOCK:
+        _CHARSETS[key] = found
+    return found
+
+
+_CHARSET_OPS = (C.LITERAL, C.NOT_LITERAL, C.ANY, C.IN)
+
+
+# A source flag (beside re's flags) for patterns only ever searched over a whole text
+# (Probe): their look-aheads at one character are kept, as that character or the end.
+WHOLE_TEXT = 1 << 30
+
+
+class _Translator:
+    def __init__(self, whole_text: bool = False) -> None:
+        self.groups: dict[int, tuple[Any, int]] = {}
+        self.depth = 0
+        self.whole_text = whole_text
+
+    def seq(self, items: Any, flags: int) -> str:
+        return "".join(self.item(op, av, flags) for op, av in items)
+
+    def item(self, op: Any, av: Any, flags: int) -> str:
+        if op is C.LITERAL and not flags & re.IGNORECASE:
+            return _utf8(chr(av))
+        if op in _CHARSET_OPS:
+            return self.char(op, av, flags)
+        if op is C.BRANCH:
+            return "(?:" + "|".join(self.seq(alt, flags) for alt in av[1]) + ")"
+        if op is C.SUBPATTERN:
+            group, add_flags, del_flags, p = av
+            inner = (flags | add_flags) & ~del_flags
+            if group is not None:
+                self.groups[group] = (p, inner)
+            return "(?:" + self.seq(p, inner) + ")"
+        if op is C.ATOMIC_GROUP:  # its matches are some of the plain group's
+            return "(?:" + self.seq(av, flags) + ")"
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            lo, hi, p = av
+            unbounded = hi is C.MAXREPEAT or hi == C.MAXREPEAT
+            if (
+                len(p) == 1
+                and p[0][0] in _CHARSET_OPS
+                and not (p[0][0] is C.LITERAL and not flags & re.IGNORECASE and p[0][1] < 0x80)
+            ):
+                ascii_in, non_ascii = _charset(p[0][0], p[0][1], flags)
+                if non_ascii is _ANY:
+                    # n characters are n to 4n bytes, each of the ASCII set or >= 0x80
+                    body = _byte_class([*ascii_in, *range(0x80, 0x100)])
+                    return body + self.quantifier(lo, None if unbounded else 4 * hi)
+            body = self.seq(p, flags)
+            if not body:
+                return ""
+            return f"(?:{body})" + self.quantifier(lo, None if unbounded else hi)
+        if op is C.AT:
+            if av is C.AT_BEGINNING_STRING or (av is C.AT_BEGINNING and not flags & re.MULTILINE):
+                return "^"  # the start of the string, in a window too (re's ^ ignores pos)
+            return ""  # the others only narrow the matches (and see a window's end as the end)
+        if op in (C.ASSERT, C.ASSERT_NOT):
+            direction, p = av
+            if self.whole_text and direction > 0 and len(p) == 1 and p[0][0] in _CHARSET_OPS:
+                # the next character (consumed: only whether a match exists matters here)
+                if op is C.ASSERT:
+                    return self.char(p[0][0], p[0][1], flags)
+                ascii_in, _ = _charset(p[0][0], p[0][1], flags)
+                outside = [b for b in range(128) if b not in ascii_in]
+                return "(?:" + (_byte_class(outside) + "|" if outside else "") + "[\\x80-\\xff]|$)"
+            return ""
+        if op is C.GROUPREF:
+            if av not in self.groups or self.depth > 4:
+                raise Untranslatable("back-reference")
+            p, group_flags = self.groups[av]
+            # the same text again (case-insensitively under IGNORECASE): a match of the group
+            self.depth += 1
+            try:
+                return "(?:" + self.seq(p, group_flags | (flags & re.IGNORECASE)) + ")"
+            finally:
+                self.depth -= 1
+        if op is C.GROUPREF_EXISTS:
+            _group, yes, no = av
+            return "(?:" + self.seq(yes, flags) + "|" + (self.seq(no, flags) if no else "") + ")"
+        raise Untranslatable(str(op))
+
+    @staticmethod
+    def quantifier(lo: int, hi: int | None) -> str:
+        # Long bounded repeats blow up Hyperscan's automata (seconds to compile):
+        # past _MAX_BOUND they are written unbounded, a superset.
+        if hi is None or hi > _MAX_BOUND:
+            lo = min(lo, _MAX_BOUND)
+            return "*" if lo == 0 else "+" if lo == 1 else f"{{{lo},}}"
+        return "?" if (lo, hi) == (0, 1) else f"{{{lo}}}" if lo == hi else f"{{{lo},{hi}}}"
+
+    def char(self, op: Any, av: Any, flags: int) -> str:
+        ascii_in, non_ascii = _charset(op, av, flags)
+        parts = [_byte_class(ascii_in)] if ascii_in else []
+        if non_ascii is _ANY:
+            parts.append(_NON_ASCII_CHAR)
+        else:
+            parts.extend(_utf8(ch) for ch in non_ascii)
+        if not parts:
+            raise Untranslatable("a character set that matches nothing")
+        return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+
+def translate(pattern: str, flags: int = 0) -> str:
+    """A Hyperscan pattern over UTF-8 bytes (no Hyperscan flag but PREFILTER and
+    SINGLEMATCH) that matches wherever ``re.compile(pattern, flags)`` matches, in the
+    whole text or in any window of it (see the module docstring). Raises
+    :class:`Untranslatable`."""
+    whole_text = bool(flags & WHOLE_TEXT)
+    parsed = sre_parse.parse(pattern, flags & ~WHOLE_TEXT)
+    out = _Translator(whole_text).seq(parsed, parsed.state.flags)
+    if not out:
+        raise Untranslatable("matches the empty string")
+    return out
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "otel-llm-security" / "hyperscan"
+
+
+def _hs_flags() -> int:
+    return hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH
+
+
+class PrefilterGroup:
+    """The rules of one or more rule sets in one Hyperscan database (ids: their
+    position in the order they were added); :meth:`candidates` scans a text once.
+
+    The database is loaded from the disk cache on the first scan, or else compiled in
+    a background thread (Hyperscan releases the GIL while it compiles) while the
+    scans take the pure-Python path; :meth:`wait` blocks until it is ready."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._sources: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+        self._db: Any = None
+        self._always: frozenset[int] = frozenset()
+        self._started = False
+        self._ready = threading.Event()  # the database is in place
+        self._finished = threading.Event()  # ready, or failed (self.error)
+        self._local = threading.local()
+        self._base_scratch: Any = None
+        self._last: tuple[str, frozenset[int]] | None = None
+        self.build_ms = 0.0
+        self.source = ""  # "cache" or "compiled", once ready
+        self.error: BaseException | None = None
+
+    def add(self, sources: Sequence[tuple[str, int]]) -> int:
+        """Registers patterns (source, re flags); returns the id of the first."""
+        with self._lock:
+            if self._started:
+                raise RuntimeError(f"prefilter group {self.name!r} is already built")
+            first = len(self._sources)
+            self._sources.extend(sources)
+            return first
+
+    def _cache_path(self) -> Path:
+        key = hashlib.sha256(
+            repr(
+                (
+                    TRANSLATOR_VERSION,
+                    hyperscan.__version__,
+                    _hs_flags(),
+                    sys.version_info[:2],  # re's parser and Unicode tables decide the translation
+                    unicodedata.unidata_version,
+                    self._sources,
+                )
+            ).encode()
+        ).hexdigest()[:32]
+        return _cache_dir() / f"{self.name}-{key}.hsdb"
+
+    def start(self, *, background: bool = True) -> None:
+        """Loads the cached database, or compiles it (in a thread unless ``background``
+        is False). Idempotent."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        t0 = time.perf_counter()
+        try:
+            _import()
+            path = self._cache_path()
+            loaded = _load(path)
+        except Exception as exc:  # an unusable hyperscan: the Python path stays
+            self.error = exc
+            self._finished.set()
+            return
+        if loaded is not None:
+            self._install(*loaded, t0, "cache")
+            return
+        if background:
+            threading.Thread(
+                target=self._compile, args=(path, t0), name=f"hyperscan-{self.name}", daemon=True
+            ).start()
+        else:
+            self._compile(path, t0)
+
+    def _compile(self, path: Path, t0: float) -> None:
+        try:
+            expressions: list[bytes] = []
+            ids: list[int] = []
+            always: set[int] = set()
+            for i, (source, flags) in enumerate(self._sources):
+                try:
+                    expressions.append(translate(source, flags).encode("ascii"))
+                    ids.append(i)
+                except (Untranslatable, re.error, RecursionError):
+                    always.add(i)
+            db, failed = _compile(expressions, ids)
+            always |= failed
+            _write(path, hyperscan.dumpb(db) if db is not None else None, always)
+            self._install(db, frozenset(always), t0, "compiled")
+        except Exception as exc:  # the Python path stays
+            self.error = exc
+            self._finished.set()
+
+    def _install(self, db: Any, always: frozenset[int], t0: float, source: str) -> None:
+        self._db = db
+        self._always = always
+        if db is not None:
+            self._base_scratch = hyperscan.Scratch(db)
+        self.build_ms = (time.perf_counter() - t0) * 1e3
+        self.source = source
+        self._ready.set()
+        self._finished.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Builds the database if not started, and waits for it; True when ready."""
+        self.start()
+        return self._finished.wait(timeout) and self._ready.is_set()
+
+    def _scratch(self) -> Any:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            with self._lock:
+                scratch = self._base_scratch.clone()
+            self._local.scratch = scratch
+        return scratch
+
+    def candidates(self, text: str) -> frozenset[int] | None:
+        """Ids of the patterns that may match ``text``; None when Hyperscan cannot say
+        (turned off, or its database not ready yet)."""
+        if not ENABLED:
+            return None
+        last = self._last
+        if last is not None and last[0] is text:
+            return last[1]
+        if not self._ready.is_set():
+            self.start()
+            if not self._ready.is_set():
+                return None
+        db = self._db
+        if db is None:
+            found = self._always
+        else:
+            hits: list[int] = []
+            db.scan(_encode(text), match_event_handler=_collect, context=hits, scratch=self._scratch())
+            found = self._always.union(hits) if hits else self._always
+        self._last = (text, found)
+        return found
+
+
+def _collect(pattern_id: int, start: int, end: int, flags: int, hits: list[int]) -> None:
+    hits.append(pattern_id)
+
+
+_encoded_memo: tuple[str, bytes] | None = None
+
+
+def _encode(text: str) -> bytes:
+    """``text`` as UTF-8, remembered for the last text (the groups of a scan share it)."""
+    global _encoded_memo
+    memo = _encoded_memo
+    if memo is not None and memo[0] is text:
+        return memo[1]
+    data = text.encode("utf-8", "surrogatepass")
+    _encoded_memo = (text, data)
+    return data
+
+
+def _compile(expressions: list[bytes], ids: list[int]) -> tuple[Any, set[int]]:
+    """The database of the patterns Hyperscan compiles, and the ids of those it does not
+    (found one by one when the whole set fails)."""
+    failed: set[int] = set()
+    if not expressions:
+        return None, failed
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    try:
+        db.compile(expressions=expressions, ids=ids, elements=len(expressions), flags=_hs_flags())
+        return db, failed
+    except hyperscan.error:
+        pass
+    good_expr, good_ids = [], []
+    for expr, i in zip(expressions, ids, strict=True):
+        single = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        try:
+            single.compile(expressions=[expr], ids=[i], elements=1, flags=_hs_flags())
+        except hyperscan.error:
+            failed.add(i)
+            continue
+        good_expr.append(expr)
+        good_ids.append(i)
+    if not good_expr:
+        return None, failed
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=good_expr, ids=good_ids, elements=len(good_expr), flags=_hs_flags())
+    return db, failed
+
+
+def _load(path: Path) -> tuple[Any, frozenset[int]] | None:
+    """The cached database and its always-run ids; None when absent or unusable."""
+    try:
+        data = path.read_bytes()
+        always = frozenset(int(x) for x in path.with_suffix(".always").read_text().split())
+        return hyperscan.loadb(data, hyperscan.HS_MODE_BLOCK), always
+    except (OSError, ValueError, hyperscan.error):
+        return None
+
+
+def _write(path: Path, data: bytes | None, always: set[int]) -> None:
+    """Best effort: the cache is an optimisation (a read-only home only costs the compile)."""
+    if data is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for target, payload in (
+            (path.with_suffix(".always"), " ".join(map(str, sorted(always))).encode()),
+            (path, data),
+        ):
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, target)
+    except OSError:
+        pass
+
+
+_GROUPS: dict[str, PrefilterGroup] = {}
+_GROUPS_LOCK = threading.Lock()
+
+
+def group(name: str) -> PrefilterGroup:
+    with _GROUPS_LOCK:
+        found = _GROUPS.get(name)
+        if found is None:
+            found = _GROUPS[name] = PrefilterGroup(name)
+        return found
+
+
+PROBES: list[Probe] = []
+
+
+class Probe:
+    """A Python regex behind a group's Hyperscan scan: :meth:`search` runs it only on
+    texts where the (superset) scan found it may match; the same answer as
+    ``regex.search`` always. Made at import time (before the group is built)."""
+
+    def __init__(self, group_name: str, regex: re.Pattern[str]) -> None:
+        self.regex = regex
+        self._group = group(group_name)
+        self._id = self._group.add([(regex.pattern, regex.flags | WHOLE_TEXT)])
+        PROBES.append(self)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if ENABLED:
+            found = self._group.candidates(text)
+            if found is not None and self._id not in found:
+                return None
+        return self.regex.search(text)
+
+
+def wait_all(timeout: float | None = None) -> bool:
+    """Builds every group's database and waits for all (tests, benchmarks); False when
+    hyperscan is not installed or a database could not be built."""
+    if not installed():
+        return False
+    with _GROUPS_LOCK:
+        groups = list(_GROUPS.values())
+    return all(g.wait(timeout) for g in groups)
+
+
+def forget() -> None:
+    """Drops the scan results remembered for the last text (benchmarks that scan one
+    text object again and again)."""
+    global _encoded_memo
+    _encoded_memo = None
+    with _GROUPS_LOCK:
+        for g in _GROUPS.values():
+            g._last = None
