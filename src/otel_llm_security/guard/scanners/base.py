@@ -8,6 +8,13 @@ occurs in any text the rule can match. A scan first builds the text's word index
 the rules whose anchors occur, each as its own compiled pattern (whose literal or
 character-set prefix ``re`` can skip to). Rules without anchors always run. Patterns
 use only bounded repetition, so matching stays linear in the text length.
+
+Where ``hyperscan`` is installed, a rule set first asks its Hyperscan database
+(:mod:`scanners.hyperscan_prefilter`: every rule compiled as a superset pattern, one
+scan per text shared by the rule sets of a scanner) which rules can match at all; only
+those go through the anchor and whole-word tests above and run in ``re``, so most texts
+need neither the word index nor any rule's regex. The rules that run, and so the hits,
+are the same as without it (tests/guard/test_hyperscan.py).
 """
 
 from __future__ import annotations

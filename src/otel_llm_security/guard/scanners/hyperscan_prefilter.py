@@ -538,6 +538,19 @@ class Probe:
         return self.regex.search(text)
 
 
+def _after_fork_in_child() -> None:
+    """A fork while a database compiles leaves the child without the compiling thread:
+    such groups start over there (on their next scan)."""
+    for g in list(_GROUPS.values()):
+        if not g._finished.is_set():
+            g._lock = threading.Lock()
+            g._started = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def wait_all(timeout: float | None = None) -> bool:
     """Builds every group's database and waits for all (tests, benchmarks); False when
     hyperscan is not installed or a database could not be built."""

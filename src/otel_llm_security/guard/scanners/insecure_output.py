@@ -221,6 +221,8 @@ class InsecureOutputScanner(BuiltinScanner):
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
         raw = text.raw
         lowered = raw.lower() if raw.isascii() else text.normalized
+        if lowered is not text.normalized and lowered == text.normalized:
+            lowered = text.normalized  # one object: its word index and Hyperscan scan are shared
         rendered = mask_code(lowered) if self.mask_code else lowered
         weights: dict[str, float] = {}
         threats: set[Threat] = set()

@@ -11,6 +11,7 @@ style assignments. Placeholders (``<password>``, ``${DB_PASS}``, ``changeme``,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from otel_llm_security.attributes import Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
@@ -150,14 +151,16 @@ def find_secrets(raw: str, words: Words | None = None) -> list[tuple[str, int, i
         lowered = raw.lower()
     found: list[tuple[str, int, int]] = []
     taken: list[tuple[int, int]] = []
-    for index, ((pid, regex, anchors), anchor_set) in enumerate(zip(_SINGLE, _ANCHOR_SETS, strict=True)):
+    indices: Iterable[int] = (
+        range(len(_SINGLE)) if candidates is None else sorted(c - _PREFILTER_FIRST for c in candidates)
+    )
+    for index in indices:
+        (pid, regex, anchors), anchor_set = _SINGLE[index], _ANCHOR_SETS[index]
         if candidates is None:
             if anchor_set.isdisjoint(anchors_present):
                 continue
             present = [a for a in anchors if a in anchors_present]
         else:
-            if _PREFILTER_FIRST + index not in candidates:
-                continue
             assert lowered is not None
             present = [a for a in anchors if stem_present(lowered, a)]
             if not present:
