@@ -24,7 +24,7 @@ from otel_llm_security.testing import (
 def read(chunks: list[Any], fast: bool) -> extract.ResponseInfo:
     reader = extract.ChatChunkReader()
     if not fast:
-        reader._types = (None, None, None)
+        reader._chunk_t = None
     for ch in chunks:
         reader.add(ch)
     return reader.info()
@@ -107,3 +107,33 @@ def test_odd_chunks_do_not_raise() -> None:
     for odd in (None, 3, "text", [], {}, {"choices": "x"}, {"choices": [None, 3, {"delta": "x"}]}, object()):
         reader.add(odd)
     assert reader.info().output_text is None
+
+
+def test_interleaved_choices_keep_their_own_text() -> None:
+    # n=2 streams send one choice per chunk, alternating indexes: the fast path's
+    # shortcut to the last choice's pieces must follow the index.
+    events = []
+    for i, (a_piece, b_piece) in enumerate(zip(["Hel", "lo ", "there"], ["Go", "od ", "bye"], strict=True)):
+        for idx, piece in ((0, a_piece), (1, b_piece)):
+            events.append({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                           "choices": [{"index": idx, "delta": {"content": piece},
+                                        "finish_reason": "stop" if i == 2 else None}]})
+    for build in ("construct", "dict"):
+        chunks = [ChatCompletionChunk.construct(**e) for e in events] if build == "construct" else events
+        fast, general = read(chunks, fast=True), read(chunks, fast=False)
+        assert fast == general
+        assert fast.output_text == "Hello there\nGood bye"
+        assert fast.finish_reasons == ["stop", "stop"]
+
+
+def test_chunk_missing_a_field_is_read_whole_by_the_general_path() -> None:
+    # construct() leaves absent fields out: the fast path reads every field before it
+    # updates anything, so a chunk it cannot read is read once, by the general path.
+    events = chat_completion_chunks("Hello world", pieces=3)
+    first = dict(events[0])
+    first.pop("model")
+    chunks = [ChatCompletionChunk.construct(**e) for e in [first, *events[1:]]]
+    info = read(chunks, fast=True)
+    assert info == read(chunks, fast=False)
+    assert info.output_text == "Hello world"
+    assert info.model == events[1]["model"]

@@ -324,3 +324,71 @@ async def test_async_gc(instrument, telemetry, replay, guard_factory) -> None:
     del holder
     gc.collect()
     _partial(telemetry, guard)
+
+
+# --- where the wrapper pulls chunks from ---
+
+
+def test_openai_stream_is_read_from_its_own_iterator() -> None:
+    # The installed openai's Stream methods only pass on their _iterator's items, so the
+    # wrappers pull from _iterator (one generator fewer per chunk); exercised by every
+    # stream test above.
+    from otel_llm_security.capture import streams
+
+    assert streams._DIRECT_ITER and streams._DIRECT_NEXT and streams._DIRECT_ANEXT
+
+
+def test_stream_subclass_with_its_own_iteration_is_iterated_through_it(instrument, telemetry, replay, guard_factory,
+                                                                       monkeypatch) -> None:
+    # A stream class whose __iter__/__next__ do more than pass items on is iterated
+    # through its own methods, never behind their back.
+    from otel_llm_security.capture import streams
+
+    class Tagged(openai.Stream):  # type: ignore[type-arg]
+        def __iter__(self) -> Any:
+            for item in self._iterator:
+                item.tagged = True
+                yield item
+
+        def __next__(self) -> Any:
+            item = self._iterator.__next__()
+            item.tagged = True
+            return item
+
+    instrument(guard=guard_factory())
+    replay.enqueue(Reply.stream(chat_completion_chunks(TEXT, pieces=4)))
+    stream = create(replay.client())
+    inner = stream.__wrapped__
+    inner.__class__ = Tagged
+    assert streams._iter_source(inner) is inner
+    assert streams._pull(inner, True).__func__ is Tagged.__next__
+    tagged = streams.SyncStreamProxy(inner, stream._self_call)  # the wrapper of a Tagged stream
+    first = next(tagged)
+    rest = list(tagged)
+    assert all(getattr(c, "tagged", False) for c in [first, *rest])
+    assert one_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(TEXT)
+
+
+async def test_async_stream_next_after_partial_iteration(instrument, telemetry, replay, guard_factory) -> None:
+    # __anext__ calls and `async for` share the client's iterator: no chunk is read twice
+    # or skipped.
+    instrument(guard=guard_factory())
+    replay.enqueue(Reply.stream(chat_completion_chunks(TEXT, pieces=5)))
+    stream = await _acreate(replay)
+    first = await stream.__anext__()
+    rest = [c async for c in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in [first, *rest] if c.choices)
+    assert text == TEXT
+    assert one_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(TEXT)
+
+
+def test_sync_stream_next_then_for(instrument, telemetry, replay, guard_factory) -> None:
+    instrument(guard=guard_factory())
+    replay.enqueue(Reply.stream(chat_completion_chunks(TEXT, pieces=5)))
+    stream = create(replay.client())
+    first = next(stream)
+    second = next(iter(stream))
+    rest = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in [first, second, *rest] if c.choices)
+    assert text == TEXT
+    assert one_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(TEXT)

@@ -44,6 +44,51 @@ def _finalize(proxy: object, call: Call, how: str) -> None:
         logger.debug("otel-llm-security: stream wrapper is not weak-referenceable")
 
 
+def _plain(cls: Any, name: str, names: tuple[str, ...]) -> bool:
+    code = getattr(getattr(cls, name, None), "__code__", None)
+    return code is not None and code.co_names == names
+
+
+def _direct_sources() -> tuple[Any, Any, bool, bool, bool]:
+    """openai's ``Stream.__iter__`` / ``__next__`` and ``AsyncStream.__anext__`` only pass
+    on the items of the stream's ``_iterator`` (every openai from 1.x to 3.x); checked here
+    by the names their code reads. Where they do, a stream of exactly that class is read
+    from its ``_iterator``: one generator (coroutine) fewer per chunk."""
+    import openai
+
+    s, a = openai.Stream, openai.AsyncStream
+    return (s, a, _plain(s, "__iter__", ("_iterator",)), _plain(s, "__next__", ("_iterator", "__next__")),
+            _plain(a, "__anext__", ("_iterator", "__anext__")))
+
+
+_STREAM, _ASYNC_STREAM, _DIRECT_ITER, _DIRECT_NEXT, _DIRECT_ANEXT = _direct_sources()
+
+
+def _pull(wrapped: Any, sync: bool) -> Any:
+    """The stream's ``__next__`` (``__anext__``), or its ``_iterator``'s where that is all
+    the stream's method calls."""
+    try:
+        if sync:
+            if _DIRECT_NEXT and type(wrapped) is _STREAM:
+                return wrapped._iterator.__next__
+        elif _DIRECT_ANEXT and type(wrapped) is _ASYNC_STREAM:
+            return wrapped._iterator.__anext__
+    except AttributeError:
+        pass
+    return wrapped.__next__ if sync else wrapped.__anext__
+
+
+def _iter_source(wrapped: Any) -> Any:
+    """What ``iter(stream)`` iterates: the stream's ``_iterator`` when that is what its
+    ``__iter__`` would iterate, else the stream itself."""
+    if _DIRECT_ITER and type(wrapped) is _STREAM:
+        try:
+            return wrapped._iterator
+        except AttributeError:
+            pass
+    return wrapped
+
+
 class _Step:
     """The per-chunk work of a recording stream, kept off the proxy.
 
@@ -59,7 +104,7 @@ class _Step:
         # object until the end cost more per chunk than reading it); others are kept.
         reader = call.reader
         self.append = reader.add if reader is not None else call.chunks.append
-        self.pull = wrapped.__next__ if sync else wrapped.__anext__
+        self.pull = _pull(wrapped, sync)
 
     def next(self) -> Any:
         try:
@@ -95,11 +140,12 @@ class _Step:
 def _iterate(proxy: SyncStreamProxy, step: _Step) -> Any:
     """What ``iter(stream)`` returns: a generator over the client's own iterator (as
     ``openai.Stream.__iter__`` returns one), so a ``for`` loop resumes two generators
-    per chunk instead of calling the proxy's ``__next__``. It holds the proxy, so the
-    proxy lives (and is not finished by GC) while the app holds only the iterator."""
+    per chunk (ours and the client's ``__stream__``, as without us) instead of calling
+    the proxy's ``__next__``. It holds the proxy, so the proxy lives (and is not
+    finished by GC) while the app holds only the iterator."""
     call, append = step.call, step.append
     try:
-        for chunk in proxy.__wrapped__:
+        for chunk in _iter_source(proxy.__wrapped__):
             try:
                 append(chunk)
             except Exception:  # never the app's problem; the record misses this chunk
@@ -200,7 +246,7 @@ class _Enforcer:
         self.chunks = call.chunks
         self.windows = windows
         self.next_check = windows.next_check if windows is not None else sys.maxsize
-        self.pull = wrapped.__next__ if sync else wrapped.__anext__
+        self.pull = _pull(wrapped, sync)
         self.wrapped = wrapped
         self.stopped = False
 
