@@ -392,3 +392,26 @@ def test_sync_stream_next_then_for(instrument, telemetry, replay, guard_factory)
     text = "".join(c.choices[0].delta.content or "" for c in [first, second, *rest] if c.choices)
     assert text == TEXT
     assert one_span(telemetry).attributes[a.LLM_SECURITY_OUTPUT_HASH] == hm(TEXT)
+
+
+def test_a_call_is_claimed_once_across_threads() -> None:
+    # finish_stream can race (the app's thread at the end of the stream, GC in another):
+    # exactly one claim wins, without a lock.
+    import threading
+
+    call = Call.__new__(Call)
+    call._open, call._finished = [True], False
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def claim() -> None:
+        barrier.wait()
+        wins.append(call._claim())
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 7 + [True]
+    assert call._finished

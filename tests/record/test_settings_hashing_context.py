@@ -27,6 +27,24 @@ def test_hasher_accepts_lone_surrogates_and_nul() -> None:
     assert len(Hasher(b"k").hexdigest("\ud800\x00\U0010ffff")) == 64
 
 
+def test_native_and_wrapper_hmac_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The OpenSSL HMAC object behind hmac.HMAC, and the stdlib's pure-Python HMAC (used
+    # when there is no OpenSSL object), give the stdlib's digest for every text.
+    import hashlib
+    import hmac
+
+    from otel_llm_security.record import hashing
+
+    texts = ["", "hello", "x" * 10_000, "\ud800\x00\U0010ffff", "caf\u00e9"]
+    expected = [hmac.new(b"k", t.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest() for t in texts]
+    native = Hasher(b"k")
+    assert [native.hexdigest(t) for t in texts] == expected
+    monkeypatch.setattr(hashing.hmac, "new", lambda key, digestmod: hmac.HMAC(key, digestmod=lambda: hashlib.sha256()))
+    wrapper = Hasher(b"k")
+    assert getattr(wrapper._template, "_hmac", None) is None  # the pure-Python HMAC
+    assert [wrapper.hexdigest(t) for t in texts] == expected
+
+
 def test_settings_from_environment() -> None:
     s = RecordSettings.from_environment({
         a.ENV_HASH_KEY: "secret", a.ENV_CAPTURE_CONTENT: "TRUE", a.ENV_CONTENT_MAX_LENGTH: "64"})

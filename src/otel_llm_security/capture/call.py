@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import threading
 import weakref
 from typing import Any
 
@@ -150,7 +149,7 @@ class Call:
 
     __slots__ = (
         "_finished",
-        "_lock",
+        "_open",
         "body",
         "chunks",
         "data",
@@ -185,7 +184,7 @@ class Call:
         # of keeping it (set by streams.wrap_stream); otherwise the chunks are kept.
         self.reader: extract.ChatChunkReader | None = None
         self._finished = False
-        self._lock = threading.Lock()
+        self._open = [True]  # popped by the one finisher (list.pop is atomic: no lock needed)
         self.token: object | None = None
         self.input_pending = False
         peer = current_genai_span()
@@ -450,11 +449,12 @@ class Call:
     # --- internals -----------------------------------------------------------
 
     def _claim(self) -> bool:
-        with self._lock:
-            if self._finished:
-                return False
-            self._finished = True
-            return True
+        try:
+            self._open.pop()
+        except IndexError:
+            return False
+        self._finished = True
+        return True
 
     def _apply_response(self, info: extract.ResponseInfo | None, *, streamed: bool) -> None:
         data = self.data

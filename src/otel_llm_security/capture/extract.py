@@ -381,7 +381,8 @@ def _read_openai_completion(obj: Any) -> ResponseInfo | None:
     info = ResponseInfo(model=_str_or_none(model), id=_str_or_none(rid), finish_reasons=finish_reasons)
     info.output_text = SEPARATOR.join(texts) if texts else None
     _usage(info, usage)
-    info.provider = azure_annotations(None, (), finish_reasons)
+    if "content_filter" in finish_reasons:  # else azure_annotations says None
+        info.provider = azure_annotations(None, (), finish_reasons)
     return info
 
 

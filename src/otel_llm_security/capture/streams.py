@@ -348,9 +348,7 @@ class EnforcingAsyncStreamProxy(AsyncStreamProxy):
 
 def wrap_stream(stream: Any, call: Call) -> Any:
     """The wrapper for a client stream: enforcing in ``enforce`` mode, else recording only."""
-    import openai
-
-    sync = isinstance(stream, openai.Stream)
+    sync = isinstance(stream, _STREAM)
     if not call.rt.enforce_streams and call.req.endpoint == "chat" and call.reader is None and not call.chunks:
         call.reader = extract.ChatChunkReader()
     if call.rt.enforce_streams:

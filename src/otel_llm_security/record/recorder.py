@@ -368,7 +368,9 @@ class Recorder:
         try:
             if span.is_recording():
                 span.set_attributes(self.attributes(data, summary, own_span))
-                self._finding_events(span, data)
+                iv, ov = data.input_verdict, data.output_verdict
+                if (iv is not None and iv.results) or (ov is not None and ov.results) or data.provider is not None:
+                    self._finding_events(span, data)  # else there is no finding to add
         except Exception:
             logger.exception("otel-llm-security: recording span attributes failed")
         try:
