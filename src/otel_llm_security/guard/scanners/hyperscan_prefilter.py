@@ -423,7 +423,10 @@ class PrefilterGroup:
             found = self._always
         else:
             hits: list[int] = []
-            db.scan(_encode(text), match_event_handler=_collect, context=hits, scratch=self._scratch())
+            try:
+                db.scan(_encode(text), match_event_handler=_collect, context=hits, scratch=self._scratch())
+            except hyperscan.error:  # never expected; the Python path answers instead
+                return None
             found = self._always.union(hits) if hits else self._always
         self._last = (text, found)
         return found
@@ -497,11 +500,31 @@ def _write(path: Path, data: bytes | None, always: set[int]) -> None:
             (path, data),
         ):
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, target)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(payload)
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        _prune(path)
     except OSError:
         pass
+
+
+_KEEP_PER_GROUP = 4
+
+
+def _prune(path: Path) -> None:
+    """Keeps the newest few databases of a group (each pattern change writes a new one)."""
+    name = path.name.rsplit("-", 1)[0]
+    old = sorted(path.parent.glob(f"{name}-*.hsdb"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in old[_KEEP_PER_GROUP:]:
+        for target in (stale, stale.with_suffix(".always")):
+            try:
+                target.unlink()
+            except OSError:
+                pass
 
 
 _GROUPS: dict[str, PrefilterGroup] = {}
@@ -509,9 +532,11 @@ _GROUPS_LOCK = threading.Lock()
 
 
 def group(name: str) -> PrefilterGroup:
+    """The shared group ``name`` (rule sets and probes made at import time join it). Once
+    it is built, a rule set made later (a module reloaded) gets a new group of that name."""
     with _GROUPS_LOCK:
         found = _GROUPS.get(name)
-        if found is None:
+        if found is None or found._started:
             found = _GROUPS[name] = PrefilterGroup(name)
         return found
 
