@@ -19,6 +19,7 @@ import binascii
 import dataclasses
 import itertools
 import re
+from collections.abc import Callable
 
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.normalize import normalize
@@ -496,6 +497,7 @@ class PromptInjectionScanner(BuiltinScanner):
         """
         views: list[tuple[str, str]] = []
         norm = text.normalized
+        present: Callable[[str], bool]
         if hyperscan_prefilter.ENABLED:
             has_long_word = _LONG_WORD.search(norm) is not None
             has_hex_word = has_long_word and _HEX_WORD_24.search(norm) is not None
