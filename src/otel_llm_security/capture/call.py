@@ -155,6 +155,7 @@ class Call:
         "data",
         "input_pending",
         "own",
+        "prompt_pending",
         "reader",
         "req",
         "rt",
@@ -164,8 +165,16 @@ class Call:
 
     def __init__(self, rt: Runtime, instance: Any, endpoint: str, operation: str, kwargs: dict[str, Any]) -> None:
         self.rt = rt
-        self.body = kwargs.get("body")
-        self.req = req = extract.parse_request(endpoint, operation, self.body, bool(kwargs.get("stream")))
+        self.body = body = kwargs.get("body")
+        # A monitor-mode stream's prompt is scanned when the stream is finished, and is
+        # only read then (from a snapshot of the body): off the path to the first chunk.
+        defer = rt.defer_stream_input
+        self.req = req = extract.parse_request(endpoint, operation, body, bool(kwargs.get("stream")), prompt=not defer)
+        self.prompt_pending = defer and req.stream and isinstance(body, dict)
+        if self.prompt_pending:
+            self.body = extract.snapshot_body(body)
+        elif defer:
+            extract.read_prompt(req, body)
         system = SYSTEM_AZURE if _AZURE_CLIENTS and isinstance(instance, _AZURE_CLIENTS) else SYSTEM_OPENAI
         user, session = resolve_identity(req.user)
         self.data = CallData(
@@ -449,11 +458,20 @@ class Call:
     # --- internals -----------------------------------------------------------
 
     def _claim(self) -> bool:
+        """True for the one finisher of the call (list.pop is atomic: no lock needed),
+        after reading a deferred prompt."""
         try:
             self._open.pop()
         except IndexError:
             return False
         self._finished = True
+        if self.prompt_pending:
+            self.prompt_pending = False
+            try:
+                extract.read_prompt(self.req, self.body)
+                self.data.input_text = self.req.input_text
+            except Exception:
+                logger.exception("otel-llm-security: reading the prompt failed")
         return True
 
     def _apply_response(self, info: extract.ResponseInfo | None, *, streamed: bool) -> None:

@@ -216,7 +216,29 @@ def _str_or_none(v: Any) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
-def parse_request(endpoint: str, operation: str, body: Any, stream: bool) -> RequestInfo:
+def read_prompt(req: RequestInfo, body: Any) -> None:
+    """Fill ``req.slots`` and ``req.input_text`` from the request body."""
+    req.slots = slots = prompt_slots(req.endpoint, body)
+    req.input_text = join_slots(slots) if slots else None
+
+
+def snapshot_body(body: Any) -> Any:
+    """The request body as sent, for a prompt read later: a copy of its top level and of
+    its top-level lists (``messages``, ``input``, ``prompt``), so an app that reuses and
+    appends to them after the call does not change what is read. (openai's client
+    already sends a body of its own making; this does not rely on it.)"""
+    if not isinstance(body, dict):
+        return body
+    snap = dict(body)
+    for k, v in body.items():
+        if type(v) is list:
+            snap[k] = v.copy()
+    return snap
+
+
+def parse_request(endpoint: str, operation: str, body: Any, stream: bool, prompt: bool = True) -> RequestInfo:
+    """What the request asks for; without ``prompt``, the prompt (``slots``,
+    ``input_text``) is left for :func:`read_prompt`."""
     if not isinstance(body, dict):
         return RequestInfo(endpoint, operation, None, stream, False, None, None, [], None)
     opts = body.get("stream_options")
@@ -224,7 +246,7 @@ def parse_request(endpoint: str, operation: str, body: Any, stream: bool) -> Req
     user = _str_or_none(body.get("safety_identifier")) or _str_or_none(body.get("user"))
     conv = body.get("conversation")
     conversation_id = _str_or_none(conv) or (_str_or_none(conv.get("id")) if isinstance(conv, dict) else None)
-    slots = prompt_slots(endpoint, body)
+    slots = prompt_slots(endpoint, body) if prompt else []
     text = join_slots(slots) if slots else None
     return RequestInfo(
         endpoint=endpoint,
