@@ -1,28 +1,31 @@
 """Hyperscan as the prefilter of the rule sets: one scan of a text says which rules can match.
 
 Each rule's Python pattern is translated (:func:`translate`) into a Hyperscan pattern
-whose matches are a *superset* of the Python pattern's, in the whole text and in any
-window ``finditer(text, lo, hi)`` of it: every zero-width assertion is dropped
-(look-arounds, ``\\b``, ``\\B``, ``$``, ``\\Z``; a window's end is seen as the text's
-end by them, so keeping them could miss a window's match), back-references become a
-copy of their group, atomic groups and possessive repeats plain ones, and each
-character class is written out with explicit code points: its ASCII members exactly as
-Python's ``re`` decides them (each tested), its non-ASCII part exactly where it is a
-plain list of characters and as "any non-ASCII character" where Python's Unicode
-tables (``\\w``, ``\\s``, ``\\d``, case folding) decide. So Hyperscan's own notion of
-``\\w`` or case folding never matters. The patterns are compiled with
-``HS_FLAG_PREFILTER`` (another superset where Hyperscan approximates), ``HS_FLAG_UTF8``
-and ``HS_FLAG_SINGLEMATCH`` into one database per group of rule sets, and a rule the
-scan does not report cannot match: it is skipped. Rules that cannot be translated or
-compiled are always run. Texts that are not valid UTF-8 (lone surrogates) get no
-answer (None): the caller takes the pure-Python path for them.
+over the text's UTF-8 bytes whose matches are a *superset* of the Python pattern's, in
+the whole text and in any window ``finditer(text, lo, hi)`` of it: every zero-width
+assertion is dropped (look-arounds, ``\\b``, ``\\B``, ``$``, ``\\Z``; a window's end is
+seen as the text's end by them, so keeping them could miss a window's match; only
+``^`` stays), back-references become a copy of their group, atomic groups and
+possessive repeats plain ones, repeats bounded past 16 unbounded, and each character
+set is written out byte by byte: its ASCII members exactly as Python's ``re`` decides
+them (each tested), its non-ASCII part exactly where it is a short list of characters
+(their UTF-8 bytes) and as "any non-ASCII character" (2-4 bytes of 0x80-0xff) where
+Python's Unicode tables (``\\w``, ``\\s``, ``\\d``, case folding) decide. So Hyperscan's
+own notion of ``\\w`` or of case folding never matters, and texts with lone surrogates
+(encoded with ``surrogatepass``) are scanned like any other. The patterns are
+compiled with ``HS_FLAG_PREFILTER`` (another superset where Hyperscan approximates) and
+``HS_FLAG_SINGLEMATCH`` into one database per group (a scanner's rule sets and
+probes), and a rule the scan does not report cannot match: it is skipped. Rules that
+cannot be translated or compiled are always run.
 
-The database is compiled on the first scan of its group (tens of ms), and the
-serialized database is kept under the user cache directory, keyed by a hash of the
-patterns, the translator and the Hyperscan version, so later processes load it in
-about a millisecond. ``OTEL_LLM_SECURITY_HYPERSCAN=0`` turns Hyperscan off (the
-pure-Python prefilter of :mod:`scanners.base` runs instead: a diagnostic, and the
-path of platforms without a ``hyperscan`` wheel). Scratch space is per thread.
+A database is built on the first scan of its group: loaded from
+``~/.cache/otel-llm-security/hyperscan`` (keyed by a hash of the patterns, the
+translator, the Hyperscan and Python versions; ~1 ms), or else compiled in a
+background thread (seconds for prompt_injection; Hyperscan releases the GIL) while the
+scans take the pure-Python path, then written there. ``OTEL_LLM_SECURITY_HYPERSCAN=0``
+turns Hyperscan off (the pure-Python prefilter of :mod:`scanners.base` runs instead: a
+diagnostic, and the path of platforms without a ``hyperscan`` wheel). Scratch space is
+per thread.
 """
 
 from __future__ import annotations
@@ -282,8 +285,8 @@ def translate(pattern: str, flags: int = 0) -> str:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "otel-llm-security" / "hyperscan"
+    """Beside the project's other caches (bench/detection.py's embeddings)."""
+    return Path.home() / ".cache" / "otel-llm-security" / "hyperscan"
 
 
 def _hs_flags() -> int:
