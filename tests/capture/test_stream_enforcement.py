@@ -17,6 +17,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from otel_llm_security import attributes as a
 from otel_llm_security.attributes import Action, Mode
+from otel_llm_security.capture import extract
 from otel_llm_security.capture import windows as w
 from otel_llm_security.capture.errors import OpenAIRequestBlocked
 from otel_llm_security.capture.streams import (
@@ -532,3 +533,63 @@ def test_window_scanner_runs_only_the_scanners_that_stop_delivery() -> None:
     v = scan(prose(500))
     assert [r.scanner for r in v.results] == ["insecure_output", "secrets"]  # not pii, invisible_text, refusal
     assert v.direction == "output" and not v.blocked
+
+
+# --- a chat stream in enforce mode reads its chunks as they pass -----------------------
+
+
+def _two_choice_chunks(text1: str) -> list[Any]:
+    chunks = []
+    for i, p in enumerate(pieces(text1, 5)):
+        for idx, t in ((0, "zzzzz"), (1, p)):
+            chunks.append(ChatCompletionChunk.model_validate({
+                "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": [{"index": idx, "delta": {"content": t}, "finish_reason": None}]}))
+        if i % 7 == 0:
+            chunks.append(ChatCompletionChunk.model_validate({
+                "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": [{"index": 0, "delta": {"tool_calls": [{"index": i % 2, "function": {"arguments": f"{{\"a\": {i}}}"}}]},
+                             "finish_reason": None}]}))
+    return chunks
+
+
+@pytest.mark.parametrize("case", ["one-choice", "two-choices-and-tools", "dicts"])
+def test_windows_over_read_chunks_scan_what_windows_over_kept_chunks_scan(case) -> None:
+    # The reader-backed chunk count (ReadChunks + read_reader) hands the windows the same
+    # text, per the same keys, at the same checkpoints, as the kept chunk objects, so the
+    # same windows are scanned and the stream stops at the same chunk.
+    needle = "<script>alert(1)</script>"
+    if case == "one-choice":
+        source: list[Any] = _chunk_objects(pieces("a" * 700 + needle + "b" * 3000, 4))
+    elif case == "two-choices-and-tools":
+        source = _two_choice_chunks("x" * 900 + needle + "y" * 900)
+    else:
+        source = list(events(pieces("c" * 1200 + needle + "d" * 500, 6)))
+    runs = []
+    for kept in (True, False):
+        seen: list[str] = []
+        chunks: Any = [] if kept else w.ReadChunks(extract.ChatChunkReader())
+        ws = w.OutputWindows(_blocking_scan(needle, seen), w.read_chat if kept else w.read_reader, chunks,
+                             size=256, overlap=64)
+        n, v = _feed(ws, source)
+        runs.append((n, v is not None and v.blocked, sorted(seen), dict(ws.tails)))
+    assert runs[0] == runs[1]  # (within one look the parts may be scanned in another order)
+    assert runs[0][1]
+
+
+def test_enforce_chat_stream_drops_its_chunks_as_they_pass(instrument, telemetry, replay) -> None:
+    instrument(guard=enforcing_guard())
+    answer = prose(3000)
+    replay.enqueue(Reply.stream(events(pieces(answer, 4))))
+    stream = replay.client().chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}],
+                                                     stream=True)
+    call = stream._self_call
+    assert isinstance(call.chunks, w.ReadChunks) and call.reader is not None
+    it = iter(stream)
+    for _ in range(40):
+        next(it)
+    assert len(call.chunks) == 40 and not hasattr(call.chunks, "__getitem__")  # counted, not kept
+    rest = list(it)
+    assert "".join(c.choices[0].delta.content or "" for c in rest if c.choices)
+    attrs = telemetry.spans()[-1].attributes
+    assert attrs[a.LLM_SECURITY_OUTPUT_LENGTH] == len(answer)

@@ -188,9 +188,12 @@ class Call:
             conversation_id=req.conversation_id,
             policy_id=rt.policy_id,
         )
-        self.chunks: list[Any] = []
-        # A monitor-mode Chat Completions stream reads each chunk as it passes instead
-        # of keeping it (set by streams.wrap_stream); otherwise the chunks are kept.
+        # The chunks kept until the output is complete (a list), or, for a Chat
+        # Completions stream in enforce mode, a windows.ReadChunks that reads and drops
+        # them (set by streams.wrap_stream).
+        self.chunks: Any = []
+        # A Chat Completions stream reads each chunk as it passes instead of keeping it
+        # (set by streams.wrap_stream); otherwise the chunks are kept.
         self.reader: extract.ChatChunkReader | None = None
         self._finished = False
         self._open = [True]  # popped by the one finisher (list.pop is atomic: no lock needed)
@@ -401,8 +404,10 @@ class Call:
         blocked: OpenAIRequestBlocked | None = None
         data = self.data
         try:
+            reader, self.reader = self.reader, None
             chunks, self.chunks = self.chunks, []
-            self._apply_response(extract.parse_stream(self.req.endpoint, chunks), streamed=True)
+            info = reader.info() if reader is not None else extract.parse_stream(self.req.endpoint, chunks)
+            self._apply_response(info, streamed=True)
             blocked = self._scan_output(can_enforce=True, stream=True)
             if blocked is None:
                 whole = data.output_verdict
@@ -425,7 +430,8 @@ class Call:
         from otel_llm_security.capture import windows
 
         rt = self.rt
-        read = windows.TEXT_READERS.get(self.req.endpoint)
+        chunks = self.chunks
+        read = windows.read_reader if isinstance(chunks, windows.ReadChunks) else windows.TEXT_READERS.get(self.req.endpoint)
         if rt.stream_window <= 0 or read is None or not rt.enforce_streams:
             return None
         prompt = self.data.input_text or ""
@@ -440,7 +446,7 @@ class Call:
             def scan(window: str) -> Verdict:
                 return scan_output(window, prompt)
 
-        return windows.OutputWindows(scan, read, self.chunks, rt.stream_window,
+        return windows.OutputWindows(scan, read, chunks, rt.stream_window,  # type: ignore[arg-type]
                                      on_error=_guard_failure_verdict(rt, "output"))
 
     def finish_error(self, exc: BaseException) -> None:

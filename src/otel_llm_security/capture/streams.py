@@ -4,8 +4,8 @@ A stream is finished, exactly once, on whichever comes first: exhaustion, an err
 ``close()``, context-manager exit, or garbage collection (``weakref.finalize`` on the
 wrapper, which also covers an early ``break`` once the stream is dropped). Each chunk
 of a Chat Completions stream is read as it passes (its text pieces, finish reason and
-usage kept, the chunk itself dropped: :class:`~otel_llm_security.capture.extract.ChatChunkReader`);
-other streams keep their chunks (one list append each). The output is reassembled and
+usage kept, the chunk itself dropped: :class:`~otel_llm_security.capture.extract.ChatChunkReader`),
+in enforce mode too; other streams keep their chunks (one list append each). The output is reassembled and
 scanned once, at the end. In
 ``enforce`` mode the enforcing wrappers also scan the output in bounded windows as it
 arrives and stop delivery when a window blocks (:mod:`otel_llm_security.capture.windows`).
@@ -239,11 +239,13 @@ class _Enforcer:
     the rest here, on plain slots.
     """
 
-    __slots__ = ("call", "chunks", "next_check", "pull", "stopped", "windows", "wrapped")
+    __slots__ = ("call", "count", "keep", "next_check", "pull", "stopped", "windows", "wrapped")
 
     def __init__(self, wrapped: Any, call: Call, windows: OutputWindows | None, sync: bool) -> None:
         self.call = call
-        self.chunks = call.chunks
+        # call.chunks: a list, or a windows.ReadChunks (a chat stream: read and dropped).
+        self.keep = call.chunks.append
+        self.count = len(call.chunks)  # len(call.chunks), kept here: no len() call per chunk
         self.windows = windows
         self.next_check = windows.next_check if windows is not None else sys.maxsize
         self.pull = _pull(wrapped, sync)
@@ -273,9 +275,9 @@ class _Enforcer:
         except BaseException:
             self.call.finish_stream("error")
             raise
-        chunks = self.chunks
-        chunks.append(chunk)
-        if len(chunks) >= self.next_check:
+        self.keep(chunk)
+        self.count += 1
+        if self.count >= self.next_check:
             verdict = self.look()
             if verdict is not None:
                 try:
@@ -299,9 +301,9 @@ class _Enforcer:
         except BaseException:
             self.call.finish_stream("error")
             raise
-        chunks = self.chunks
-        chunks.append(chunk)
-        if len(chunks) >= self.next_check:
+        self.keep(chunk)
+        self.count += 1
+        if self.count >= self.next_check:
             verdict = self.look()
             if verdict is not None:
                 try:
@@ -321,7 +323,9 @@ class EnforcingSyncStreamProxy(SyncStreamProxy):
     :class:`~otel_llm_security.capture.errors.OpenAIRequestBlocked` from ``next()``
     instead of returning the chunk that completed the window. A blocking verdict on the
     whole output raises it instead of ``StopIteration``. After either, iteration stops.
-    Per chunk: one append and one comparison with the next checkpoint.
+    Per chunk: the chunk is kept (a chat stream's is read and dropped, see
+    :class:`~otel_llm_security.capture.windows.ReadChunks`) and the count compared with
+    the next checkpoint.
     """
 
     def __init__(self, wrapped: Any, call: Call, windows: OutputWindows | None) -> None:
@@ -349,8 +353,12 @@ class EnforcingAsyncStreamProxy(AsyncStreamProxy):
 def wrap_stream(stream: Any, call: Call) -> Any:
     """The wrapper for a client stream: enforcing in ``enforce`` mode, else recording only."""
     sync = isinstance(stream, _STREAM)
-    if not call.rt.enforce_streams and call.req.endpoint == "chat" and call.reader is None and not call.chunks:
+    if call.req.endpoint == "chat" and call.reader is None and not call.chunks:
         call.reader = extract.ChatChunkReader()
+        if call.rt.enforce_streams:  # the enforcing wrapper and the windows count and read through it
+            from otel_llm_security.capture.windows import ReadChunks
+
+            call.chunks = ReadChunks(call.reader)
     if call.rt.enforce_streams:
         try:
             windows = call.stream_windows()

@@ -13,10 +13,11 @@ whose verdict blocks (or redacts: chunks already delivered cannot be redacted, s
 from the start on each chunk; the whole output is still scanned once, when the stream
 ends.
 
-Cost per chunk: the stream wrapper appends the chunk (as in monitor mode) and compares
-the chunk count with the next checkpoint. At a checkpoint the text of the chunks since
-the last one is read in one pass (:data:`TEXT_READERS`) and, when ``size`` characters
-are pending, scanned; the next checkpoint is placed where the window should fill up at
+Cost per chunk: the stream wrapper reads a Chat Completions chunk as it passes and drops
+it (:class:`ReadChunks`, as in monitor mode; other streams' chunks are kept) and compares
+the chunk count with the next checkpoint. At a checkpoint the text read since the last
+one (:func:`read_reader`; for kept chunks, one pass over them, :data:`TEXT_READERS`) is
+added to the pending text and, when ``size`` characters are pending, scanned; the next checkpoint is placed where the window should fill up at
 the observed characters per chunk (at most :data:`MAX_CHECK_INTERVAL` chunks ahead), so
 the scan happens within a few chunks of the window filling.
 """
@@ -192,6 +193,54 @@ def read_responses(chunks: list[Any], start: int, end: int, out: dict[Key, list[
 
 
 TEXT_READERS: dict[str, Reader] = {"chat": read_chat, "completions": read_completions, "responses": read_responses}
+
+
+class ReadChunks:
+    """Stands in for a Chat Completions stream's chunk list in ``enforce`` mode: each chunk
+    is read as it arrives (:class:`~otel_llm_security.capture.extract.ChatChunkReader`, as
+    in monitor mode) and dropped, instead of every chunk object being held until the
+    stream ends. ``len()`` is the number of chunks so far (what the checkpoints count);
+    :func:`read_reader` hands the windows the text read since their last look.
+    """
+
+    __slots__ = ("n", "reader", "seen")
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.n = 0
+        self.seen: dict[Key, int] = {}  # per output part: pieces already handed to the windows
+
+    def append(self, chunk: Any) -> None:
+        self.n += 1
+        try:
+            self.reader.add(chunk)
+        except Exception:  # never the app's problem; the record misses this chunk
+            logger.exception("otel-llm-security: reading a stream chunk failed")
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def read_reader(chunks: ReadChunks, start: int, end: int, out: dict[Key, list[str]]) -> int:
+    """:data:`Reader` over :class:`ReadChunks`: the text pieces the reader has read since
+    the last call, per choice (content) and per (choice, tool call) (arguments), as
+    :func:`read_chat` keys them; ``start`` / ``end`` are implied."""
+    n = 0
+    seen = chunks.seen
+    for parts in (chunks.reader._texts, chunks.reader._tools):
+        for key, pieces in parts.items():
+            k = seen.get(key, 0)
+            if len(pieces) > k:
+                new = pieces[k:]
+                seen[key] = len(pieces)
+                have = out.get(key)
+                if have is None:
+                    out[key] = new
+                else:
+                    have.extend(new)
+                for piece in new:
+                    n += len(piece)
+    return n
 
 
 class OutputWindows:
