@@ -23,6 +23,7 @@ from otel_llm_security.guard.normalize import scan_text
 from otel_llm_security.guard.scanner import ScanResult
 from otel_llm_security.guard.scanners import hyperscan_prefilter as hs
 from otel_llm_security.guard.scanners import secrets
+from otel_llm_security.guard.scanners._sre import parser as sre_parse
 from otel_llm_security.guard.scanners.base import RuleSet, stem_present, word_index
 
 from .test_literals import RULE_SETS, _corpus, _gen, _samples, _views
@@ -129,7 +130,7 @@ def test_secrets_patterns_are_never_skipped_where_they_match() -> None:
     texts = _corpus() + _fixture_outputs()
     rnd = random.Random(5)
     for _pid, regex, _ in secrets._SINGLE:
-        parsed = re._parser.parse(regex.pattern, regex.flags)  # type: ignore[attr-defined]
+        parsed = sre_parse.parse(regex.pattern, regex.flags)
         for _ in range(300):
             core = _gen(parsed, rnd, {})
             if core is not None and regex.search(" " + core + " "):

@@ -13,13 +13,13 @@ import json
 import random
 import re
 from pathlib import Path
-from re import _constants as C
-from re import _parser as sre_parse
 
 import pytest
 
 from otel_llm_security.guard.normalize import scan_text
 from otel_llm_security.guard.scanners import literals
+from otel_llm_security.guard.scanners._sre import C
+from otel_llm_security.guard.scanners._sre import parser as sre_parse
 from otel_llm_security.guard.scanners.base import RuleSet, whole_words, word_index
 from otel_llm_security.guard.scanners.insecure_output import CODE_RULES, HTML_RULES
 from otel_llm_security.guard.scanners.prompt_injection import OTHER_SET, WORD_SET, PromptInjectionScanner

@@ -1,7 +1,7 @@
 """Whole words every match of a regular expression contains, derived from the pattern.
 
 A cheap and provably safe prefilter for the rule sets: ``required_words(pattern)``
-reads the pattern's parse tree (``re._parser``) and returns clauses, each a set of
+reads the pattern's parse tree (``re._parser``; ``sre_parse`` on 3.10, see _sre.py) and returns clauses, each a set of
 words, such that a text the pattern matches anywhere contains, for every clause, at
 least one of the clause's words as a *whole word* of :func:`word_set`. A text whose
 word set misses a clause cannot match, so the pattern need not run on it.
@@ -25,9 +25,10 @@ clause of the rules that get that far.
 from __future__ import annotations
 
 import re
-from re import _constants as C  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
+
+from otel_llm_security.guard.scanners._sre import C
+from otel_llm_security.guard.scanners._sre import parser as sre_parse
 
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _MAX_PREFIXES = 64  # alternatives of one run before it is given up
