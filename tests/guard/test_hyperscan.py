@@ -328,7 +328,7 @@ def test_scanning_from_many_threads_gives_the_same_results() -> None:
 
 
 def test_database_is_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hs, "_cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(hs, "cache_dir", lambda: tmp_path)
     sources = [(r"ignore\W+previous", 0), (r"(?<!\w)x(?=y)", 0), (r"(?<=a)", 0)]
     first = hs.PrefilterGroup("test-cache")
     first.add(sources)
@@ -351,7 +351,7 @@ def test_switch_off_takes_the_python_path() -> None:
 
 
 def test_old_databases_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hs, "_cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(hs, "cache_dir", lambda: tmp_path)
     for n in range(6):
         g = hs.PrefilterGroup("test-prune")
         g.add([(f"pattern{n}\\W+x", 0)])
@@ -362,7 +362,7 @@ def test_old_databases_are_pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_a_rule_set_made_after_its_group_is_built_gets_a_new_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hs, "_cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(hs, "cache_dir", lambda: tmp_path)
     first = hs.group("test-late")
     first.add([("late", 0)])
     assert first.wait(60)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from otel_llm_security import __version__
 
 # Order is the order in --help.
-COMMAND_MODULES: tuple[str, ...] = ("demo_cmd", "report_cmd", "collect_cmd", "rules_cmd", "hunt_cmd")
+COMMAND_MODULES: tuple[str, ...] = ("demo_cmd", "report_cmd", "collect_cmd", "rules_cmd", "hunt_cmd", "prepare_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

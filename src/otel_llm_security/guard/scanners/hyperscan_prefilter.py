@@ -41,15 +41,17 @@ import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from re import _compiler as sre_compile  # type: ignore[attr-defined]
-from re import _constants as C  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
+
+from otel_llm_security.attributes import ENV_CACHE_DIR, ENV_HYPERSCAN
+from otel_llm_security.guard.scanners._sre import C
+from otel_llm_security.guard.scanners._sre import compiler as sre_compile
+from otel_llm_security.guard.scanners._sre import parser as sre_parse
 
 # The wheel exists for x86_64 (Linux, macOS, Windows) and macOS arm64 only. Imported on
 # the first scan (the import costs ~14 ms of start-up otherwise).
 hyperscan: Any = None
-ENV_SWITCH = "OTEL_LLM_SECURITY_HYPERSCAN"
+ENV_SWITCH = ENV_HYPERSCAN
 # Bump when translate() changes: the cached databases are keyed by it.
 TRANSLATOR_VERSION = "1"
 
@@ -284,9 +286,15 @@ def translate(pattern: str, flags: int = 0) -> str:
     return out
 
 
-def _cache_dir() -> Path:
-    """Beside the project's other caches (bench/detection.py's embeddings)."""
-    return Path.home() / ".cache" / "otel-llm-security" / "hyperscan"
+CACHE_DIR_ENV = ENV_CACHE_DIR
+
+
+def cache_dir() -> Path:
+    """``$OTEL_LLM_SECURITY_CACHE_DIR/hyperscan``, else beside the project's other caches
+    (bench/detection.py's embeddings). A container image can fill it at build time with
+    ``otel-llm-security prepare`` so that no pod pays the compile."""
+    root = os.environ.get(CACHE_DIR_ENV)
+    return (Path(root) if root else Path.home() / ".cache" / "otel-llm-security") / "hyperscan"
 
 
 def _hs_flags() -> int:
@@ -339,7 +347,7 @@ class PrefilterGroup:
                 )
             ).encode()
         ).hexdigest()[:32]
-        return _cache_dir() / f"{self.name}-{key}.hsdb"
+        return cache_dir() / f"{self.name}-{key}.hsdb"
 
     def start(self, *, background: bool = True) -> None:
         """Loads the cached database, or compiles it (in a thread unless ``background``
@@ -542,6 +550,18 @@ def group(name: str) -> PrefilterGroup:
         if found is None or found._started:
             found = _GROUPS[name] = PrefilterGroup(name)
         return found
+
+
+def build_all(timeout: float | None = None) -> list[PrefilterGroup]:
+    """Loads or compiles every group's database now, in the calling thread's time
+    (``otel-llm-security prepare``); returns the groups, each with ``source``,
+    ``build_ms`` and ``error`` set. Groups exist once the scanner modules are imported."""
+    with _GROUPS_LOCK:
+        groups = list(_GROUPS.values())
+    for g in groups:
+        g.start(background=False)
+        g.wait(timeout)
+    return groups
 
 
 PROBES: list[Probe] = []
