@@ -8,6 +8,7 @@ import gc
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -394,27 +395,34 @@ def test_a_payload_across_a_window_boundary_is_seen_whole(offset) -> None:
     assert all(len(s) <= 256 + 2 * 64 + w.MAX_CHECK_INTERVAL * 7 for s in seen)
 
 
-def test_windows_are_per_choice_and_tool_call() -> None:
-    # Two interleaved choices: a payload in choice 1 is not cut up by choice 0's text.
-    seen: list[str] = []
-    needle = "<script>alert(1)</script>"
-    text1 = "x" * 300 + needle + "y" * 300
+def _two_choice_chunks(text1: str, tool_call_at: Callable[[int], bool] = lambda i: i % 7 == 0) -> list[Any]:
+    """``text1`` as choice 1's content in 5-character pieces, interleaved with choice 0's
+    text, and a tool-call delta after the pieces ``tool_call_at`` picks."""
     chunks = []
     for i, p in enumerate(pieces(text1, 5)):
         for idx, t in ((0, "zzzzz"), (1, p)):
             chunks.append(ChatCompletionChunk.model_validate({
                 "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
                 "choices": [{"index": idx, "delta": {"content": t}, "finish_reason": None}]}))
-        if i == 0:
+        if tool_call_at(i):
             chunks.append(ChatCompletionChunk.model_validate({
                 "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\": 1}"}}]},
+                "choices": [{"index": 0, "delta": {"tool_calls": [{"index": i % 2, "function": {"arguments": f"{{\"a\": {i}}}"}}]},
                              "finish_reason": None}]}))
+    return chunks
+
+
+def test_windows_are_per_choice_and_tool_call() -> None:
+    # Two interleaved choices: a payload in choice 1 is not cut up by choice 0's text.
+    seen: list[str] = []
+    needle = "<script>alert(1)</script>"
+    text1 = "x" * 300 + needle + "y" * 300
+    chunks = _two_choice_chunks(text1, tool_call_at=lambda i: i == 0)
     ws = w.OutputWindows(_blocking_scan(needle, seen), w.read_chat, [], size=256)
     _, v = _feed(ws, chunks)
     assert v is not None
     assert any(needle in s and "z" not in s for s in seen)
-    assert '{"a": 1}' in ws.tails.get((0, 0), ("", None))[0] or any(s == '{"a": 1}' for s in seen)
+    assert '{"a": 0}' in ws.tails.get((0, 0), ("", None))[0] or any(s == '{"a": 0}' for s in seen)
 
 
 def test_every_output_attack_fixture_is_caught_mid_stream_across_a_boundary(instrument) -> None:
@@ -538,19 +546,6 @@ def test_window_scanner_runs_only_the_scanners_that_stop_delivery() -> None:
 # --- a chat stream in enforce mode reads its chunks as they pass -----------------------
 
 
-def _two_choice_chunks(text1: str) -> list[Any]:
-    chunks = []
-    for i, p in enumerate(pieces(text1, 5)):
-        for idx, t in ((0, "zzzzz"), (1, p)):
-            chunks.append(ChatCompletionChunk.model_validate({
-                "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                "choices": [{"index": idx, "delta": {"content": t}, "finish_reason": None}]}))
-        if i % 7 == 0:
-            chunks.append(ChatCompletionChunk.model_validate({
-                "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                "choices": [{"index": 0, "delta": {"tool_calls": [{"index": i % 2, "function": {"arguments": f"{{\"a\": {i}}}"}}]},
-                             "finish_reason": None}]}))
-    return chunks
 
 
 @pytest.mark.parametrize("case", ["one-choice", "two-choices-and-tools", "dicts"])
