@@ -75,6 +75,23 @@ _ASCII_SEPARATOR_BYTES = bytes(0x20 if chr(b) in string.punctuation + string.whi
 _NOT_CONTROL_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1B or b == 0x7F))
 
 
+_ascii_memo: tuple[str, bytes] | None = None
+
+
+def ascii_bytes(text: str) -> bytes:
+    """``text.encode("ascii", "replace")``: one byte per character (every non-ASCII
+    character, lone surrogates included, becomes "?"), so the offsets are the text's.
+    Remembered for the last text: the word index and prompt_injection's byte-class
+    searches of one scan ask for the same 200 KB encoding."""
+    global _ascii_memo
+    memo = _ascii_memo
+    if memo is not None and memo[0] is text:
+        return memo[1]
+    data = text.encode("ascii", "replace")
+    _ascii_memo = (text, data)
+    return data
+
+
 def word_index(text: ScanText, *, lower_raw: bool = False) -> list[str]:
     """Unique lower-case ASCII words of the normalised text (or of ``raw.lower()``), in
     no particular order (:func:`has_prefix` needs them sorted).
@@ -96,7 +113,7 @@ def _index(source: str) -> list[str]:
     """The word index of ``source`` (see :func:`word_index`); also leaves its whole
     words (:func:`whole_words`) in the memo, from the same split."""
     global _whole_words_memo
-    data = source.encode("ascii", "replace")  # non-ASCII characters become "?", a separator
+    data = ascii_bytes(source)  # non-ASCII characters become "?", a separator
     unique = set(data.translate(_ASCII_SEPARATOR_BYTES).decode("ascii").split())
     words = list(unique)  # not sorted: StemIndex sorts when it bisects (large texts only)
     if data.translate(None, _NOT_CONTROL_BYTES):  # control characters inside words

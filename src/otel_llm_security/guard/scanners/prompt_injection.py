@@ -17,9 +17,10 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import heapq
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.normalize import normalize
@@ -32,6 +33,7 @@ from otel_llm_security.guard.scanners.base import (
     Rule,
     RuleSet,
     Words,
+    ascii_bytes,
     noisy_or,
     stem_regex,
     word_index,
@@ -458,6 +460,93 @@ _HEX_WORD_24_RE = re.compile(r"(?<![A-Za-z0-9\x00-\x08\x0e-\x1f\x7f])[0-9a-f]{24
 _LONG_WORD = hyperscan_prefilter.Probe("prompt_injection", _LONG_WORD_RE)
 _HEX_WORD_24 = hyperscan_prefilter.Probe("prompt_injection", _HEX_WORD_24_RE)
 
+# The searches of _decoded_views on long texts, on character classes of the text's
+# ASCII bytes (base.ascii_bytes: one byte per character, every non-ASCII one "?", which
+# none of these patterns' ASCII-only classes contains): where the patterns test a class
+# at every character (~8-30 ns each in ``re``), ``bytes.find`` and literal-led patterns
+# skip in C. Each gives exactly what the regex on the text gives (tests/guard/test_views_fast.py).
+_WORD_BYTE_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + bytes([*range(0x09), *range(0x0E, 0x20), 0x7F])
+_HEX_BYTE_CHARS = b"0123456789abcdef"
+
+
+def _class_table(*classes: tuple[bytes, int]) -> bytes:
+    """A ``bytes.translate`` table: each byte of a class to its mark (later classes win),
+    every other byte to "."."""
+    table = bytearray(b"." * 256)
+    for members, mark in classes:
+        for b in members:
+            table[b] = mark
+    return bytes(table)
+
+
+_WORD_CLASSES = _class_table((_WORD_BYTE_CHARS, 0x77))  # word character -> "w"
+_HEX_WORD_CLASSES = _class_table((_WORD_BYTE_CHARS, 0x77), (_HEX_BYTE_CHARS, 0x68))  # hex digit -> "h"
+_HEX_RUN_CLASSES = _class_table((_HEX_BYTE_CHARS + b" :", 0x68))  # a character of _HEX_RE -> "h"
+_LOWER = b"abcdefghijklmnopqrstuvwxyz"
+_LEET_MID_CLASSES = _class_table((_LOWER, 0x61), (b"013457@$!|", 0x4C))
+_LEET_LEAD_CLASSES = _class_table((_LOWER, 0x61), (b"013457@$", 0x4C))
+# _LEET_TRIGGER_RE's two alternatives, each found from its leet character (rare: ``re``
+# skips to the literal "L"): [a-z][013457@$!|][a-z] starts one character before it.
+_LEET_MID_RE = re.compile(rb"L(?<=aL)(?=a)")
+_LEET_LEAD_RE = re.compile(rb"L(?=aa)")
+
+
+def _has_long_word(norm: str) -> bool:
+    """``_LONG_WORD_RE.search(norm) is not None``."""
+    return ascii_bytes(norm).translate(_WORD_CLASSES).find(b"w" * 20) >= 0
+
+
+def _has_hex_word_24(norm: str) -> bool:
+    """``_HEX_WORD_24_RE.search(norm) is not None``: a maximal run of 24 or more hex
+    digits with no other word character on either side."""
+    classes = ascii_bytes(norm).translate(_HEX_WORD_CLASSES)
+    size = len(classes)
+    pos = classes.find(b"h" * 24)
+    while pos >= 0:
+        # The search starts at 0 or at the end of the previous run (not an "h"), so pos
+        # is where this run of "h" starts; it ends at the next "." or "w".
+        ends = [e for e in (classes.find(b".", pos + 24), classes.find(b"w", pos + 24)) if e >= 0]
+        end = min(ends) if ends else size
+        if (pos == 0 or classes[pos - 1] != 0x77) and (end == size or classes[end] != 0x77):
+            return True
+        pos = classes.find(b"h" * 24, end)
+    return False
+
+
+def _hex_candidates(norm: str) -> Iterator[re.Match[str]]:
+    """``_HEX_RE.finditer(norm)``, run only inside the maximal runs of its characters
+    ([0-9a-f :]) that are 24 or more long: every match is such a run's characters (12
+    pairs at least), and a run's end is not a hex digit, so the look-ahead at a match
+    ending there holds in the window as in the text."""
+    classes = ascii_bytes(norm).translate(_HEX_RUN_CLASSES)
+    size = len(classes)
+    pos = classes.find(b"h" * 24)
+    while pos >= 0:
+        end = classes.find(b".", pos + 24)
+        if end < 0:
+            end = size
+        yield from _HEX_RE.finditer(norm, pos, end)
+        pos = classes.find(b"h" * 24, end)
+
+
+def _leet_spots(norm: str, limit: int) -> list[int]:
+    """The starts of the first ``limit`` matches of ``_LEET_TRIGGER_RE.finditer(norm)``:
+    every match is 3 characters long and at most one alternative matches at a position,
+    so the leftmost non-overlapping matches are the candidates of both alternatives in
+    order, each taken when it starts at or after the end of the last one taken."""
+    data = ascii_bytes(norm)
+    mids = (m.start() - 1 for m in _LEET_MID_RE.finditer(data.translate(_LEET_MID_CLASSES)))
+    leads = (m.start() for m in _LEET_LEAD_RE.finditer(data.translate(_LEET_LEAD_CLASSES)))
+    spots: list[int] = []
+    end = 0
+    for p in heapq.merge(mids, leads):
+        if p >= end:
+            spots.append(p)
+            end = p + 3
+            if len(spots) == limit:
+                break
+    return spots
+
 
 def _hit_weight(hit: Hit, text: str) -> float:
     """The rule's weight, halved when the match is negated ("do not reveal your
@@ -499,8 +588,8 @@ class PromptInjectionScanner(BuiltinScanner):
         norm = text.normalized
         present: Callable[[str], bool]
         if hyperscan_prefilter.ENABLED:
-            has_long_word = _LONG_WORD.search(norm) is not None
-            has_hex_word = has_long_word and _HEX_WORD_24.search(norm) is not None
+            has_long_word = _LONG_WORD.possible(norm) and _has_long_word(norm)
+            has_hex_word = has_long_word and _HEX_WORD_24.possible(norm) and _has_hex_word_24(norm)
 
             def present(stem: str) -> bool:
                 probe = _ANNOUNCED_STEMS.get(stem)
@@ -521,7 +610,7 @@ class PromptInjectionScanner(BuiltinScanner):
                 if decoded:
                     views.append(("base64", normalize(decoded)))
         if has_hex_word:
-            for m in itertools.islice(_HEX_RE.finditer(norm), MAX_DECODED_CANDIDATES):
+            for m in itertools.islice(_hex_candidates(norm), MAX_DECODED_CANDIDATES):
                 # "...load 4967..." matches from the word's trailing "ad": try the pieces too.
                 for candidate in (m.group(0), *(p for p in m.group(0).split() if len(p) >= 24)):
                     decoded = _decode_hex(candidate)
@@ -545,7 +634,7 @@ class PromptInjectionScanner(BuiltinScanner):
             if _LEET_ANY.search(norm):
                 views.append(("leetspeak", _unleet(norm)))
         elif _LEET_ANY.search(norm):
-            spots = [m.start() for m in itertools.islice(_LEET_TRIGGER_RE.finditer(norm), LEET_MAX_SPOTS)]
+            spots = _leet_spots(norm, LEET_MAX_SPOTS)
             if spots:
                 segment = "\n".join(norm[max(0, p - 150) : p + 150] for p in spots)
                 views.append(("leetspeak", _unleet(segment)))

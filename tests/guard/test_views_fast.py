@@ -1,0 +1,75 @@
+
+"""The searches of prompt_injection's decoded views on long texts, made on character
+classes of the text's bytes (scanners.prompt_injection: _hex_candidates, _leet_spots,
+_has_long_word, _has_hex_word_24), against the regexes they replace, on the corpora and
+on adversarial texts: random strings over the characters that matter, non-ASCII
+characters and lone surrogates among them, control characters, matches at the very
+start and end, the empty text, and 200 KB texts."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from tests.guard.test_literals import _corpus
+
+
+def _texts() -> list[str]:
+    rnd = random.Random(11)
+    alphabet = "0123456789abcdefxyz :!|@$\n\t\x00\x07\x1f\x7f-_.é€\ud800\u200b😀A"
+    hexy = "0123456789abcdef :"
+    leety = "ab013457@$!|z? é"
+    texts = [t.casefold() for t in _corpus()[::4]]
+    texts += ["", "a", "a1b", "1ab", "deadbeef" * 3, "0" * 24, "0" * 23, "x" + "0" * 24, "0" * 24 + "x", "a" * 20, "a" * 19]
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 80))) for _ in range(4000)]
+    texts += ["".join(rnd.choice(hexy) for _ in range(rnd.randint(20, 120))) for _ in range(4000)]
+    texts += ["".join(rnd.choice(leety) for _ in range(rnd.randint(0, 40))) for _ in range(4000)]
+    # long: runs of hex pairs at the start, the end and in between; many leet spots
+    pairs = " ".join(f"{rnd.randrange(256):02x}" for _ in range(30))
+    body = "".join(rnd.choice("abcdefghij klmno\n") for _ in range(200_000))
+    texts += [pairs + body, body + pairs, body[:100_000] + pairs + "é" + body[100_000:], "a1b" * 70_000, "1ab" * 70_000]
+    texts += ["".join(rnd.choice(alphabet) for _ in range(200_000))]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return _texts()
+
+
+def test_hex_candidates_equal_the_hex_pattern(texts: list[str]) -> None:
+    from otel_llm_security.guard.scanners import prompt_injection as pi
+
+    for text in texts:
+        expected = [(m.start(), m.end()) for m in pi._HEX_RE.finditer(text)]
+        assert [(m.start(), m.end()) for m in pi._hex_candidates(text)] == expected, text[:200]
+        first = [(m.start(), m.end()) for m in itertools.islice(pi._hex_candidates(text), 16)]
+        assert first == expected[:16]
+
+
+def test_leet_spots_equal_the_trigger_pattern(texts: list[str]) -> None:
+    from otel_llm_security.guard.scanners import prompt_injection as pi
+
+    for text in texts:
+        for limit in (1, 3, 64):
+            expected = [m.start() for m in itertools.islice(pi._LEET_TRIGGER_RE.finditer(text), limit)]
+            assert pi._leet_spots(text, limit) == expected, text[:200]
+
+
+def test_long_and_hex_word_checks_equal_their_patterns(texts: list[str]) -> None:
+    from otel_llm_security.guard.scanners import prompt_injection as pi
+
+    extra = ["x" * 19 + "é" + "x", "\x00" * 20, "-" + "a" * 24 + "-", "g" + "a" * 24, "a" * 24 + "g", "a" * 24 + "\x01", "\x01" + "a" * 30 + " " + "b" * 25]
+    for text in [*texts, *extra]:
+        assert pi._has_long_word(text) == (pi._LONG_WORD_RE.search(text) is not None), text[:200]
+        assert pi._has_hex_word_24(text) == (pi._HEX_WORD_24_RE.search(text) is not None), text[:200]
+
+
+def test_ascii_bytes_keep_the_offsets() -> None:
+    from otel_llm_security.guard.scanners.base import ascii_bytes
+
+    for text in ["", "abc", "a\ud800b", "é😀x", "\x00\x7f\x80"]:
+        data = ascii_bytes(text)
+        assert len(data) == len(text)
+        assert all((chr(b) == c) if c.isascii() else b == 0x3F for b, c in zip(data, text, strict=True))
