@@ -11,23 +11,46 @@ selector after an emoji or symbol. ``sanitized`` is the text with invisibles rem
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from otel_llm_security.attributes import Threat
 from otel_llm_security.guard.normalize import (
     BIDI_CONTROLS,
+    CONFUSABLE_CHAR_RE,
     INVISIBLE_RE,
     TAG_RANGE,
     WORD_WITH_CONFUSABLE_RE,
+    _mixed_near,
     has_invisible,
     has_mixed_script_word,
+    strip_invisible,
+    text_runs,
 )
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners.base import BuiltinScanner, noisy_or
 
 _ZWJ, _VS15, _VS16 = "\u200d", "\ufe0e", "\ufe0f"
 _LATIN_RE = re.compile("[a-zA-Z]")
+
+
+def _mixed_in_lowered_runs(raw: str, runs: list[tuple[int, int]]) -> bool:
+    """``has_mixed_script_word(raw.lower())`` for a text without a capital sigma (the
+    only character ``str.lower`` maps by its context) and with non-ASCII runs ``runs``:
+    lower-cased piece by piece, look-alike letters come only from the runs, and their
+    neighbours are in the run's lower-cased piece or the ASCII character beside it."""
+    size = len(raw)
+    for lo, hi in runs:
+        before = raw[lo - 1].lower() if lo > 0 else ""
+        after = raw[hi].lower() if hi < size else ""
+        piece = before + raw[lo:hi].lower() + after
+        if CONFUSABLE_CHAR_RE.search(piece, len(before), len(piece) - len(after)) is None:
+            continue
+        if _mixed_near(piece, [(len(before), len(piece) - len(after))]):
+            return True
+    return False
 
 
 def _is_emoji_context(ch: str) -> bool:
@@ -44,8 +67,17 @@ class InvisibleTextScanner(BuiltinScanner):
         raw = text.raw
         if raw.isascii():
             return self.result(0.0)
+        runs = text_runs(text)
+        if runs is not None and "\u03a3" not in raw:
+            # Every character looked at here is non-ASCII: searched in the text's
+            # non-ASCII runs only (few in mostly-ASCII text), not at every character.
+            matches: Iterable[re.Match[str]] = itertools.chain.from_iterable(INVISIBLE_RE.finditer(raw, lo, hi) for lo, hi in runs)
+            mixed = _mixed_in_lowered_runs(raw, runs)
+        else:
+            matches = INVISIBLE_RE.finditer(raw) if has_invisible(raw) else ()
+            mixed = None
         tags = bidi = zero_width = selectors = in_word = 0
-        for m in INVISIBLE_RE.finditer(raw) if has_invisible(raw) else ():
+        for m in matches:
             run = m.group(0)
             before = raw[m.start() - 1] if m.start() > 0 else ""
             after = raw[m.end()] if m.end() < len(raw) else ""
@@ -66,8 +98,8 @@ class InvisibleTextScanner(BuiltinScanner):
             elif before.isalnum() and after.isalnum():
                 in_word += 1
         mixed_words = 0
-        lowered = raw.lower()
-        if has_mixed_script_word(lowered):
+        lowered = raw.lower() if mixed is not False else ""
+        if mixed or (mixed is None and has_mixed_script_word(lowered)):
             for m in WORD_WITH_CONFUSABLE_RE.finditer(lowered):
                 if _LATIN_RE.search(m.group(0)):
                     mixed_words += 1
@@ -89,7 +121,8 @@ class InvisibleTextScanner(BuiltinScanner):
             weights.append(0.9 if mixed_words >= 2 else 0.7)
             reasons.append(f"{mixed_words} mixed-script words")
         score = noisy_or(weights)
-        sanitized = INVISIBLE_RE.sub("", raw) if (tags or bidi or zero_width or selectors) else None
+        # (only kept by result() when the scan fails: not worked out otherwise)
+        sanitized = strip_invisible(raw) if (tags or bidi or zero_width or selectors) and score >= self.threshold else None
         return self.result(
             score,
             [Threat.INVISIBLE_TEXT] if weights else [],
