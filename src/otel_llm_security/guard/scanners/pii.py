@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 
 from otel_llm_security.attributes import Threat
+from otel_llm_security.guard.normalize import text_runs
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners.base import BuiltinScanner, noisy_or
 
@@ -113,6 +114,22 @@ PII_RE = re.compile("|".join(f"(?P<p{i}>{p})" for i, (_, _, p, _) in enumerate(P
 _BY_GROUP = {f"p{i}": (kind, w, check) for i, (kind, w, _, check) in enumerate(PATTERNS)}
 _SINGLE = [re.compile(p, re.IGNORECASE) for _, _, p, _ in PATTERNS]
 
+# PII_RE behind a look-ahead every one of its matches passes, so the same matches:
+# ``re`` tries all eight alternatives at every position of a window (~270 ns per
+# character); the look-ahead fails at most positions for a fraction of that. Every
+# alternative but the e-mail one has a digit among its first four characters (a card,
+# SSN, DNI, NIR or phone number starts with one, or with "+" or "(" before it; an IBAN
+# or NINO has two letters and at most a space before its digits); an e-mail address has
+# its "@" within 65 characters, none of them a space. A window without an "@" cannot
+# hold an address: the pattern there leaves the e-mail alternative out (the group names,
+# so ``lastgroup``, stay those of PII_RE).
+_NEAR_DIGIT = r"\D{0,3}\d"
+PII_GATED_RE = re.compile(rf"(?={_NEAR_DIGIT}|[^\s@]{{1,64}}@)(?:{PII_RE.pattern})", re.IGNORECASE)
+PII_NO_EMAIL_RE = re.compile(
+    rf"(?={_NEAR_DIGIT})(?:" + "|".join(f"(?P<p{i}>{p})" for i, (_, _, p, _) in enumerate(PATTERNS) if i) + ")", re.IGNORECASE
+)
+assert PATTERNS[0][0] == "email"
+
 
 # Every PII value has an "@" (e-mail) or at least six digits with short separators
 # between them; only the neighbourhood of those is matched against PII_RE.
@@ -129,9 +146,16 @@ _CLASSES = bytes(0x64 if 0x30 <= b <= 0x39 else 0x73 if chr(b) in " ().+/-" else
 _DIGITS_CLASS_RE = re.compile(rb"d(?:s{0,3}d){5,}")
 
 
-def _candidate_spans(raw: str) -> list[tuple[int, int]]:
-    if raw.isascii():
-        points = [(m.start(), m.end()) for m in _DIGITS_CLASS_RE.finditer(raw.encode("ascii").translate(_CLASSES))]
+_DIGIT_RE = re.compile(r"\d")
+
+
+def _candidate_spans(raw: str, runs: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """``runs``: the non-ASCII runs of ``raw`` (normalize.non_ascii_runs), when known."""
+    if raw.isascii() or (runs is not None and not any(_DIGIT_RE.search(raw, lo, hi) for lo, hi in runs)):
+        # No digit beyond ASCII: the classes of the ASCII bytes (a non-ASCII character
+        # is "?", an "x") find what _DIGITS_RE finds.
+        classes = raw.encode("ascii", "replace").translate(_CLASSES)
+        points = [(m.start(), m.end()) for m in _DIGITS_CLASS_RE.finditer(classes)]
     else:
         points = [(m.start(), m.end()) for m in _DIGITS_RE.finditer(raw)]
     at = raw.find("@")
@@ -148,26 +172,35 @@ def _candidate_spans(raw: str) -> list[tuple[int, int]]:
     return spans
 
 
-def find_pii(raw: str) -> list[tuple[str, float, int, int]]:
-    """(type, weight, start, end) of each validated personal-data value in ``raw``."""
+# The widening of find_pii in C: the end of the last whitespace character before a
+# point, and the end of the non-whitespace run after one (``\s`` is ``str.isspace``).
+_UP_TO_LAST_SPACE_RE = re.compile(r"[\s\S]*\s")
+_NON_SPACE_RE = re.compile(r"\S*")
+
+
+def find_pii(raw: str, runs: list[tuple[int, int]] | None = None) -> list[tuple[str, float, int, int]]:
+    """(type, weight, start, end) of each validated personal-data value in ``raw``
+    (``runs``: its non-ASCII runs, when known)."""
     found: list[tuple[str, float, int, int]] = []
     last_end = 0
-    for lo, hi in _candidate_spans(raw):
+    for lo, hi in _candidate_spans(raw, runs):
         # A value cut by a window edge would be half-seen: widen to the enclosing words
         # (at most _MAX_WIDEN chars, so a text without spaces stays linear).
         stop = max(last_end, lo - _MAX_WIDEN)
-        while lo > stop and not raw[lo - 1].isspace():
-            lo -= 1
+        if lo > stop and not raw[lo - 1].isspace():
+            space = _UP_TO_LAST_SPACE_RE.match(raw, stop, lo)
+            lo = space.end() if space is not None else stop
         stop = min(len(raw), hi + _MAX_WIDEN)
-        while hi < stop and not raw[hi].isspace():
-            hi += 1
+        if hi < stop:
+            hi = _NON_SPACE_RE.match(raw, hi, stop).end()  # type: ignore[union-attr]
         _find_in(raw, max(lo, last_end), hi, found)
         last_end = hi
     return found
 
 
 def _find_in(raw: str, lo: int, hi: int, found: list[tuple[str, float, int, int]]) -> None:
-    for m in PII_RE.finditer(raw, lo, hi):
+    regex = PII_GATED_RE if raw.find("@", lo, hi) >= 0 else PII_NO_EMAIL_RE
+    for m in regex.finditer(raw, lo, hi):
         group = m.lastgroup
         if group is None:
             continue
@@ -203,7 +236,7 @@ class PIIScanner(BuiltinScanner):
         self.types = frozenset(types) if types else frozenset(known)
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
-        found = [f for f in find_pii(text.raw) if f[0] in self.types]
+        found = [f for f in find_pii(text.raw, text_runs(text)) if f[0] in self.types]
         if not found:
             return self.result(0.0)
         kinds = sorted({f[0] for f in found})
