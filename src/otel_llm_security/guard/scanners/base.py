@@ -339,6 +339,15 @@ class RuleSet:
         self._word_bits: dict[str, int] = {}
         self._key_words: frozenset[str] = frozenset()
         self._rule_bits: list[int] = []
+        # Per windowed rule of a named set, a database of its pattern alone that reports
+        # where its (superset) matches end: on long texts, the windows without such an
+        # end cannot hold a match and are skipped (hyperscan_prefilter.ends_group).
+        self._ends = [
+            hyperscan_prefilter.ends_group(f"ends.{prefilter}.{rule.id}", self._required_sources[i])
+            if prefilter and self._windowable[i]
+            else None
+            for i, rule in enumerate(self.rules)
+        ]
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -491,6 +500,13 @@ class RuleSet:
                     if precheck.search(text) is None:
                         continue
                 spans = self._windows(i, text, is_present, occurrences)
+                ends_db = self._ends[i]
+                if spans and ends_db is not None and len(text) >= _ENDS_MIN_CHARS:
+                    # A match in a window [lo, hi) ends in (lo, hi]: at one of the ends
+                    # Hyperscan reports for the whole text (None: it cannot say).
+                    ends = ends_db.ends(text)
+                    if ends is not None:
+                        spans = [(lo, hi) for lo, hi in spans if (k := bisect.bisect_right(ends, lo)) < len(ends) and ends[k] <= hi]
             if spans is None:
                 found.extend((m.start(), i, m.end()) for m in regex.finditer(text))
                 continue
@@ -534,6 +550,9 @@ class RuleSet:
 # Texts up to this long search a rule's precheck pattern over the whole text before
 # working out its windows (a search is cheaper than the windows there).
 _PRECHECK_CHARS = 16_384
+# Texts from this long ask a windowed rule's own Hyperscan database where its matches
+# can end, and skip the windows without such an end (~0.02-0.1 ms a rule on 200 KB).
+_ENDS_MIN_CHARS = 16_384
 _END_SENSITIVE = ("\\b", "\\B", "$", "\\Z", "(?=", "(?!")
 
 
@@ -689,6 +708,10 @@ def _find_all(text: str, needle: str, cache: dict[str, list[int]]) -> list[int]:
         memo = _occurrences_memo = (text, cache)
     cache = memo[1]
     found = cache.get(needle)
+    if found is None and len(text) >= _ENDS_MIN_CHARS:
+        found = hyperscan_prefilter.literal_starts(text, needle)
+        if found is not None:
+            cache[needle] = found
     if found is None:
         if _self_overlaps(needle):
             found = []
