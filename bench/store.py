@@ -27,18 +27,19 @@ import http.client
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel_llm_security import attributes as A
+from otel_llm_security.testing.collect import start_collect
 
 THREATS = [t.value for t in A.Threat]
 MODELS = ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "o4-mini"]
@@ -117,21 +118,6 @@ def make_batch(rng: random.Random, n: int, t0: int) -> bytes:
             status=Status(code=Status.STATUS_CODE_ERROR if blocked else Status.STATUS_CODE_UNSET),
         ))
     return req.SerializeToString()
-
-
-def start_collect(store: Path, workers: int | None) -> tuple[subprocess.Popen[str], str, int]:
-    extra = ["--workers", str(workers)] if workers is not None else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "otel_llm_security.cli.main", "collect", "--store", str(store), "--port", "0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"http://(127\.0\.0\.1):(\d+)/v1/traces", line)
-    if not m:
-        proc.kill()
-        raise SystemExit(f"collect did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
-    return proc, m.group(1), int(m.group(2))
 
 
 def cpu_seconds(pid: int, children_too: bool = True) -> float | None:
@@ -245,7 +231,12 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.duckdb"
-        proc, host, port = start_collect(path, args.workers)
+        try:
+            proc, base_url = start_collect(path, *(["--workers", str(args.workers)] if args.workers is not None else []))
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
+        endpoint = urlsplit(base_url)
+        host, port = endpoint.hostname or "127.0.0.1", endpoint.port or 0
         try:
             # Warm-up, not measured: the first requests create the columns and start the
             # worker processes (each imports the package and protobuf: about a CPU second).
