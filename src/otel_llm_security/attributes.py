@@ -205,7 +205,7 @@ BAGGAGE_ENDUSER_ID = "enduser.id"
 METRIC_REQUESTS = "llm.security.requests"  # counter: every instrumented call
 METRIC_BLOCKS = "llm.security.blocks"  # counter: blocked calls (guard or provider)
 METRIC_THREAT_DETECTIONS = "llm.security.threat.detections"  # counter: one per threat found in a call
-METRIC_TOKEN_USAGE = "llm.security.token.usage"  # histogram of tokens per call
+METRIC_TOKEN_USAGE = "llm.security.token.usage"  # counter: tokens summed, by gen_ai.token.type
 METRIC_SCAN_DURATION = "llm.security.scan.duration"  # histogram, ms per call
 SIGNAL_THREAT = "llm.security.threat"  # one Threat value (metrics, logs)
 SIGNAL_DIRECTION = "llm.security.direction"  # input | output | provider
@@ -221,7 +221,7 @@ SIGNAL_ATTRIBUTES: tuple[AttributeSpec, ...] = (
     AttributeSpec(SIGNAL_THREAT, "string", "One threat category (vocabulary: Threat), on metrics and logs."),
     AttributeSpec(SIGNAL_DIRECTION, "string", "input | output | provider: where a threat was found."),
     AttributeSpec(SIGNAL_BLOCK_SOURCE, "string", "guard | provider: who blocked the call."),
-    AttributeSpec(SIGNAL_TOKEN_TYPE, "string", "input | output, on the token usage histogram."),
+    AttributeSpec(SIGNAL_TOKEN_TYPE, "string", "input | output, on the token usage counter."),
     AttributeSpec(SIGNAL_EVENT_TYPE, "string", "Security log record type: block | guardrail."),
 )
 

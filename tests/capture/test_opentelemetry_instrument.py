@@ -111,5 +111,7 @@ def test_metrics(run: OTLPSink) -> None:
     assert sum(dp.as_int for dp in blocks.sum.data_points) == 1
     threat_points = {attrs_of(dp.attributes)[a.SIGNAL_THREAT] for dp in metrics[a.METRIC_THREAT_DETECTIONS].sum.data_points}
     assert "prompt_injection" in threat_points
-    assert a.METRIC_TOKEN_USAGE in metrics
+    tokens = metrics[a.METRIC_TOKEN_USAGE].sum  # summed in process, exported as a cumulative monotonic sum
+    assert tokens.is_monotonic and all(dp.as_int > 0 for dp in tokens.data_points)
+    assert requests.sum.is_monotonic
     assert a.METRIC_SCAN_DURATION in metrics

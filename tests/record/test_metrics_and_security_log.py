@@ -39,7 +39,7 @@ def test_clean_call_counts_but_logs_nothing(instrument, telemetry, replay, guard
     assert attrs == {a.GEN_AI_OPERATION_NAME: "chat", a.GEN_AI_SYSTEM: "openai", a.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
                      a.LLM_SECURITY_MODE: "monitor", a.LLM_SECURITY_ACTION: "allow"}
     assert p.value == 1
-    tokens = {at[a.SIGNAL_TOKEN_TYPE]: p.sum for at, p in points(telemetry, a.METRIC_TOKEN_USAGE)}
+    tokens = {at[a.SIGNAL_TOKEN_TYPE]: p.value for at, p in points(telemetry, a.METRIC_TOKEN_USAGE)}
     assert tokens == {"input": 12, "output": 9}
     [(_, dur)] = points(telemetry, a.METRIC_SCAN_DURATION)
     assert dur.count == 1
@@ -118,10 +118,12 @@ def test_metric_attribute_sets_follow_each_call(instrument, telemetry, replay, g
     ask(client, INJ)  # same model, another action (the scripted injection blocks; monitor mode): its own set
     reqs = {(at[a.GEN_AI_REQUEST_MODEL], at[a.LLM_SECURITY_ACTION]): p.value for at, p in points(telemetry, a.METRIC_REQUESTS)}
     assert reqs == {("gpt-4o-mini", "allow"): 2, ("gpt-4o", "allow"): 1, ("gpt-4o-mini", "block"): 1}
-    tokens = sorted((at[a.GEN_AI_REQUEST_MODEL], at[a.SIGNAL_TOKEN_TYPE], p.count)
+    tokens = sorted((at[a.GEN_AI_REQUEST_MODEL], at[a.SIGNAL_TOKEN_TYPE], p.value)
                     for at, p in points(telemetry, a.METRIC_TOKEN_USAGE))
-    assert tokens == [("gpt-4o", "input", 1), ("gpt-4o", "output", 1),
-                      ("gpt-4o-mini", "input", 3), ("gpt-4o-mini", "output", 3)]
+    per_call = {at[a.SIGNAL_TOKEN_TYPE]: p.value for at, p in points(telemetry, a.METRIC_TOKEN_USAGE)
+                if at[a.GEN_AI_REQUEST_MODEL] == "gpt-4o"}  # one call of the replay's default answer
+    assert tokens == [("gpt-4o", "input", per_call["input"]), ("gpt-4o", "output", per_call["output"]),
+                      ("gpt-4o-mini", "input", 3 * per_call["input"]), ("gpt-4o-mini", "output", 3 * per_call["output"])]
 
 
 def test_security_log_skipped_without_logger_provider_and_sent_once_one_is_set(monkeypatch, telemetry, replay,

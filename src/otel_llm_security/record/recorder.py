@@ -27,6 +27,7 @@ from otel_llm_security.attributes import ACTION_SEVERITY, Action, Mode, Threat
 from otel_llm_security.guard.scanner import ScanResult
 from otel_llm_security.guard.verdict import ProviderVerdict, Verdict
 from otel_llm_security.record.hashing import Hasher
+from otel_llm_security.record.metrics import call_counts
 from otel_llm_security.record.settings import RecordSettings
 
 try:  # the API's stand-in logger until a LoggerProvider is set (private module)
@@ -126,6 +127,17 @@ class CallData:
         return [v for v in (self.input_verdict, self.output_verdict) if v is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class _MetricSets:
+    """One combination's metric attribute sets; each counter's as (key, attributes)."""
+
+    ids: tuple[str, str, str]  # operation, system, model
+    base: dict[str, Any]
+    requests: tuple[tuple[Any, ...], dict[str, Any]]
+    tokens_in: tuple[tuple[Any, ...], dict[str, Any]]
+    tokens_out: tuple[tuple[Any, ...], dict[str, Any]]
+
+
 @dataclass(slots=True)
 class Summary:
     """The flat security summary derived from a :class:`CallData`."""
@@ -219,17 +231,14 @@ class Recorder:
         self.hasher = Hasher(settings.hash_key)
         self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
         meter = get_meter(SCOPE_NAME, __version__, meter_provider)
-        self.requests = meter.create_counter(a.METRIC_REQUESTS, unit="{request}", description="Instrumented LLM calls.")
-        self.blocks = meter.create_counter(a.METRIC_BLOCKS, unit="{request}", description="Blocked LLM calls.")
-        self.threat_counter = meter.create_counter(
-            a.METRIC_THREAT_DETECTIONS, unit="{threat}", description="Threats found in LLM calls, one per threat, direction and call."
-        )
-        self.tokens = meter.create_histogram(a.METRIC_TOKEN_USAGE, unit="{token}", description="Tokens per LLM call.")
+        # Requests, blocks, threats and tokens are summed in process (record.metrics);
+        # only the scan duration is a synchronous instrument.
+        self.counts = call_counts(meter)
         self.scan_duration = meter.create_histogram(
             a.METRIC_SCAN_DURATION, unit="ms", description="Time spent in guardrail scanners per LLM call."
         )
         self.log = get_logger(SCOPE_NAME, __version__, logger_provider)
-        self._metric_sets: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = {}
+        self._metric_sets: dict[tuple[Any, ...], _MetricSets] = {}
 
     # --- span ---------------------------------------------------------------
 
@@ -385,42 +394,45 @@ class Recorder:
                 logger.exception("otel-llm-security: emitting the security log record failed")
         return summary
 
-    def _metric_attributes(self, data: CallData, summary: Summary) -> tuple[dict[str, Any], ...]:
-        """(base, requests, input tokens, output tokens) attribute sets, built once per
-        distinct combination (operation, system, model, mode, action, estimated) and
-        reused: the SDK copies what it keeps, and nothing here mutates them."""
+    def _metric_attributes(self, data: CallData, summary: Summary) -> _MetricSets:
+        """The attribute sets of one call's metric points, built once per distinct
+        combination (operation, system, model, mode, action, estimated) and reused: the
+        SDK and CallCounts keep what they are given, and nothing here mutates them."""
         key = (data.operation, data.system, data.request_model, data.mode, summary.action, data.tokens_estimated)
         sets = self._metric_sets.get(key)
         if sets is None:
-            base = {
-                a.GEN_AI_OPERATION_NAME: data.operation,
-                a.GEN_AI_SYSTEM: data.system,
-                a.GEN_AI_REQUEST_MODEL: data.request_model or "unknown",
-            }
-            est = data.tokens_estimated
-            sets = (
-                base,
-                {**base, a.LLM_SECURITY_MODE: data.mode.value, a.LLM_SECURITY_ACTION: summary.action.value},
-                {**base, a.SIGNAL_TOKEN_TYPE: "input", a.LLM_SECURITY_TOKENS_ESTIMATED: est},
-                {**base, a.SIGNAL_TOKEN_TYPE: "output", a.LLM_SECURITY_TOKENS_ESTIMATED: est},
+            model = data.request_model or "unknown"
+            ids = (data.operation, data.system, model)
+            base = {a.GEN_AI_OPERATION_NAME: data.operation, a.GEN_AI_SYSTEM: data.system, a.GEN_AI_REQUEST_MODEL: model}
+            mode, action, est = data.mode.value, summary.action.value, data.tokens_estimated
+            sets = _MetricSets(
+                ids=ids,
+                base=base,
+                requests=((*ids, mode, action), {**base, a.LLM_SECURITY_MODE: mode, a.LLM_SECURITY_ACTION: action}),
+                tokens_in=((*ids, "input", est), {**base, a.SIGNAL_TOKEN_TYPE: "input", a.LLM_SECURITY_TOKENS_ESTIMATED: est}),
+                tokens_out=((*ids, "output", est),
+                            {**base, a.SIGNAL_TOKEN_TYPE: "output", a.LLM_SECURITY_TOKENS_ESTIMATED: est}),
             )
             if len(self._metric_sets) < _METRIC_SETS_MAX:
                 self._metric_sets[key] = sets
         return sets
 
     def _metrics(self, data: CallData, summary: Summary) -> None:
-        base, requests, tokens_in, tokens_out = self._metric_attributes(data, summary)
-        self.requests.add(1, requests)
+        sets = self._metric_attributes(data, summary)
+        add = self.counts.add
+        add(a.METRIC_REQUESTS, *sets.requests, 1)
         if summary.blocked:
-            self.blocks.add(1, {**base, a.SIGNAL_BLOCK_SOURCE: summary.block_source or "guard"})
+            source = summary.block_source or "guard"
+            add(a.METRIC_BLOCKS, (*sets.ids, source), {**sets.base, a.SIGNAL_BLOCK_SOURCE: source}, 1)
         for threat, direction in summary.found:
-            self.threat_counter.add(1, {**base, a.SIGNAL_THREAT: threat, a.SIGNAL_DIRECTION: direction})
+            add(a.METRIC_THREAT_DETECTIONS, (*sets.ids, threat, direction),
+                {**sets.base, a.SIGNAL_THREAT: threat, a.SIGNAL_DIRECTION: direction}, 1)
         if data.input_tokens is not None:
-            self.tokens.record(data.input_tokens, tokens_in)
+            add(a.METRIC_TOKEN_USAGE, *sets.tokens_in, data.input_tokens)
         if data.output_tokens is not None:
-            self.tokens.record(data.output_tokens, tokens_out)
+            add(a.METRIC_TOKEN_USAGE, *sets.tokens_out, data.output_tokens)
         if data.input_verdict is not None or data.output_verdict is not None:
-            self.scan_duration.record(summary.scan_ms, base)
+            self.scan_duration.record(summary.scan_ms, sets.base)
 
     def _log_is_noop(self) -> bool:
         """True while no LoggerProvider is configured: the record would go nowhere, so it
