@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from otel_llm_security.attributes import ACTION_SEVERITY, Action, Direction, Mode, Threat
 from otel_llm_security.guard.scanner import ScanResult
@@ -29,25 +30,43 @@ class Verdict:
     duration_ms: float = 0.0
     direction: Direction | None = None
 
+    # Derived once per verdict (the recorder reads each of them for the span, the
+    # metrics and the log record): one pass over the results, cached in the instance
+    # dict, which cached_property writes directly (the dataclass is frozen, not slotted).
+    @cached_property
+    def _derived(self) -> tuple[tuple[str, ...], float, tuple[str, ...], tuple[ScanResult, ...]]:
+        found: set[str] = set()
+        errors: set[str] = set()
+        triggered: list[ScanResult] = []
+        risk = 0.0
+        for r in self.results:
+            if r.score > risk:
+                risk = r.score
+            if not r.passed:
+                triggered.append(r)
+                found.update(r.threats)
+            if r.error:
+                errors.add(r.scanner)
+        if errors:
+            found.add(Threat.SCANNER_ERROR.value)
+        return tuple(sorted(found)), risk, tuple(sorted(errors)), tuple(triggered)
+
     @property
     def threats(self) -> tuple[str, ...]:
         """Threats of failed scanners, plus ``scanner_error`` when any scanner errored."""
-        found = {t for r in self.results if not r.passed for t in r.threats}
-        if any(r.error for r in self.results):
-            found.add(Threat.SCANNER_ERROR.value)
-        return tuple(sorted(found))
+        return self._derived[0]
 
     @property
     def risk_score(self) -> float:
-        return max((r.score for r in self.results), default=0.0)
+        return self._derived[1]
 
     @property
     def scanner_errors(self) -> tuple[str, ...]:
-        return tuple(sorted({r.scanner for r in self.results if r.error}))
+        return self._derived[2]
 
     @property
     def triggered(self) -> tuple[ScanResult, ...]:
-        return tuple(r for r in self.results if not r.passed)
+        return self._derived[3]
 
     @classmethod
     def empty(cls, mode: Mode) -> Verdict:
