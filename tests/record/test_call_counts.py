@@ -25,7 +25,8 @@ def collect(reader: InMemoryMetricReader) -> dict[str, dict[tuple[Any, ...], Any
 
 def test_sums_are_cumulative_per_attribute_set() -> None:
     reader = InMemoryMetricReader()
-    counts = call_counts(MeterProvider(metric_readers=[reader]).get_meter("t"))
+    provider = MeterProvider(metric_readers=[reader])
+    counts = call_counts(provider, provider.get_meter("t"))
     x, y = {"k": "x"}, {"k": "y"}
     counts.add(a.METRIC_TOKEN_USAGE, ("x",), x, 10)
     counts.add(a.METRIC_TOKEN_USAGE, ("y",), y, 1)
@@ -39,21 +40,45 @@ def test_sums_are_cumulative_per_attribute_set() -> None:
 
 def test_one_set_of_counts_per_meter_survives_reinstrumentation() -> None:
     """The SDK keeps the first callback of an observable instrument name: a second
-    recorder on the same meter must feed the same sums."""
+    recorder on the same provider must feed the same sums."""
     reader = InMemoryMetricReader()
-    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
-    first, second = call_counts(meter), call_counts(meter)
+    provider = MeterProvider(metric_readers=[reader])
+    first, second = call_counts(provider, provider.get_meter("t")), call_counts(provider, provider.get_meter("t"))
     assert first is second
     first.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 1)
     second.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 1)
     assert collect(reader)[a.METRIC_REQUESTS][(("k", "r"),)] == 2
-    other = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("t")
-    assert call_counts(other) is not first
+    other = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    assert call_counts(other, other.get_meter("t")) is not first
+
+
+def test_recorders_made_before_the_provider_is_set_count_into_it(monkeypatch) -> None:
+    """Two instrumentations before the app sets its MeterProvider (each gets a proxy
+    meter): both count, and the counts reach the provider set later."""
+    from opentelemetry import metrics
+    from opentelemetry.metrics import _internal as metrics_internal
+
+    from otel_llm_security.record.recorder import Recorder
+    from otel_llm_security.record.settings import RecordSettings
+
+    monkeypatch.setattr(metrics_internal, "_METER_PROVIDER", None)
+    monkeypatch.setattr(metrics_internal, "_METER_PROVIDER_SET_ONCE", metrics_internal.Once())
+    monkeypatch.setattr(metrics_internal, "_PROXY_METER_PROVIDER", metrics_internal._ProxyMeterProvider())
+    monkeypatch.delenv("OTEL_PYTHON_METER_PROVIDER", raising=False)
+    settings = RecordSettings(hash_key=b"k", hash_key_configured=True)
+    first, second = Recorder(settings), Recorder(settings)
+    assert first.counts is second.counts
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    first.counts.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 1)
+    second.counts.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 2)
+    assert collect(reader)[a.METRIC_REQUESTS][(("k", "r"),)] == 3
 
 
 def test_concurrent_adds_are_not_lost() -> None:
     reader = InMemoryMetricReader()
-    counts = call_counts(MeterProvider(metric_readers=[reader]).get_meter("t"))
+    provider = MeterProvider(metric_readers=[reader])
+    counts = call_counts(provider, provider.get_meter("t"))
     attrs = {"k": "v"}
 
     def work() -> None:

@@ -7,10 +7,12 @@ summed in process instead (a dict update under a lock, well under a microsecond)
 handed to the SDK as cumulative values when a reader collects. Exporters see the same
 monotonic cumulative sums a synchronous counter would produce.
 
-The counts live in one :class:`CallCounts` per meter: the SDK returns an already
-registered observable instrument without adding a second callback, so a second
-instrumentation on the same meter (uninstrument, instrument again) must feed the same
-counts, and they keep growing instead of starting again from zero.
+The counts live in one :class:`CallCounts` per meter provider: the SDK returns an
+already registered observable instrument without adding a second callback, so a second
+instrumentation on the same provider (uninstrument, instrument again) must feed the
+same counts, and they keep growing instead of starting again from zero. Keyed by the
+provider, not the meter: before a MeterProvider is set, each ``get_meter`` returns a
+new proxy meter, whose instruments all land on the one real meter later.
 """
 
 from __future__ import annotations
@@ -81,17 +83,18 @@ class CallCounts:
         return callback
 
 
-_by_meter: weakref.WeakKeyDictionary[Any, CallCounts] = weakref.WeakKeyDictionary()
-_by_meter_lock = threading.Lock()
+_by_provider: weakref.WeakKeyDictionary[Any, CallCounts] = weakref.WeakKeyDictionary()
+_by_provider_lock = threading.Lock()
 
 
-def call_counts(meter: Meter) -> CallCounts:
-    """The one :class:`CallCounts` of ``meter`` (created with its instruments on first use)."""
-    with _by_meter_lock:
+def call_counts(provider: Any, meter: Meter) -> CallCounts:
+    """The one :class:`CallCounts` of ``provider`` (created on first use, with its
+    instruments on ``meter``, the provider's meter of this library's scope)."""
+    with _by_provider_lock:
         try:
-            counts = _by_meter.get(meter)
-        except TypeError:  # a meter that cannot be weakly referenced: counts of its own
+            counts = _by_provider.get(provider)
+        except TypeError:  # a provider that cannot be weakly referenced: counts of its own
             return CallCounts(meter)
         if counts is None:
-            counts = _by_meter[meter] = CallCounts(meter)
+            counts = _by_provider[provider] = CallCounts(meter)
         return counts
