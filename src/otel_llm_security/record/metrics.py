@@ -28,31 +28,24 @@ from otel_llm_security import attributes as a
 
 Attributes = dict[str, Any]
 
+# (name, unit, description) of the counters summed in process.
+COUNTERS: tuple[tuple[str, str, str], ...] = (
+    (a.METRIC_REQUESTS, "{request}", "Instrumented LLM calls."),
+    (a.METRIC_BLOCKS, "{request}", "Blocked LLM calls."),
+    (a.METRIC_THREAT_DETECTIONS, "{threat}", "Threats found in LLM calls, one per threat, direction and call."),
+    (a.METRIC_TOKEN_USAGE, "{token}", "Tokens of LLM calls (sum), by token type."),
+)
+
 
 class CallCounts:
     """Cumulative sums per attribute set for the observable counters of one meter."""
 
     def __init__(self, meter: Meter) -> None:
         self._lock = threading.Lock()
-        # instrument name -> {attribute-set key: (attributes, running sum)}
-        self._sums: dict[str, dict[tuple[Any, ...], list[Any]]] = {
-            a.METRIC_REQUESTS: {},
-            a.METRIC_BLOCKS: {},
-            a.METRIC_THREAT_DETECTIONS: {},
-            a.METRIC_TOKEN_USAGE: {},
-        }
-        meter.create_observable_counter(
-            a.METRIC_REQUESTS, callbacks=[self._observer(a.METRIC_REQUESTS)], unit="{request}",
-            description="Instrumented LLM calls.")
-        meter.create_observable_counter(
-            a.METRIC_BLOCKS, callbacks=[self._observer(a.METRIC_BLOCKS)], unit="{request}",
-            description="Blocked LLM calls.")
-        meter.create_observable_counter(
-            a.METRIC_THREAT_DETECTIONS, callbacks=[self._observer(a.METRIC_THREAT_DETECTIONS)], unit="{threat}",
-            description="Threats found in LLM calls, one per threat, direction and call.")
-        meter.create_observable_counter(
-            a.METRIC_TOKEN_USAGE, callbacks=[self._observer(a.METRIC_TOKEN_USAGE)], unit="{token}",
-            description="Tokens of LLM calls (sum), by token type.")
+        # instrument name -> {attribute-set key: [attributes, running sum]}
+        self._sums: dict[str, dict[tuple[Any, ...], list[Any]]] = {name: {} for name, _, _ in COUNTERS}
+        for name, unit, description in COUNTERS:
+            meter.create_observable_counter(name, callbacks=[self._observer(name)], unit=unit, description=description)
 
     def add(self, instrument: str, key: tuple[Any, ...], attributes: Attributes, amount: int | float) -> None:
         """Add ``amount`` to the sum of ``attributes`` (identified by the hashable ``key``,
