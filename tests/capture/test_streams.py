@@ -518,3 +518,30 @@ def test_enforce_and_non_stream_calls_read_the_prompt_at_once(instrument, replay
     call = callmod.start_call(patch.runtime, replay.client(), "chat", "chat", {"body": body})
     assert call is not None and not call.prompt_pending and call.data.input_text == "hi"
     call.finish_error(RuntimeError("x"))
+
+
+@pytest.mark.parametrize("mode", [Mode.MONITOR, Mode.ENFORCE])
+@pytest.mark.parametrize("endpoint", ["chat", "embeddings"])
+def test_when_the_prompt_is_scanned(instrument, telemetry, replay, monkeypatch, mode, endpoint) -> None:
+    """Monitor mode (no verdict can change the call) scans the prompt when the call
+    finishes, after the request went out; enforce mode before it is sent."""
+    from otel_llm_security.guard.engine import Guard
+    from otel_llm_security.testing import Reply, embeddings_response
+
+    guard = Guard.from_policy({"version": 1, "mode": mode.value, "scanners": [
+        {"type": "prompt_injection", "direction": "input", "action": "warn"}]})
+    sent_before_scan: list[int] = []  # requests the replay had received when the prompt was scanned
+    scan_input = guard.scan_input
+    monkeypatch.setattr(guard, "scan_input", lambda text: sent_before_scan.append(len(replay.requests)) or scan_input(text))
+    instrument(guard=guard)
+    client = replay.client()
+    if endpoint == "chat":
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": INJECTION}])
+    else:
+        replay.enqueue(Reply.of(embeddings_response(1)))
+        client.embeddings.create(model="text-embedding-3-small", input=INJECTION)
+    assert len(replay.requests) == 1
+    assert sent_before_scan == ([1] if mode is Mode.MONITOR else [0])
+    attrs = one_span(telemetry).attributes
+    assert "prompt_injection" in attrs[a.LLM_SECURITY_THREATS]
+    assert attrs[a.LLM_SECURITY_INPUT_HASH] == hm(INJECTION)
