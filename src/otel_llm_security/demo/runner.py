@@ -174,6 +174,24 @@ def play(
     return outcomes
 
 
+def prepare_scanners() -> tuple[int, float]:
+    """Loads or compiles the policy's pattern databases before any traffic, as
+    ``otel-llm-security prepare`` does at deploy time: on a new machine they would
+    otherwise compile in the background during the first seconds of traffic, while the
+    scans take the slower pure-Python path (the flood's 100 K-character prompts then
+    overrun their time budget and are recorded as scanner errors). Returns how many
+    databases had to be compiled (0: all came from the cache) and the seconds spent."""
+    from otel_llm_security.guard.engine import Guard
+    from otel_llm_security.guard.scanners import hyperscan_prefilter as hs
+
+    started = time.monotonic()
+    Guard.from_environment()  # builds the scanners, which register their databases
+    if not hs.ENABLED:
+        return 0, 0.0
+    compiled = sum(1 for g in hs.build_all(timeout=300) if g.source == "compiled")
+    return compiled, time.monotonic() - started
+
+
 def run_demo(
     store_path: Path | None = None,
     *,
@@ -204,6 +222,10 @@ def run_demo(
     try:
         with FakeOpenAIServer(responder_for(items)) as api, OtlpReceiver(store, port=0) as receiver:
             display.header(console, api.base_url, receiver.http_endpoint, store_path, otlp_endpoints)
+            compiled, seconds = prepare_scanners()
+            if compiled:
+                console.print(f"  compiled the scanners' pattern databases in {seconds:.1f} s (first run on this "
+                              "machine; cached for the next runs, as `otel-llm-security prepare` does at deploy time)")
             with display.traffic_progress(console, items, "monitor") as advance:
                 result.outcomes += play(
                     receiver.http_endpoint,
