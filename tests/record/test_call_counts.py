@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -52,27 +53,38 @@ def test_one_set_of_counts_per_meter_survives_reinstrumentation() -> None:
     assert call_counts(other, other.get_meter("t")) is not first
 
 
-def test_recorders_made_before_the_provider_is_set_count_into_it(monkeypatch) -> None:
-    """Two instrumentations before the app sets its MeterProvider (each gets a proxy
-    meter): both count, and the counts reach the provider set later."""
+@pytest.mark.parametrize("second_after_set", [False, True])
+def test_recorders_on_the_global_provider_share_their_counts(monkeypatch, second_after_set) -> None:
+    """Two instrumentations on the global provider, the first made before the app sets
+    its MeterProvider (it gets a proxy meter), the second before or after: both count,
+    and the counts reach the provider."""
     from opentelemetry import metrics
     from opentelemetry.metrics import _internal as metrics_internal
 
+    from otel_llm_security.record import metrics as record_metrics
     from otel_llm_security.record.recorder import Recorder
     from otel_llm_security.record.settings import RecordSettings
 
     monkeypatch.setattr(metrics_internal, "_METER_PROVIDER", None)
     monkeypatch.setattr(metrics_internal, "_METER_PROVIDER_SET_ONCE", metrics_internal.Once())
     monkeypatch.setattr(metrics_internal, "_PROXY_METER_PROVIDER", metrics_internal._ProxyMeterProvider())
+    monkeypatch.setattr(record_metrics, "_global_counts", None)
     monkeypatch.delenv("OTEL_PYTHON_METER_PROVIDER", raising=False)
     settings = RecordSettings(hash_key=b"k", hash_key_configured=True)
-    first, second = Recorder(settings), Recorder(settings)
-    assert first.counts is second.counts
     reader = InMemoryMetricReader()
-    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    provider = MeterProvider(metric_readers=[reader])
+    first = Recorder(settings)
+    if second_after_set:
+        metrics.set_meter_provider(provider)
+    second = Recorder(settings)
+    if not second_after_set:
+        metrics.set_meter_provider(provider)
+    third = Recorder(settings, meter_provider=provider)  # the global provider, passed explicitly
+    assert first.counts is second.counts is third.counts
     first.counts.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 1)
     second.counts.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 2)
-    assert collect(reader)[a.METRIC_REQUESTS][(("k", "r"),)] == 3
+    third.counts.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 4)
+    assert collect(reader)[a.METRIC_REQUESTS][(("k", "r"),)] == 7
 
 
 def test_concurrent_adds_are_not_lost() -> None:

@@ -10,9 +10,10 @@ monotonic cumulative sums a synchronous counter would produce.
 The counts live in one :class:`CallCounts` per meter provider: the SDK returns an
 already registered observable instrument without adding a second callback, so a second
 instrumentation on the same provider (uninstrument, instrument again) must feed the
-same counts, and they keep growing instead of starting again from zero. Keyed by the
-provider, not the meter: before a MeterProvider is set, each ``get_meter`` returns a
-new proxy meter, whose instruments all land on the one real meter later.
+same counts, and they keep growing instead of starting again from zero. The global
+provider (no ``meter_provider`` given, or the one set globally) is one key whether or
+not the app has set it yet: before it does, each ``get_meter`` returns a new proxy
+meter, and the proxies' instruments all land on the one real meter once it is set.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.metrics import CallbackOptions, Meter, Observation, get_meter_provider
 
 from otel_llm_security import attributes as a
 
@@ -77,13 +78,19 @@ class CallCounts:
 
 
 _by_provider: weakref.WeakKeyDictionary[Any, CallCounts] = weakref.WeakKeyDictionary()
+_global_counts: CallCounts | None = None
 _by_provider_lock = threading.Lock()
 
 
 def call_counts(provider: Any, meter: Meter) -> CallCounts:
-    """The one :class:`CallCounts` of ``provider`` (created on first use, with its
-    instruments on ``meter``, the provider's meter of this library's scope)."""
+    """The one :class:`CallCounts` of ``provider`` (None: the global one), created on
+    first use with its instruments on ``meter``, the provider's meter of this scope."""
+    global _global_counts
     with _by_provider_lock:
+        if provider is None or provider is get_meter_provider():
+            if _global_counts is None:
+                _global_counts = CallCounts(meter)
+            return _global_counts
         try:
             counts = _by_provider.get(provider)
         except TypeError:  # a provider that cannot be weakly referenced: counts of its own

@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry._logs import LogRecord, NoOpLogger, SeverityNumber, get_logger
-from opentelemetry.metrics import get_meter, get_meter_provider
+from opentelemetry.metrics import get_meter
 from opentelemetry.trace import Span
 
 from otel_llm_security import __version__
@@ -230,11 +230,10 @@ class Recorder:
         self.settings = settings
         self.hasher = Hasher(settings.hash_key)
         self.tracer = trace.get_tracer(SCOPE_NAME, __version__, tracer_provider)
-        provider = meter_provider if meter_provider is not None else get_meter_provider()
-        meter = get_meter(SCOPE_NAME, __version__, provider)
+        meter = get_meter(SCOPE_NAME, __version__, meter_provider)
         # Requests, blocks, threats and tokens are summed in process (record.metrics);
         # only the scan duration is a synchronous instrument.
-        self.counts = call_counts(provider, meter)
+        self.counts = call_counts(meter_provider, meter)
         self.scan_duration = meter.create_histogram(
             a.METRIC_SCAN_DURATION, unit="ms", description="Time spent in guardrail scanners per LLM call."
         )
