@@ -32,6 +32,7 @@ def test_sums_are_cumulative_per_attribute_set() -> None:
     counts.add(a.METRIC_TOKEN_USAGE, ("x",), x, 10)
     counts.add(a.METRIC_TOKEN_USAGE, ("y",), y, 1)
     counts.add(a.METRIC_TOKEN_USAGE, ("x",), x, 5)
+    counts.add(a.METRIC_TOKEN_USAGE, ("x",), x, -3)  # dropped: the sums are monotonic
     first = collect(reader)[a.METRIC_TOKEN_USAGE]
     assert first == {(("k", "x"),): 15, (("k", "y"),): 1, "_monotonic": True}
     counts.add(a.METRIC_TOKEN_USAGE, ("x",), x, 1)

@@ -51,7 +51,10 @@ class CallCounts:
     def add(self, instrument: str, key: tuple[Any, ...], attributes: Attributes, amount: int | float) -> None:
         """Add ``amount`` to the sum of ``attributes`` (identified by the hashable ``key``,
         which the caller derives from the same values). The attributes are kept as given:
-        callers pass a dict they never mutate."""
+        callers pass a dict they never mutate. A negative amount is dropped, as the SDK's
+        synchronous counter drops it: the sums are monotonic."""
+        if amount < 0:
+            return
         sums = self._sums[instrument]
         with self._lock:
             entry = sums.get(key)
