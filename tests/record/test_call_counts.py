@@ -104,3 +104,18 @@ def test_concurrent_adds_are_not_lost() -> None:
     for t in threads:
         t.join()
     assert collect(reader)[a.METRIC_REQUESTS][(("k", "v"),)] == 80_000
+
+
+def test_attribute_sets_past_the_limit_go_to_one_overflow_set(monkeypatch) -> None:
+    from otel_llm_security.record import metrics as record_metrics
+
+    monkeypatch.setattr(record_metrics, "MAX_ATTRIBUTE_SETS", 3)
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    counts = call_counts(provider, provider.get_meter("t"))
+    for i in range(6):
+        counts.add(a.METRIC_REQUESTS, (f"m{i}",), {"model": f"m{i}"}, 1)
+    counts.add(a.METRIC_REQUESTS, ("m0",), {"model": "m0"}, 1)  # a kept set still counts
+    points = collect(reader)[a.METRIC_REQUESTS]
+    assert points == {(("model", "m0"),): 2, (("model", "m1"),): 1, (("model", "m2"),): 1,
+                      (("otel.metric.overflow", True),): 3, "_monotonic": True}

@@ -38,6 +38,14 @@ COUNTERS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# Distinct attribute sets kept per counter (the model name comes from the app's
+# requests); past it, further sets are summed into one overflow set, as the SDK does
+# with its default cardinality limit (2,000 per metric) and the spec's overflow attribute.
+MAX_ATTRIBUTE_SETS = 2000
+_OVERFLOW_KEY = ("otel.metric.overflow",)
+_OVERFLOW_ATTRIBUTES: Attributes = {"otel.metric.overflow": True}
+
+
 class CallCounts:
     """Cumulative sums per attribute set for the observable counters of one meter."""
 
@@ -59,9 +67,13 @@ class CallCounts:
         with self._lock:
             entry = sums.get(key)
             if entry is None:
-                sums[key] = [attributes, amount]
-            else:
-                entry[1] += amount
+                if len(sums) >= MAX_ATTRIBUTE_SETS:  # as the SDK's cardinality limit does
+                    key, attributes = _OVERFLOW_KEY, _OVERFLOW_ATTRIBUTES
+                    entry = sums.get(key)
+                if entry is None:
+                    sums[key] = [attributes, amount]
+                    return
+            entry[1] += amount
 
     def observe(self, instrument: str) -> list[Observation]:
         with self._lock:
