@@ -54,11 +54,12 @@ def test_one_set_of_counts_per_meter_survives_reinstrumentation() -> None:
     assert call_counts(other, other.get_meter("t")) is not first
 
 
-@pytest.mark.parametrize("second_after_set", [False, True])
-def test_recorders_on_the_global_provider_share_their_counts(monkeypatch, second_after_set) -> None:
-    """Two instrumentations on the global provider, the first made before the app sets
-    its MeterProvider (it gets a proxy meter), the second before or after: both count,
-    and the counts reach the provider."""
+@pytest.mark.parametrize("order", ["both-before-set", "one-before-one-after", "explicit-then-global"])
+def test_recorders_on_the_global_provider_share_their_counts(monkeypatch, order) -> None:
+    """Instrumentations on the global provider made before the app sets its
+    MeterProvider (they get proxy meters), after it, or with the provider passed
+    explicitly before it is set globally: all count, into the provider's one set of
+    sums."""
     from opentelemetry import metrics
     from opentelemetry.metrics import _internal as metrics_internal
 
@@ -74,12 +75,17 @@ def test_recorders_on_the_global_provider_share_their_counts(monkeypatch, second
     settings = RecordSettings(hash_key=b"k", hash_key_configured=True)
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
-    first = Recorder(settings)
-    if second_after_set:
+    if order == "explicit-then-global":
+        first = Recorder(settings, meter_provider=provider)
         metrics.set_meter_provider(provider)
-    second = Recorder(settings)
-    if not second_after_set:
-        metrics.set_meter_provider(provider)
+        second = Recorder(settings)
+    else:
+        first = Recorder(settings)
+        if order == "one-before-one-after":
+            metrics.set_meter_provider(provider)
+        second = Recorder(settings)
+        if order == "both-before-set":
+            metrics.set_meter_provider(provider)
     third = Recorder(settings, meter_provider=provider)  # the global provider, passed explicitly
     assert first.counts is second.counts is third.counts
     first.counts.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 1)

@@ -102,14 +102,20 @@ def call_counts(provider: Any, meter: Meter) -> CallCounts:
     first use with its instruments on ``meter``, the provider's meter of this scope."""
     global _global_counts
     with _by_provider_lock:
-        if provider is None or provider is get_meter_provider():
-            if _global_counts is None:
-                _global_counts = CallCounts(meter)
-            return _global_counts
+        global_provider = get_meter_provider()
+        target = provider if provider is not None else global_provider
+        is_global = target is global_provider
         try:
-            counts = _by_provider.get(provider)
+            counts = _by_provider.get(target)
         except TypeError:  # a provider that cannot be weakly referenced: counts of its own
             return CallCounts(meter)
+        if counts is None and is_global:
+            # made while the app had not set its provider yet (on the API's proxy), or
+            # for the provider given explicitly and set globally since
+            counts = _global_counts
         if counts is None:
-            counts = _by_provider[provider] = CallCounts(meter)
+            counts = CallCounts(meter)
+        if is_global and _global_counts is None:
+            _global_counts = counts
+        _by_provider[target] = counts
         return counts
