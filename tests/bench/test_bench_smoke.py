@@ -1,4 +1,4 @@
-"""The performance scripts of bench/ owned here (overhead.py, startup.py, scaling.py) run in their tiny mode and print their tables.
+"""The performance scripts of bench/ owned here (overhead.py, startup.py, scaling.py, phases.py) run in their tiny mode and print their tables.
 
 No timing is asserted (the machines are shared and noisy): only that each script
 finishes, prints its machine line and the header of each table, and (for startup.py)
@@ -49,3 +49,14 @@ def test_startup_quick_prints_the_table_and_no_heavy_imports() -> None:
     assert "### import otel_llm_security + instrument()" in out
     warm = next(line for line in out.splitlines() if line.startswith("| warm app"))
     assert warm.split("|")[-2].strip() == "none", warm
+
+
+@pytest.mark.slow
+def test_phases_quick_prints_every_step_and_scanner() -> None:
+    out = run("phases.py", "--quick")
+    assert "### One sync call of bench/overhead.py's workload, step by step" in out
+    for step in ("call start (Call.__init__)", "guard: scan_input", "guard: scan_output", "record (Recorder.record)",
+                 "the SDK's set_attributes", "metrics"):
+        row = next((line for line in out.splitlines() if line.startswith("|") and line.split("|")[1].strip() == step), None)
+        assert row is not None and not row.endswith("| - |"), (step, out)  # each step was timed
+    assert "| input:prompt_injection |" in out and "| output:insecure_output |" in out
