@@ -29,13 +29,13 @@ def test_sums_are_cumulative_per_attribute_set() -> None:
     provider = MeterProvider(metric_readers=[reader])
     counts = call_counts(provider, provider.get_meter("t"))
     x, y = {"k": "x"}, {"k": "y"}
-    counts.add(a.METRIC_TOKEN_USAGE, ("x",), x, 10)
-    counts.add(a.METRIC_TOKEN_USAGE, ("y",), y, 1)
-    counts.add(a.METRIC_TOKEN_USAGE, ("x",), x, 5)
-    counts.add(a.METRIC_TOKEN_USAGE, ("x",), x, -3)  # dropped: the sums are monotonic
+    counts.add(a.METRIC_TOKEN_USAGE, x, 10)
+    counts.add(a.METRIC_TOKEN_USAGE, y, 1)
+    counts.add(a.METRIC_TOKEN_USAGE, x, 5)
+    counts.add(a.METRIC_TOKEN_USAGE, x, -3)  # dropped: the sums are monotonic
     first = collect(reader)[a.METRIC_TOKEN_USAGE]
     assert first == {(("k", "x"),): 15, (("k", "y"),): 1, "_monotonic": True}
-    counts.add(a.METRIC_TOKEN_USAGE, ("x",), x, 1)
+    counts.add(a.METRIC_TOKEN_USAGE, x, 1)
     assert collect(reader)[a.METRIC_TOKEN_USAGE][(("k", "x"),)] == 16  # cumulative, not reset by a collection
     assert a.METRIC_REQUESTS not in collect(reader)  # nothing counted: no point
 
@@ -47,8 +47,8 @@ def test_one_set_of_counts_per_meter_survives_reinstrumentation() -> None:
     provider = MeterProvider(metric_readers=[reader])
     first, second = call_counts(provider, provider.get_meter("t")), call_counts(provider, provider.get_meter("t"))
     assert first is second
-    first.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 1)
-    second.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 1)
+    first.add(a.METRIC_REQUESTS, {"k": "r"}, 1)
+    second.add(a.METRIC_REQUESTS, {"k": "r"}, 1)
     assert collect(reader)[a.METRIC_REQUESTS][(("k", "r"),)] == 2
     other = MeterProvider(metric_readers=[InMemoryMetricReader()])
     assert call_counts(other, other.get_meter("t")) is not first
@@ -88,9 +88,9 @@ def test_recorders_on_the_global_provider_share_their_counts(monkeypatch, order)
             metrics.set_meter_provider(provider)
     third = Recorder(settings, meter_provider=provider)  # the global provider, passed explicitly
     assert first.counts is second.counts is third.counts
-    first.counts.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 1)
-    second.counts.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 2)
-    third.counts.add(a.METRIC_REQUESTS, ("r",), {"k": "r"}, 4)
+    first.counts.add(a.METRIC_REQUESTS, {"k": "r"}, 1)
+    second.counts.add(a.METRIC_REQUESTS, {"k": "r"}, 2)
+    third.counts.add(a.METRIC_REQUESTS, {"k": "r"}, 4)
     assert collect(reader)[a.METRIC_REQUESTS][(("k", "r"),)] == 7
 
 
@@ -102,7 +102,7 @@ def test_concurrent_adds_are_not_lost() -> None:
 
     def work() -> None:
         for _ in range(20_000):
-            counts.add(a.METRIC_REQUESTS, ("v",), attrs, 1)
+            counts.add(a.METRIC_REQUESTS, attrs, 1)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -120,8 +120,8 @@ def test_attribute_sets_past_the_limit_go_to_one_overflow_set(monkeypatch) -> No
     provider = MeterProvider(metric_readers=[reader])
     counts = call_counts(provider, provider.get_meter("t"))
     for i in range(6):
-        counts.add(a.METRIC_REQUESTS, (f"m{i}",), {"model": f"m{i}"}, 1)
-    counts.add(a.METRIC_REQUESTS, ("m0",), {"model": "m0"}, 1)  # a kept set still counts
+        counts.add(a.METRIC_REQUESTS, {"model": f"m{i}"}, 1)
+    counts.add(a.METRIC_REQUESTS, {"model": "m0"}, 1)  # a kept set still counts
     points = collect(reader)[a.METRIC_REQUESTS]
     assert points == {(("model", "m0"),): 2, (("model", "m1"),): 1, (("model", "m2"),): 1,
                       (("otel.metric.overflow", True),): 3, "_monotonic": True}

@@ -42,8 +42,8 @@ COUNTERS: tuple[tuple[str, str, str], ...] = (
 # requests); past it, further sets are summed into one overflow set, as the SDK does
 # with its default cardinality limit (2,000 per metric) and the spec's overflow attribute.
 MAX_ATTRIBUTE_SETS = 2000
-_OVERFLOW_KEY = ("otel.metric.overflow",)
 _OVERFLOW_ATTRIBUTES: Attributes = {"otel.metric.overflow": True}
+_OVERFLOW_KEY = tuple(_OVERFLOW_ATTRIBUTES.items())
 
 
 class CallCounts:
@@ -56,14 +56,14 @@ class CallCounts:
         for name, unit, description in COUNTERS:
             meter.create_observable_counter(name, callbacks=[self._observer(name)], unit=unit, description=description)
 
-    def add(self, instrument: str, key: tuple[Any, ...], attributes: Attributes, amount: int | float) -> None:
-        """Add ``amount`` to the sum of ``attributes`` (identified by the hashable ``key``,
-        which the caller derives from the same values). The attributes are kept as given:
+    def add(self, instrument: str, attributes: Attributes, amount: int | float) -> None:
+        """Add ``amount`` to the sum of ``attributes``. The attributes are kept as given:
         callers pass a dict they never mutate. A negative amount is dropped, as the SDK's
         synchronous counter drops it: the sums are monotonic."""
         if amount < 0:
             return
         sums = self._sums[instrument]
+        key = tuple(attributes.items())
         with self._lock:
             entry = sums.get(key)
             if entry is None:

@@ -129,13 +129,12 @@ class CallData:
 
 @dataclass(frozen=True, slots=True)
 class _MetricSets:
-    """One combination's metric attribute sets; each counter's as (key, attributes)."""
+    """One combination's metric attribute sets."""
 
-    ids: tuple[str, str, str]  # operation, system, model
-    base: dict[str, Any]
-    requests: tuple[tuple[Any, ...], dict[str, Any]]
-    tokens_in: tuple[tuple[Any, ...], dict[str, Any]]
-    tokens_out: tuple[tuple[Any, ...], dict[str, Any]]
+    base: dict[str, Any]  # operation, system, model
+    requests: dict[str, Any]
+    tokens_in: dict[str, Any]
+    tokens_out: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -401,17 +400,17 @@ class Recorder:
         key = (data.operation, data.system, data.request_model, data.mode, summary.action, data.tokens_estimated)
         sets = self._metric_sets.get(key)
         if sets is None:
-            model = data.request_model or "unknown"
-            ids = (data.operation, data.system, model)
-            base = {a.GEN_AI_OPERATION_NAME: data.operation, a.GEN_AI_SYSTEM: data.system, a.GEN_AI_REQUEST_MODEL: model}
-            mode, action, est = data.mode.value, summary.action.value, data.tokens_estimated
+            base = {
+                a.GEN_AI_OPERATION_NAME: data.operation,
+                a.GEN_AI_SYSTEM: data.system,
+                a.GEN_AI_REQUEST_MODEL: data.request_model or "unknown",
+            }
+            est = data.tokens_estimated
             sets = _MetricSets(
-                ids=ids,
                 base=base,
-                requests=((*ids, mode, action), {**base, a.LLM_SECURITY_MODE: mode, a.LLM_SECURITY_ACTION: action}),
-                tokens_in=((*ids, "input", est), {**base, a.SIGNAL_TOKEN_TYPE: "input", a.LLM_SECURITY_TOKENS_ESTIMATED: est}),
-                tokens_out=((*ids, "output", est),
-                            {**base, a.SIGNAL_TOKEN_TYPE: "output", a.LLM_SECURITY_TOKENS_ESTIMATED: est}),
+                requests={**base, a.LLM_SECURITY_MODE: data.mode.value, a.LLM_SECURITY_ACTION: summary.action.value},
+                tokens_in={**base, a.SIGNAL_TOKEN_TYPE: "input", a.LLM_SECURITY_TOKENS_ESTIMATED: est},
+                tokens_out={**base, a.SIGNAL_TOKEN_TYPE: "output", a.LLM_SECURITY_TOKENS_ESTIMATED: est},
             )
             if len(self._metric_sets) < _METRIC_SETS_MAX:
                 self._metric_sets[key] = sets
@@ -420,17 +419,15 @@ class Recorder:
     def _metrics(self, data: CallData, summary: Summary) -> None:
         sets = self._metric_attributes(data, summary)
         add = self.counts.add
-        add(a.METRIC_REQUESTS, *sets.requests, 1)
+        add(a.METRIC_REQUESTS, sets.requests, 1)
         if summary.blocked:
-            source = summary.block_source or "guard"
-            add(a.METRIC_BLOCKS, (*sets.ids, source), {**sets.base, a.SIGNAL_BLOCK_SOURCE: source}, 1)
+            add(a.METRIC_BLOCKS, {**sets.base, a.SIGNAL_BLOCK_SOURCE: summary.block_source or "guard"}, 1)
         for threat, direction in summary.found:
-            add(a.METRIC_THREAT_DETECTIONS, (*sets.ids, threat, direction),
-                {**sets.base, a.SIGNAL_THREAT: threat, a.SIGNAL_DIRECTION: direction}, 1)
+            add(a.METRIC_THREAT_DETECTIONS, {**sets.base, a.SIGNAL_THREAT: threat, a.SIGNAL_DIRECTION: direction}, 1)
         if data.input_tokens is not None:
-            add(a.METRIC_TOKEN_USAGE, *sets.tokens_in, data.input_tokens)
+            add(a.METRIC_TOKEN_USAGE, sets.tokens_in, data.input_tokens)
         if data.output_tokens is not None:
-            add(a.METRIC_TOKEN_USAGE, *sets.tokens_out, data.output_tokens)
+            add(a.METRIC_TOKEN_USAGE, sets.tokens_out, data.output_tokens)
         if data.input_verdict is not None or data.output_verdict is not None:
             self.scan_duration.record(summary.scan_ms, sets.base)
 
