@@ -550,7 +550,7 @@ class Call:
         self.data.redacted = True
 
     def _record_and_end(self, exc: BaseException | None) -> None:
-        if self.input_pending:  # a monitor-mode stream: its prompt is scanned now
+        if self.input_pending:  # monitor mode: the prompt is scanned now, next to the output
             self.input_pending = False
             try:
                 self.scan_input({})
