@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"hyperscan: not used ({why}); the scanners need nothing prepared")
         return 0
     failed = 0
-    for group in hs.build_all(timeout=args.timeout):
+    for group in guard.prepare(timeout=args.timeout):
         if group.error is not None or not group.source:
             failed += 1
             print(f"  {group.name}: FAILED ({group.error or 'timed out'})")

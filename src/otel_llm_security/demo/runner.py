@@ -182,14 +182,10 @@ def prepare_scanners() -> tuple[int, float]:
     overrun their time budget and are recorded as scanner errors). Returns how many
     databases had to be compiled (0: all came from the cache) and the seconds spent."""
     from otel_llm_security.guard.engine import Guard
-    from otel_llm_security.guard.scanners import hyperscan_prefilter as hs
 
     started = time.monotonic()
-    Guard.from_environment()  # builds the scanners, which register their databases
-    if not hs.ENABLED:
-        return 0, 0.0
-    compiled = sum(1 for g in hs.build_all(timeout=300) if g.source == "compiled")
-    return compiled, time.monotonic() - started
+    groups = Guard.from_environment().prepare()
+    return sum(1 for g in groups if g.source == "compiled"), time.monotonic() - started
 
 
 def run_demo(

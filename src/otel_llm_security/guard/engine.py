@@ -134,6 +134,19 @@ class Guard:
         OTEL_LLM_SECURITY_MODE, OTEL_LLM_SECURITY_FAIL_CLOSED and per-scanner overrides."""
         return cls.from_policy(policy_from_environment(env))
 
+    def prepare(self, timeout: float | None = 300.0) -> list[Any]:
+        """Loads or compiles the pattern databases of the scanners now, in the calling
+        thread, instead of in the background during the first seconds of traffic (when
+        scans take the slower pure-Python path). ``otel-llm-security prepare`` and the
+        demo call it. Returns the Hyperscan prefilter groups, each with ``source``
+        ("cache" or "compiled"), ``build_ms`` and ``error``; [] when Hyperscan is not
+        used here."""
+        from otel_llm_security.guard.scanners import hyperscan_prefilter
+
+        if not hyperscan_prefilter.ENABLED:
+            return []
+        return hyperscan_prefilter.build_all(timeout=timeout)
+
     # --- scanning -------------------------------------------------------------------
     def scan_input(self, text: str) -> Verdict:
         """Scan a prompt (all its text parts joined). Never raises for scanner failures."""
