@@ -52,3 +52,27 @@ def test_prepare_without_hyperscan_says_nothing_is_needed(tmp_path: Path) -> Non
     assert run.returncode == 0, run.stderr
     assert "hyperscan: not used" in run.stdout
     assert not (tmp_path / "hyperscan").exists()
+
+
+@pytest.mark.skipif(not hs.installed(), reason="the hyperscan wheel does not exist for this platform")
+def test_guard_prepare_returns_every_database_ready() -> None:
+    from otel_llm_security.guard.engine import Guard
+
+    previous = hs.set_enabled(True)
+    try:
+        groups = Guard.from_policy(None).prepare()
+    finally:
+        hs.set_enabled(previous)
+    names = {g.name for g in groups}
+    assert {"insecure_output", "prompt_injection", "refusal", "secrets"} <= names
+    assert all(g.source in ("cache", "compiled") and g.error is None for g in groups)
+
+
+def test_guard_prepare_with_hyperscan_off_has_nothing_to_build() -> None:
+    from otel_llm_security.guard.engine import Guard
+
+    previous = hs.set_enabled(False)
+    try:
+        assert Guard.from_policy(None).prepare() == []
+    finally:
+        hs.set_enabled(previous)
