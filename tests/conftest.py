@@ -37,6 +37,18 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 TEST_HASH_KEY = b"test-hash-key"
 
+try:  # property-based tests (tests/*/test_fuzz.py): the same draws on every run unless
+    # HYPOTHESIS_PROFILE=explore asks for new ones (then failures are kept in .hypothesis/).
+    import os as _os
+
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", max_examples=60, derandomize=True, database=None, print_blob=True)
+    _hypothesis_settings.register_profile("explore", max_examples=1000)
+    _hypothesis_settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:
+    pass
+
 
 @dataclass
 class Telemetry:

@@ -43,6 +43,12 @@ _TEXT_PART_TYPES = frozenset({"text", "input_text", "output_text"})
 _FIRST_TURN_ROLES = frozenset({"system", "developer"})
 
 
+def _one_of(value: Any, names: frozenset[str]) -> bool:
+    """``value in names`` for a value from the app's request or the API's answer, which
+    may be anything JSON holds (a list or dict is unhashable: ``in`` would raise)."""
+    return isinstance(value, str) and value in names
+
+
 _MISSING = object()
 
 
@@ -84,7 +90,7 @@ def _content_slots(container: Any, key: Any, out: list[Slot]) -> None:
         out.append((container, key))
     elif isinstance(content, list):
         for part in content:
-            if isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES and isinstance(part.get("text"), str):
+            if isinstance(part, dict) and _one_of(part.get("type"), _TEXT_PART_TYPES) and isinstance(part.get("text"), str):
                 out.append((part, "text"))
 
 
@@ -98,7 +104,7 @@ def _chat_slots(messages: list[Any]) -> list[Slot]:
     for m in messages[last_assistant + 1 :]:
         if not isinstance(m, dict) or "content" not in m:
             continue
-        if m.get("role") in _FIRST_TURN_ROLES and not first_turn:
+        if _one_of(m.get("role"), _FIRST_TURN_ROLES) and not first_turn:
             continue
         _content_slots(m, "content", out)
     return out
@@ -127,7 +133,7 @@ def _responses_slots(body: dict[str, Any]) -> list[Slot]:
         if it.get("type") == "function_call_output" and isinstance(it.get("output"), str):
             out.append((it, "output"))
         elif "content" in it:
-            if it.get("role") in _FIRST_TURN_ROLES and not first_turn:
+            if _one_of(it.get("role"), _FIRST_TURN_ROLES) and not first_turn:
                 continue
             _content_slots(it, "content", out)
     return out
@@ -729,7 +735,7 @@ def parse_response_events(events: Iterable[Any]) -> ResponseInfo:
             d = g(ev, "delta")
             if isinstance(d, str):
                 deltas.append(d)
-        elif typ in _FINAL_RESPONSE_EVENTS:
+        elif _one_of(typ, _FINAL_RESPONSE_EVENTS):
             final = g(ev, "response")
         elif typ == "response.created":
             resp = g(ev, "response")
