@@ -558,3 +558,52 @@ def test_span_placement_enriches_llm_spans_but_not_agent_spans(instrument, telem
     ours = [s for s in telemetry.spans() if s.name == f"chat {MODEL}"]
     assert [s.attributes[a.LLM_SECURITY_INPUT_HASH] for s in ours] == [hm("one"), hm("two"), hm("four")]
     assert all(s.parent.span_id in (agent.context.span_id, peer.context.span_id) for s in ours)
+
+
+@pytest.fixture
+def unreadable_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our request reader fails on every body (as on a shape it has a bug with)."""
+    from otel_llm_security.capture import extract
+
+    real = extract.parse_request
+
+    def failing(endpoint: str, operation: str, body: Any, *args: Any, **kwargs: Any) -> Any:
+        if body is not None:
+            raise TypeError("unforeseen request shape")
+        return real(endpoint, operation, body, *args, **kwargs)
+
+    monkeypatch.setattr(extract, "parse_request", failing)
+
+
+def test_a_request_we_cannot_read_is_still_recorded(instrument, telemetry, replay, guard_factory, unreadable_requests) -> None:
+    guard = guard_factory()
+    instrument(guard=guard)
+    replay.enqueue(Reply.of(chat_completion("the answer")))
+    out = ask(replay.client(), "hello")
+    assert out.choices[0].message.content == "the answer"
+    attrs = only_span(telemetry).attributes
+    assert attrs[a.LLM_SECURITY_SCANNER_ERRORS] == ("guard",)
+    assert "scanner_error" in attrs[a.LLM_SECURITY_THREATS]
+    assert a.LLM_SECURITY_INPUT_HASH not in attrs
+    assert attrs[a.LLM_SECURITY_OUTPUT_HASH] == hm("the answer")
+    assert guard.inputs == [] and guard.outputs == [("the answer", "")]
+
+
+def test_a_request_we_cannot_read_is_blocked_when_the_operator_chose_fail_closed(
+    instrument, telemetry, replay, guard_factory, unreadable_requests
+) -> None:
+    instrument(guard=guard_factory(Mode.ENFORCE, fail_closed=True))
+    with pytest.raises(OpenAIRequestBlocked) as info:
+        ask(replay.client(), "hello")
+    assert "fail-closed" in str(info.value)
+    assert replay.requests == []
+    assert only_span(telemetry).attributes[a.LLM_SECURITY_BLOCKED] is True
+
+
+def test_a_request_we_cannot_read_goes_through_in_enforce_mode_with_fail_open(
+    instrument, telemetry, replay, guard_factory, unreadable_requests
+) -> None:
+    instrument(guard=guard_factory(Mode.ENFORCE))
+    ask(replay.client(), "hello")
+    assert len(replay.requests) == 1
+    assert only_span(telemetry).attributes[a.LLM_SECURITY_SCANNER_ERRORS] == ("guard",)

@@ -600,8 +600,7 @@ def start_call(rt: Runtime, instance: Any, endpoint: str, operation: str, kwargs
     try:
         call = Call(rt, instance, endpoint, operation, kwargs)
     except Exception:
-        logger.exception("otel-llm-security: could not start recording the call")
-        return None
+        return _call_without_prompt(rt, instance, endpoint, operation, kwargs)
     try:
         if rt.defer_input:
             call.input_pending = True
@@ -611,4 +610,26 @@ def start_call(rt: Runtime, instance: Any, endpoint: str, operation: str, kwargs
         raise
     except Exception:
         logger.exception("otel-llm-security: input scan failed")
+    return call
+
+
+def _call_without_prompt(rt: Runtime, instance: Any, endpoint: str, operation: str, kwargs: dict[str, Any]) -> Call | None:
+    """When the request could not be read (a bug of ours on a shape we did not foresee):
+    the call is still recorded, with its response but without its prompt, and the
+    prompt counts as a guard failure on input: a ``scanner_error`` in monitor mode or
+    with fail-open, a block in ``enforce`` mode with fail-closed."""
+    logger.exception("otel-llm-security: could not read the request; recording the call without its prompt")
+    try:
+        call = Call(rt, instance, endpoint, operation, {"stream": kwargs.get("stream")})
+    except Exception:
+        logger.exception("otel-llm-security: could not start recording the call")
+        return None
+    if rt.guard is not None:
+        call.data.guard_errors.append("input")
+        verdict = _guard_failure_verdict(rt, "input")
+        call.data.input_verdict = verdict
+        if verdict is not None and verdict.blocked:
+            blocked = OpenAIRequestBlocked(verdict, direction="input")
+            call.finish_error(blocked)
+            raise blocked
     return call
