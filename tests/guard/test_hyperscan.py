@@ -214,6 +214,10 @@ def test_stem_present_is_the_word_index_test() -> None:
         "rule\x01s",
         "ab-rules",
         "über-rule",
+        # every ASCII character between two words: str.split() takes \x1c-\x1f for
+        # whitespace, which stem_present once did not (tests/guard/test_fuzz.py found it)
+        *(f"x{chr(b)}rule" for b in range(128)),
+        *(f"rule{chr(b)}s" for b in range(128)),
     ]
     stems = sorted(STEMS._all)
     for text in texts:

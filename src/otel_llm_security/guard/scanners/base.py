@@ -173,10 +173,11 @@ def has_prefix(words: list[str], stem: str) -> bool:
     return i < len(words) and words[i].startswith(stem)
 
 
-# The characters word_index keeps inside words: ASCII letters and digits, and the
-# control characters that are not whitespace.
-_WORD_CHARS = r"A-Za-z0-9\x00-\x08\x0e-\x1f\x7f"
-_WORD_CHAR_SET = frozenset(chr(b) for b in range(128) if chr(b) not in string.punctuation + string.whitespace)
+# The characters word_index keeps inside words (a regex character-set body): ASCII
+# letters and digits, and the control characters that are not whitespace. str.split()
+# (and re's \s) also take \x1c-\x1f, the information separators, as whitespace.
+WORD_CHARS = r"A-Za-z0-9\x00-\x08\x0e-\x1b\x7f"
+_WORD_CHAR_SET = frozenset(chr(b) for b in range(128) if chr(b) not in string.punctuation and not chr(b).isspace())
 _STEM_RES: dict[str, re.Pattern[str] | None] = {}
 
 
@@ -197,9 +198,9 @@ def stem_regex(stem: str) -> re.Pattern[str] | None:
             regex = None  # the index has no such word
         else:
             # the look-behind after the literal: re skips to the literal in C
-            source = f"{re.escape(needle)}(?<![{_WORD_CHARS}][\\s\\S]{{{len(needle)}}})"
+            source = f"{re.escape(needle)}(?<![{WORD_CHARS}][\\s\\S]{{{len(needle)}}})"
             if stem.endswith("$"):
-                source += f"(?![{_WORD_CHARS}])"
+                source += f"(?![{WORD_CHARS}])"
             regex = re.compile(source)
         _STEM_RES[stem] = regex
     return regex  # type: ignore[return-value]

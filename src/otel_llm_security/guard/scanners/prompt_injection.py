@@ -28,6 +28,7 @@ from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners.base import (
     STEMS,
+    WORD_CHARS,
     BuiltinScanner,
     Hit,
     Rule,
@@ -452,8 +453,8 @@ def _words(text: str) -> list[str]:
 # What _decoded_views asks of the word index, asked of the text itself (the Hyperscan
 # path builds no index): a word of 20 characters or more; a word of 24 or more that is
 # all hex digits (a word: a maximal run of word_index's word characters).
-_LONG_WORD_RE = re.compile(r"[A-Za-z0-9\x00-\x08\x0e-\x1f\x7f]{20}")
-_HEX_WORD_24_RE = re.compile(r"(?<![A-Za-z0-9\x00-\x08\x0e-\x1f\x7f])[0-9a-f]{24,}(?![A-Za-z0-9\x00-\x08\x0e-\x1f\x7f])")
+_LONG_WORD_RE = re.compile(f"[{WORD_CHARS}]{{20}}")
+_HEX_WORD_24_RE = re.compile(f"(?<![{WORD_CHARS}])[0-9a-f]{{24,}}(?![{WORD_CHARS}])")
 # The gates of _decoded_views on the normalised text, behind the prompt_injection
 # group's Hyperscan scan (scanners.hyperscan_prefilter.Probe: the same answers, and
 # on most texts no Python search at all).
@@ -465,7 +466,7 @@ _HEX_WORD_24 = hyperscan_prefilter.Probe("prompt_injection", _HEX_WORD_24_RE)
 # none of these patterns' ASCII-only classes contains): where the patterns test a class
 # at every character (~8-30 ns each in ``re``), ``bytes.find`` and literal-led patterns
 # skip in C. Each gives exactly what the regex on the text gives (tests/guard/test_views_fast.py).
-_WORD_BYTE_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + bytes([*range(0x09), *range(0x0E, 0x20), 0x7F])
+_WORD_BYTE_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + bytes([*range(0x09), *range(0x0E, 0x1C), 0x7F])  # as WORD_CHARS
 _HEX_BYTE_CHARS = b"0123456789abcdef"
 
 
