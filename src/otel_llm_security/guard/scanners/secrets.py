@@ -5,7 +5,7 @@ Azure storage), provider tokens with fixed prefixes (GitHub, GitLab, Slack, Stri
 OpenAI, Anthropic, Hugging Face, npm, SendGrid), private key blocks, JWTs, bearer and
 basic credentials, connection strings with an inline password, and ``password=...``
 style assignments. Placeholders (``<password>``, ``${DB_PASS}``, ``changeme``,
-``xxxx``) are not secrets. ``sanitized`` replaces each value with ``[REDACTED:<type>]``.
+``xxxx``, and our own ``[REDACTED:<type>]``, which a model may echo back) are not secrets. ``sanitized`` replaces each value with ``[REDACTED:<type>]``.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ ANCHORS: dict[str, str] = {
     "password_assignment": "password passwd passphrase pwd secret api apikey access auth client private",
 }
 _PLACEHOLDER_RE = re.compile(
-    r"^(?:\$\{?|%|\{\{|<|\*+$|x{4,}|\.{3})|(?i:^(?:password|passw0rd|changeme|change_?me|secret|example|placeholder|redacted|dummy|test|testing|your[_-]|my[_-]|none|null|undefined|todo|xxx|os\.|process\.env|env\.|getenv|settings\.|config\.|self\.|request\.))",
+    r"^(?:\$\{?|%|\{\{|<|\*+$|x{4,}|\.{3})|(?i:^(?:password|passw0rd|changeme|change_?me|secret|example|placeholder|\[?redacted|dummy|test|testing|your[_-]|my[_-]|none|null|undefined|todo|xxx|os\.|process\.env|env\.|getenv|settings\.|config\.|self\.|request\.))",
 )
 _WEIGHT = {pid: w for pid, w, _ in PATTERNS}
 _SAMPLE_VALUE_RE = re.compile(r"(?i)1234|abcd|xxxx|example|sample|dummy|changeme|placeholder|secret|password|your")
