@@ -295,6 +295,22 @@ def test_pii_found_and_redacted(kind: str, text: str) -> None:
     assert f"[REDACTED:{kind}]" in (r.sanitized or "")
 
 
+def test_pii_redaction_leaves_no_value_that_overlapped_another() -> None:
+    """A card number's last digit is also the start of an email: matches do not overlap,
+    so the email shows only after the card is redacted (tests/guard/test_fuzz.py)."""
+    r = fails(PIIScanner(), "411111111111111 1jane@corp-mail.de")
+    assert r.sanitized == "[REDACTED:credit_card][REDACTED:email]"
+    assert r.details["types"] == "credit_card,email"
+    assert PIIScanner().scan(scan_text(r.sanitized)).passed
+
+
+def test_secrets_scanner_does_not_take_its_own_placeholder_for_a_password() -> None:
+    """A model may echo a redacted prompt back: the placeholder is not a secret."""
+    r = fails(SecretsScanner(), "postgres://admin:hunter2xyz@db.internal:5432/prod")
+    assert r.sanitized == "postgres://admin:[REDACTED:connection_string]@db.internal:5432/prod"
+    assert SecretsScanner().scan(scan_text(r.sanitized)).passed
+
+
 PII_BENIGN = [
     "card 4111 1111 1111 1112 fails Luhn",
     "IBAN DE89 3704 0044 0532 0130 01 has a wrong check digit",

@@ -239,18 +239,35 @@ class PIIScanner(BuiltinScanner):
         found = [f for f in find_pii(text.raw, text_runs(text)) if f[0] in self.types]
         if not found:
             return self.result(0.0)
+        sanitized = _redact(text.raw, found)
+        # Matches do not overlap: a value that shared characters with an earlier one
+        # ("4111111111111111 1a@b.co": the card takes the "1") shows only once that one
+        # is redacted. Look again (rarely more than once).
+        for _ in range(_MAX_RESCANS):
+            more = [f for f in find_pii(sanitized) if f[0] in self.types]
+            if not more:
+                break
+            found += more
+            sanitized = _redact(sanitized, more)
         kinds = sorted({f[0] for f in found})
         weights = {f[0]: f[1] for f in found}
-        parts, last, raw = [], 0, text.raw
-        for kind, _, start, end in found:
-            parts.append(raw[last:start])
-            parts.append(f"[REDACTED:{kind}]")
-            last = end
-        parts.append(raw[last:])
         return self.result(
             noisy_or(weights.values()),
             [Threat.PII],
             f"{len(found)} values: {', '.join(kinds)}",
-            sanitized="".join(parts),
+            sanitized=sanitized,
             details={"count": len(found), "types": ",".join(kinds)},
         )
+
+
+_MAX_RESCANS = 3
+
+
+def _redact(raw: str, found: list[tuple[str, float, int, int]]) -> str:
+    parts, last = [], 0
+    for kind, _, start, end in found:
+        parts.append(raw[last:start])
+        parts.append(f"[REDACTED:{kind}]")
+        last = end
+    parts.append(raw[last:])
+    return "".join(parts)
