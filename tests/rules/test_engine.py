@@ -389,3 +389,57 @@ def test_eval_after_dropping_every_column_and_remote_patterns(engine):
     assert [c.name for c in out.columns] == ["x"] and out.values == [[1], [1]]
     with pytest.raises(EsqlUnsupportedError, match="cross-cluster"):
         engine.execute("FROM remote:traces-apm* | KEEP labels.user")
+
+
+def test_stats_keeps_only_the_rightmost_column_of_a_name(engine):
+    """ES: "If multiple columns have the same name, all but the rightmost column with
+    this name will be ignored"; a grouping named like a computed column replaces it."""
+    out = engine.execute("FROM traces-apm* | STATS a = COUNT(*), b = MAX(numeric_labels.risk), a = MIN(numeric_labels.risk)")
+    assert [c.name for c in out.columns] == ["b", "a"]
+    assert out.values == [[0.9, 0.2]]
+    out = engine.execute("FROM traces-apm* | STATS a = MAX(labels.user), a = MAX(numeric_labels.risk) | WHERE a > 0.5")
+    assert out.values == [[0.9]]
+    out = rows(engine, "FROM traces-apm* | STATS service.name = COUNT(*) BY service.name | SORT service.name")
+    assert out == [{"service.name": "batch"}, {"service.name": "chat"}]
+
+
+def test_to_datetime_of_an_out_of_range_number_is_null(engine):
+    out = rows(engine, "FROM traces-apm* | EVAL d = TO_DATETIME(4.2e16), e = TO_DATETIME(1.0e12) | KEEP d, e | LIMIT 1")
+    assert out == [{"d": None, "e": "2001-09-09T01:46:40.000Z"}]
+
+
+def test_a_time_span_is_refused_where_a_function_takes_a_value(engine):
+    with pytest.raises(EsqlEngineError, match=r"MV_CONTAINS.*time span"):
+        engine.execute("FROM traces-apm* | WHERE MV_CONTAINS(1 day, 1 day)")
+    assert rows(engine, 'FROM traces-apm* | EVAL h = DATE_TRUNC(1 hour, @timestamp) | KEEP h | LIMIT 1')
+
+
+def test_round_takes_an_integer_number_of_decimals(engine):
+    assert rows(engine, "FROM traces-apm* | EVAL r = ROUND(2.345, 2) | KEEP r | LIMIT 1") == [{"r": 2.35}]
+    with pytest.raises(EsqlEngineError, match=r"ROUND.*integer"):
+        engine.execute("FROM traces-apm* | EVAL r = ROUND(2.345, 5.5e16) | KEEP r")
+    assert rows(engine, "FROM traces-apm* | EVAL r = ROUND(2.345, 55416653055262720) | KEEP r | LIMIT 1") == [{"r": None}]
+
+
+def test_mv_concat_with_a_column_as_delimiter_is_named_unsupported(engine):
+    with pytest.raises(EsqlUnsupportedError, match="MV_CONCAT"):
+        engine.execute("FROM traces-apm* | WHERE MV_CONCAT(labels.threats, labels.user) IS NULL")
+
+
+@pytest.mark.parametrize("pattern", ["?", "c(Q", "[N", "a*+", "[a-z]+*"])
+def test_a_malformed_rlike_pattern_is_the_querys_error(engine, pattern):
+    with pytest.raises(EsqlEngineError, match="Invalid regex"):
+        engine.execute(f'FROM traces-apm* | WHERE labels.user RLIKE "{pattern}"')
+
+
+def test_repeat_characters_inside_a_class_are_not_repeats(engine):
+    assert rows(engine, 'FROM traces-apm* | WHERE labels.user RLIKE "[*+]?al[a-z]+" | KEEP labels.user | LIMIT 1') == [
+        {"labels.user": "alice"}
+    ]
+
+
+def test_in_reads_string_literals_as_dates_on_both_sides(engine):
+    q = 'FROM traces-apm* | WHERE "{}" IN (@timestamp, "2026-01-01T00:00:00Z") | KEEP labels.user'
+    assert rows(engine, q.format(ts(5))) == [{"labels.user": "alice"}]
+    with pytest.raises(EsqlEngineError, match=r"cannot convert string \[a\*\] to \[datetime\]"):
+        engine.execute('FROM traces-apm* | WHERE "2026-03-01T11:00:00Z" IN (@timestamp, "a*")')

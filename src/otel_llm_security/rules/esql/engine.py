@@ -40,6 +40,10 @@ SQL_TYPES = {
     "boolean": "BOOLEAN",
     "date": "TIMESTAMP",
 }
+# Milliseconds since the epoch that a TIMESTAMP (microseconds in a BIGINT) can hold.
+_MAX_EPOCH_MS = (2**63 - 1) // 1000
+# Functions that take a time span ("1 hour") as an argument; to others it is a type error.
+_SPAN_ARGUMENTS = frozenset({"date_trunc"})
 AGGREGATES = frozenset({"count", "count_distinct", "min", "max", "avg", "sum", "values"})
 
 
@@ -206,7 +210,20 @@ def rlike_to_re2(pattern: str) -> str:
             " and the local engine: write a character class instead"
         )
     # Lucene's '.' matches newlines too.
-    return "(?s)" + pattern
+    translated = "(?s)" + pattern
+    try:  # a malformed pattern is the query's error (as in ES), not one DuckDB raises mid-run
+        re.compile(translated)
+    except re.error as exc:
+        raise EsqlEngineError(f"Invalid regex [{pattern}]: {exc}") from None
+    if _RE2_BAD_REPEAT.search(_CHAR_CLASS.sub("x", pattern)):
+        raise EsqlEngineError(f"Invalid regex [{pattern}]: a repetition operator follows another one")
+    return translated
+
+
+# Python's re takes "a*+" and "a??" (possessive and lazy repeats); RE2 refuses a repeat
+# of a repeat except the lazy "?", Lucene has neither.
+_CHAR_CLASS = re.compile(r"\[\^?\]?(?:\\.|[^\]\\])*\]")
+_RE2_BAD_REPEAT = re.compile(r"(?<!\\)(?:\\\\)*[*+?}][*+{]")
 
 
 def _unify(types: list[str], what: str) -> str:
@@ -488,18 +505,21 @@ class _Compiler:
                     f"THEN [NULL] ELSE __g{i} END) AS __g{i} FROM {src}"
                 )
         group_refs = {name: (f"__g{i}", Col(g.type, False)) for i, (name, g) in enumerate(groups)}
-        select: list[str] = []
-        out: dict[str, Col] = {}
+        # ES: of several columns with one name only the rightmost is kept, and a grouping
+        # named like a computed column replaces it (a second SQL column of the same name
+        # would be the one later commands read: the first).
+        columns: dict[str, tuple[str, Col]] = {}
         for alias in cmd.aggregates:
             filt = getattr(alias, "filter", None)
             fsql = self.boolean(self.expr(filt), "STATS ... WHERE").sql if filt is not None else None
             e = self.agg_expr(alias.expr, group_refs, fsql)
-            select.append(f"{e.sql} AS {q(alias.name)}")
-            out[alias.name] = Col(e.type, e.multi)
+            columns.pop(alias.name, None)
+            columns[alias.name] = (f"{e.sql} AS {q(alias.name)}", Col(e.type, e.multi))
         for i, (name, _) in enumerate(groups):
-            select.append(f"__g{i} AS {q(name)}")
-            out.pop(name, None)
-            out[name] = group_refs[name][1]
+            columns.pop(name, None)
+            columns[name] = (f"__g{i} AS {q(name)}", group_refs[name][1])
+        select = [sql for sql, _ in columns.values()]
+        out = {name: col for name, (_, col) in columns.items()}
         group_by = f" GROUP BY {', '.join(f'__g{i}' for i in range(len(groups)))}" if groups else ""
         if not select:
             raise EsqlEngineError("STATS needs at least one aggregate or grouping")
@@ -618,6 +638,9 @@ class _Compiler:
                 raise EsqlUnsupportedError("IN with a subquery is not supported by the local engine")
             left = self.scalar(self.expr(node.left))
             values = [self.scalar(self.expr(v)) for v in node.right.args]
+            if left.type != "date" and any(v.type == "date" for v in values):
+                # a string literal on the left is read as a date, and then so is every value
+                left = self._coerce_date_literal(left, next(v for v in values if v.type == "date"))[0]
             for v in values:
                 self.compare("IN", left, v)  # type check
             coerced = [self._coerce_date_literal(left, v)[1] for v in values]
@@ -681,8 +704,12 @@ class _Compiler:
                 return e
             if e.type in STRING_TYPES:  # ISO 8601 in UTC ("Z"); other offsets give null
                 return Expr(f"TRY_CAST(regexp_replace({e.sql}, 'Z$', '') AS TIMESTAMP)", "date")
-            if e.type in NUMERIC_TYPES:  # milliseconds since the epoch
-                return Expr(f"make_timestamp(CAST(trunc({e.sql}) AS BIGINT) * 1000)", "date")
+            if e.type in NUMERIC_TYPES:  # milliseconds since the epoch; out of range: null
+                return Expr(
+                    f"(CASE WHEN {e.sql} BETWEEN -{_MAX_EPOCH_MS} AND {_MAX_EPOCH_MS} "
+                    f"THEN make_timestamp(CAST(trunc({e.sql}) AS BIGINT) * 1000) END)",
+                    "date",
+                )
         raise EsqlUnsupportedError(f"conversion [{label}] from [{e.type}] is not supported by the local engine")
 
     def function(self, node: ast.FunctionCall) -> Expr:
@@ -734,7 +761,12 @@ class _Compiler:
         fn = getattr(self, f"fn_{name}", None)
         if fn is None:
             raise EsqlUnsupportedError(f"function [{name.upper()}] is not supported by the local engine")
-        return fn(node, [self.expr(a) for a in args])
+        compiled = [self.expr(a) for a in args]
+        if name not in _SPAN_ARGUMENTS:
+            for e in compiled:
+                if e.type in ("time_duration", "date_period"):
+                    raise EsqlEngineError(f"function [{name.upper()}] does not take a time span, found [{e.type}]")
+        return fn(node, compiled)
 
     # scalar functions: fn_<name>(node, compiled args)
     def _arity(self, node: ast.FunctionCall, args: list[Expr], lo: int, hi: int | None = None) -> None:
@@ -820,8 +852,13 @@ class _Compiler:
     def fn_round(self, node: ast.FunctionCall, args: list[Expr]) -> Expr:
         self._arity(node, args, 1, 2)
         a = self._numeric(node, args[0])
-        digits = self._numeric(node, args[1]).sql if len(args) == 2 else "0"
-        return Expr(f"round({a.sql}, CAST({digits} AS INTEGER))", a.type)
+        digits = "0"
+        if len(args) == 2:
+            d = self._numeric(node, args[1])
+            if d.type == "double":  # ES: the number of decimals is an integer
+                raise EsqlEngineError(f"second argument of [ROUND] must be an integer, found [{d.type}]")
+            digits = f"TRY_CAST({d.sql} AS INTEGER)"  # past an int's range: null
+        return Expr(f"round({a.sql}, {digits})", a.type)
 
     def fn_greatest(self, node: ast.FunctionCall, args: list[Expr]) -> Expr:
         args = [self.scalar(a) for a in args]
@@ -943,6 +980,8 @@ class _Compiler:
             raise EsqlEngineError(f"MV_CONCAT needs strings, found [{a.type}]")
         if not a.multi:
             return a
+        if delim.literal is None and delim.type != "null":  # DuckDB's array_to_string takes a constant only
+            raise EsqlUnsupportedError("MV_CONCAT with a delimiter that is not a constant is not supported by the local engine")
         return Expr(f"NULLIF(array_to_string({a.sql}, {delim.sql}), '')", "keyword")
 
     # -- aggregates -------------------------------------------------------------------
