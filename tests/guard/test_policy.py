@@ -67,6 +67,16 @@ def test_invalid_policy_names_the_key(data: dict, key: str) -> None:
         ({"type": "secrets", "options": {"colour": "red"}}, r"scanners\[0\]\.options"),
         ({"type": "refusal", "direction": "input"}, r"scanners\[0\]\.options: scanner 'refusal' does not scan input"),
         ({"type": "prompt_injection", "action": "redact"}, r"scanners\[0\]\.action: .*cannot redact"),
+        # options are checked against the scanner's constructor, strictly: a string "false"
+        # would otherwise be a truthy value and "10" a string compared with numbers
+        ({"type": "insecure_output", "direction": "output", "options": {"mask_code": "false"}},
+         r"scanners\[0\]\.options: option 'mask_code': Input should be a valid boolean, got 'false'"),
+        ({"type": "denial_of_service", "options": {"max_chars": "10"}}, r"option 'max_chars': .*valid integer"),
+        ({"type": "denial_of_service", "options": {"max_chars": True}}, r"option 'max_chars': .*valid integer"),
+        ({"type": "pii", "options": {"types": "email"}}, r"option 'types': .*valid list"),
+        ({"type": "secrets", "options": {"threshold": 0.2}}, r"'threshold' is a field of the scanner entry"),
+        ({"type": "secrets", "threshold": 0}, r"scanners\[0\]\.threshold: Input should be greater than 0"),
+        ({"type": "prompt_injection", "options": {"decoded": False}}, r"unknown option 'decoded' .*known: decode"),
     ],
 )
 def test_invalid_scanner_is_a_startup_error(scanner: dict, key: str) -> None:

@@ -35,7 +35,9 @@ class ScannerPolicy(BaseModel):
     type: str = Field(description="built-in kind, 'ml_prompt_injection', or 'llm_guard:<ScannerClass>'")
     name: str | None = Field(None, description="[a-z0-9_]+; defaults to the type")
     direction: Direction = "input"
-    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    # A result fails when its score reaches the threshold; at 0 every text, with no threat
+    # found, would fail: a mistake, refused like any other.
+    threshold: float | None = Field(None, gt=0.0, le=1.0)
     action: Action = Action.WARN
     fail: FailMode | None = None  # None: the policy's global ``fail``
     budget_ms: float | None = Field(None, gt=0)  # None: the policy's global ``budget_ms``

@@ -44,4 +44,30 @@ def create_scanner(
     if type_ not in BUILTIN:
         raise KeyError(type_)
     cls = _load(BUILTIN[type_])
-    return cls(name=name, direction=direction, threshold=threshold, **options)
+    return cls(name=name, direction=direction, threshold=threshold, **_checked_options(cls, options))
+
+
+_ENTRY_FIELDS = frozenset({"self", "name", "direction", "threshold", "return"})
+
+
+def _checked_options(cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` checked against the scanner constructor's type hints, strictly: a
+    YAML/TOML/env string "false" or "10" where a bool or a number goes is an error, not
+    a truthy string or a comparison that happens to work. Raises TypeError or ValueError."""
+    import typing
+
+    from pydantic import TypeAdapter, ValidationError
+
+    hints = typing.get_type_hints(cls.__init__)  # type: ignore[misc]
+    known = sorted(k for k in hints if k not in _ENTRY_FIELDS)
+    checked: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in _ENTRY_FIELDS:
+            raise TypeError(f"{key!r} is a field of the scanner entry, not an option")
+        if key not in known:
+            raise TypeError(f"unknown option {key!r} for {cls.__name__} (known: {', '.join(known) or 'none'})")
+        try:
+            checked[key] = TypeAdapter(hints[key]).validate_python(value, strict=True)
+        except ValidationError as exc:
+            raise ValueError(f"option {key!r}: {exc.errors()[0]['msg']}, got {value!r}") from None
+    return checked
