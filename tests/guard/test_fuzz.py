@@ -149,3 +149,87 @@ def test_a_redacted_text_passes_the_scanner_that_redacted_it(text: str) -> None:
         return
     again = guard.scan_input(verdict.sanitized_text)
     assert all(r.passed for r in again.results), [(r.scanner, r.reason) for r in again.results if not r.passed]
+
+
+JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=10), inner, max_size=3)),
+    max_leaves=6,
+)
+def mostly(valid: st.SearchStrategy, invalid: st.SearchStrategy = JSONISH) -> st.SearchStrategy:
+    """Valid four times in five: each wrong field alone must be the error it reports."""
+    return st.integers(min_value=0, max_value=4).flatmap(lambda pick: invalid if pick == 0 else valid)
+
+
+OPTIONS = {
+    "denial_of_service": st.fixed_dictionaries({}, optional={
+        "max_chars": mostly(st.integers(min_value=1, max_value=10**6)),
+        "max_tokens": mostly(st.integers(min_value=1, max_value=10**6)),
+        "max_compression_ratio": mostly(st.floats(min_value=1.01, max_value=100)),
+        "min_repetition_chars": mostly(st.integers(min_value=1, max_value=10**5)),
+    }),
+    "pii": st.fixed_dictionaries({}, optional={"types": mostly(st.lists(st.sampled_from(
+        ["email", "credit_card", "iban", "us_ssn", "uk_nino", "es_dni", "fr_nir", "phone"]), min_size=1, unique=True))}),
+    "prompt_injection": st.fixed_dictionaries({}, optional={"decode": mostly(st.booleans())}),
+    "insecure_output": st.fixed_dictionaries({}, optional={"mask_code": mostly(st.booleans())}),
+}
+DIRECTIONS = {"refusal": ["output"], "insecure_output": ["output"]}
+
+
+@st.composite
+def scanner_entries(draw: st.DrawFn) -> dict:
+    kind = draw(mostly(st.sampled_from(["prompt_injection", "secrets", "pii", "invisible_text", "insecure_output",
+                                        "refusal", "denial_of_service"]),
+                       st.one_of(st.sampled_from(["llm_guard:NoSuchScanner", "nope"]), JSONISH)))
+    entry: dict = {"type": kind}
+    directions = DIRECTIONS.get(kind, ["input", "output"]) if isinstance(kind, str) else ["input"]
+    fields = {
+        "name": mostly(st.sampled_from(["a", "b_2", "c"]), st.one_of(st.just("Bad-Name"), JSONISH)),
+        "direction": mostly(st.sampled_from(directions)),
+        "threshold": mostly(st.floats(min_value=0.01, max_value=1),
+                            st.one_of(st.floats(max_value=0), st.floats(min_value=1.01), JSONISH)),
+        "action": mostly(st.sampled_from(["allow", "warn", "block"] + (["redact"] if kind in ("secrets", "pii") else []))),
+        "fail": mostly(st.sampled_from(["open", "closed"])),
+        "budget_ms": mostly(st.floats(min_value=100, max_value=1e4), st.one_of(st.floats(max_value=0), JSONISH)),
+        "enabled": mostly(st.booleans()),
+        "options": mostly(OPTIONS.get(kind, st.just({})) if isinstance(kind, str) else st.just({}),
+                          st.one_of(st.dictionaries(st.sampled_from(["bogus", "name", "threshold"]), JSONISH, max_size=2),
+                                    JSONISH)),
+    }
+    for key, strategy in fields.items():
+        if draw(st.booleans()):
+            entry[key] = draw(strategy)
+    return entry
+
+
+POLICY = st.one_of(
+    JSONISH,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "version": mostly(st.just(1)),
+            "mode": mostly(st.sampled_from(["monitor", "enforce"])),
+            "fail": mostly(st.sampled_from(["open", "closed"])),
+            "budget_ms": mostly(st.floats(min_value=100, max_value=1e4), st.one_of(st.floats(max_value=0), JSONISH)),
+            "max_scan_chars": mostly(st.integers(min_value=4096, max_value=10**7), st.one_of(st.integers(max_value=4095), JSONISH)),
+            "scanners": mostly(st.lists(scanner_entries(), max_size=4)),
+        },
+    ),
+)
+
+
+@FUZZ
+@given(policy=POLICY, text=TEXT)
+def test_any_policy_is_a_guard_that_works_or_a_policy_error(policy: object, text: str) -> None:
+    """"A bad policy is a clear startup error naming the key, never a silent default":
+    and a policy that loads gives scanners that run without errors."""
+    from otel_llm_security.guard.errors import PolicyError
+
+    try:
+        guard = Guard.from_policy(policy if isinstance(policy, dict) else {"scanners": policy})  # type: ignore[arg-type]
+    except PolicyError as exc:
+        assert str(exc)
+        return
+    for verdict in (guard.scan_input(text), guard.scan_output(text, text)):
+        assert not verdict.scanner_errors, [(r.scanner, r.error) for r in verdict.results if r.error]
+        _well_formed(verdict.results)
