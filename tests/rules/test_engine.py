@@ -443,3 +443,7 @@ def test_in_reads_string_literals_as_dates_on_both_sides(engine):
     assert rows(engine, q.format(ts(5))) == [{"labels.user": "alice"}]
     with pytest.raises(EsqlEngineError, match=r"cannot convert string \[a\*\] to \[datetime\]"):
         engine.execute('FROM traces-apm* | WHERE "2026-03-01T11:00:00Z" IN (@timestamp, "a*")')
+
+
+def test_date_trunc_of_null_is_null(engine):
+    assert rows(engine, "FROM traces-apm* | EVAL d = DATE_TRUNC(5 minutes, null) | KEEP d | LIMIT 1") == [{"d": None}]

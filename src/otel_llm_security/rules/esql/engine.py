@@ -899,6 +899,8 @@ class _Compiler:
             raise EsqlUnsupportedError("DATE_TRUNC needs a literal time span (e.g. 1 hour) in the local engine")
         if date.type not in ("date", "null"):
             raise EsqlEngineError(f"DATE_TRUNC needs a date, found [{date.type}]")
+        if date.type == "null":
+            return Expr("CAST(NULL AS TIMESTAMP)", "date")
         amount, unit = span.literal
         if unit in _MS and not (unit == "days" and amount in (1, 7)):
             # Fixed intervals are aligned on the epoch, like ES's fixed-interval rounding.
