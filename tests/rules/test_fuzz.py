@@ -154,3 +154,29 @@ def test_any_query_runs_or_is_refused_with_an_esql_error(engine: EsqlEngine, que
         return
     assert len(result.values) <= _limit_of(query)
     assert all(len(row) == len(result.columns) for row in result.values)
+
+
+JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=10), inner, max_size=3)),
+    max_leaves=6,
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_the_linter_reports_any_broken_rule_and_never_raises(data: st.DataObject) -> None:
+    """A rule file edited by hand: any field of a real rule replaced by anything, or its
+    query by any pipeline, is a list of problems (the lint CI step's output), not a crash."""
+    from otel_llm_security.rules.lint import lint_rule
+    from otel_llm_security.rules.model import Rule, load_rules
+
+    rule = data.draw(st.sampled_from(load_rules()))
+    metadata, body = dict(rule.metadata), dict(rule.rule)
+    for table in (metadata, body):
+        for key in data.draw(st.lists(st.sampled_from(sorted(table)), max_size=3, unique=True)):
+            table[key] = data.draw(JSONISH)
+    if data.draw(st.booleans()):
+        body["query"] = data.draw(st.one_of(queries(), st.text(max_size=40), JSONISH))
+    errors = lint_rule(Rule(rule.path, metadata, body))
+    assert isinstance(errors, list) and all(isinstance(e, str) and e for e in errors)

@@ -120,3 +120,26 @@ def test_a_missing_rules_directory_is_an_error_not_zero_rules(tmp_path):
     with pytest.raises(RuleLoadError, match="no rule file or directory"):
         load_rules([tmp_path / "nope"])
     assert main(["rules", "lint", str(tmp_path / "nope")]) == 1
+
+
+def test_fields_of_the_wrong_type_are_reported_not_raised():
+    from otel_llm_security.rules.model import Rule
+
+    rule = load_rules()[0]
+    metadata = {**rule.metadata, "maturity": ["production"], "integration": "apm"}
+    body = {**rule.rule, "severity": ["high"], "tags": ["Domain: LLM", 3], "threat": [[]], "from": None,
+            "risk_score": True}
+    errors = lint_rule(Rule(rule.path, metadata, body))
+    for expected in ("[metadata] maturity must be a string", "[metadata] integration must be a list of strings",
+                     "[rule] severity must be a string", "[rule] tags must be a list of strings",
+                     "[rule] threat must be a list of tables", "[rule] from must be a string",
+                     "[rule] risk_score must be an integer"):
+        assert any(e.startswith(expected) for e in errors), (expected, errors)
+
+
+def test_a_query_the_esql_lexer_chokes_on_is_a_syntax_error():
+    from otel_llm_security.rules.model import Rule
+
+    rule = load_rules()[0]
+    errors = lint_rule(Rule(rule.path, rule.metadata, {**rule.rule, "query": "~\u200b,Uh\"rx]T=CR#N,I'-Q"}))
+    assert any("the ES|QL lexer cannot read this query" in e for e in errors), errors

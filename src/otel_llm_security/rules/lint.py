@@ -47,7 +47,53 @@ class LintResult:
         return not self.errors
 
 
-def _check_schema(rule: Rule, errors: list[str]) -> None:
+# The TOML type of each known field (Elastic's detection-rules schema): a field of
+# another type is reported, and the later checks see it as absent.
+_METADATA_TYPES: dict[str, type] = {
+    "creation_date": str, "updated_date": str, "maturity": str, "integration": list, "min_stack_version": str,
+    "min_stack_comments": str,
+}
+_RULE_TYPES: dict[str, type] = {
+    "author": list, "description": str, "name": str, "rule_id": str, "risk_score": int, "severity": str,
+    "type": str, "language": str, "query": str, "from": str, "interval": str, "tags": list, "note": str,
+    "false_positives": list, "license": str, "references": list, "setup": str, "threat": list,
+    "timestamp_override": str, "max_signals": int, "version": int,
+}
+_LIST_OF_STR = ("author", "tags", "false_positives", "references", "integration")
+
+
+def _typed(table: dict, types: dict[str, type], where: str, errors: list[str]) -> dict:
+    """``table`` without the known fields of the wrong TOML type, each reported."""
+    out = {}
+    for key, value in table.items():
+        want = types.get(key)
+        ok = want is None or (isinstance(value, want) and not (want is int and isinstance(value, bool)))
+        if ok and key in _LIST_OF_STR:
+            ok = all(isinstance(v, str) for v in value)
+        if ok and key == "threat":
+            ok = all(isinstance(t, dict) and isinstance(t.get("tactic", {}), dict)
+                     and isinstance(t.get("technique", []), list)
+                     and all(isinstance(x, dict) for x in t.get("technique", [])) for t in value)
+        if ok:
+            out[key] = value
+        else:
+            kind = "a list of strings" if key in _LIST_OF_STR else ("a list of tables" if key == "threat" else
+                                                                     {str: "a string", int: "an integer", list: "a list"}[want])  # type: ignore[index]
+            errors.append(f"[{where}] {key} must be {kind}, got {value!r:.60}")
+    return out
+
+
+def _check_schema(rule: Rule, errors: list[str]) -> Rule:
+    """Checks the fields' types, then their values; returns the rule without the fields of
+    the wrong type (so that later checks see them as absent)."""
+    md = _typed(rule.metadata, _METADATA_TYPES, "metadata", errors)
+    r = _typed(rule.rule, _RULE_TYPES, "rule", errors)
+    rule = Rule(rule.path, md, r)
+    _check_fields(rule, errors)
+    return rule
+
+
+def _check_fields(rule: Rule, errors: list[str]) -> None:
     md, r = rule.metadata, rule.rule
     for key in REQUIRED_METADATA:
         if key not in md:
@@ -192,7 +238,7 @@ def lint_rule(rule: Rule) -> list[str]:
     from otel_llm_security.rules.esql.parser import TARGET_STACK_VERSION, parse_query
 
     errors: list[str] = []
-    _check_schema(rule, errors)
+    rule = _check_schema(rule, errors)
     query = rule.query
     if not query:
         return errors
@@ -258,7 +304,11 @@ class _EmptyStore:
 
         store = cls(fields)
         now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-        EsqlEngine(store, now=now).execute(rule.query, time_range=rule.time_range(now))
+        try:
+            window = rule.time_range(now)
+        except ValueError:  # a malformed `from`, reported by _check_window
+            window = (now - dt.timedelta(minutes=6), now)
+        EsqlEngine(store, now=now).execute(rule.query, time_range=window)
 
 
 def lint_paths(paths: list[Path] | None = None) -> list[LintResult]:

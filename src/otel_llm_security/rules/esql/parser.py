@@ -14,7 +14,7 @@ from typing import Any
 
 from esql import ast
 from esql.ast_builder import AstBuilder, _line_col
-from esql.errors import EsqlSyntaxError
+from esql.errors import EsqlError, EsqlSyntaxError
 from esql.parser import _parse_with_grammar
 from esql.utils import ParserConfig
 from esql.verifier import verify_features
@@ -172,7 +172,12 @@ def parse_query(query: str, stack_version: str = TARGET_STACK_VERSION) -> ast.Es
     from esql.analyzer import check_catalog_names
 
     with ParserConfig(min_stack_version=stack_version):
-        tree = _parse_with_grammar(query)
+        try:
+            tree = _parse_with_grammar(query)
+        except EsqlError:
+            raise
+        except Exception as exc:  # the ANTLR runtime's lexer raises a bare Exception("Empty Stack") on some input
+            raise EsqlSyntaxError(f"the ES|QL lexer cannot read this query ({exc})", 0, 0, query[:80]) from None
         result = _ExecAstBuilder().visit(tree)
         if not isinstance(result, ast.EsqlQuery):
             raise EsqlSyntaxError("query did not parse to a pipeline", 0, 0, query[:80])
