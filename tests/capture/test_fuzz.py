@@ -26,7 +26,7 @@ from otel_llm_security.attributes import Mode  # noqa: E402
 from otel_llm_security.guard.engine import Guard  # noqa: E402
 from otel_llm_security.guard.errors import LLMSecurityBlockedError  # noqa: E402
 from otel_llm_security.guard.policy import default_policy  # noqa: E402
-from otel_llm_security.testing import OpenAIReplay, Reply, chat_completion  # noqa: E402
+from otel_llm_security.testing import OpenAIReplay, Reply  # noqa: E402
 
 MODEL = "gpt-4o-mini"
 FUZZ = settings(
@@ -105,10 +105,9 @@ def real_guard_instrument(instrument: Any) -> Any:
     return make
 
 
-@FUZZ
-@given(messages=MESSAGES)
-def test_any_request_shape_gets_the_bare_clients_outcome(real_guard_instrument, telemetry, messages) -> None:
-    real_guard_instrument(Mode.MONITOR)
+def _chat_both_ways(telemetry: Any, messages: Any) -> tuple[str, str, int]:
+    """The bare outcome (instrumentation suppressed), then the instrumented one, of one
+    chat call, and how many requests the instrumented call sent."""
     replay = OpenAIReplay()
     client = replay.client()
 
@@ -117,8 +116,18 @@ def test_any_request_shape_gets_the_bare_clients_outcome(real_guard_instrument, 
 
     with suppress_instrumentation():
         plain = _outcome(call)
+    sent_before = len(replay.requests)
     telemetry.span_exporter.clear()
-    assert _outcome(call) == plain
+    got = _outcome(call)
+    return plain, got, len(replay.requests) - sent_before
+
+
+@FUZZ
+@given(messages=MESSAGES)
+def test_any_request_shape_gets_the_bare_clients_outcome(real_guard_instrument, telemetry, messages) -> None:
+    real_guard_instrument(Mode.MONITOR)
+    plain, got, _ = _chat_both_ways(telemetry, messages)
+    assert got == plain
     spans = telemetry.spans()
     if plain == "ChatCompletion":
         assert len(spans) == 1
@@ -132,19 +141,9 @@ def test_any_request_shape_gets_the_bare_clients_outcome(real_guard_instrument, 
 @given(messages=MESSAGES)
 def test_enforce_mode_either_blocks_or_gets_the_bare_clients_outcome(real_guard_instrument, telemetry, messages) -> None:
     real_guard_instrument(Mode.ENFORCE)
-    replay = OpenAIReplay()
-    client = replay.client()
-
-    def call() -> Any:
-        return client.chat.completions.create(model=MODEL, messages=messages)
-
-    with suppress_instrumentation():
-        plain = _outcome(call)
-    sent_before = len(replay.requests)
-    telemetry.span_exporter.clear()
-    got = _outcome(call)
+    plain, got, sent = _chat_both_ways(telemetry, messages)
     if got == "blocked":
-        assert len(replay.requests) == sent_before  # blocked before sending: nothing went out
+        assert sent == 0  # blocked before sending: nothing went out
         (span,) = telemetry.spans()
         assert span.attributes[a.LLM_SECURITY_BLOCKED] is True
         assert span.attributes[a.LLM_SECURITY_BLOCK_REASON]
@@ -234,59 +233,41 @@ CHUNK = st.one_of(
 )
 
 
-def _drain(client: Any, replay: OpenAIReplay, events: list[dict[str, Any]]) -> str:
-    def call() -> Any:
-        replay.enqueue(Reply.stream(events))
-        stream = client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "hello"}], stream=True
-        )
-        return [type(chunk).__name__ for chunk in stream]
-
-    try:
-        return repr(call())
-    except LLMSecurityBlockedError:
-        return "blocked"
-    except Exception as exc:
-        return type(exc).__name__
-
-
-@FUZZ
-@given(events=st.lists(CHUNK, max_size=6))
-def test_any_stream_gets_the_bare_clients_chunks(real_guard_instrument, telemetry, events) -> None:
+def _check_stream(telemetry: Any, mode: Mode, events: list[dict[str, Any]], *, responses_api: bool) -> None:
+    """The same stream read bare (instrumentation suppressed) and instrumented: the same
+    chunk types or the same error (or a stop, in enforce mode), and one span."""
     events = [e for e in events if _json_safe(e)]
-    real_guard_instrument(Mode.MONITOR)
     replay = OpenAIReplay()
     client = replay.client()
+
+    def drain() -> str:
+        replay.enqueue(Reply.stream(events, responses_api=responses_api))
+        try:
+            if responses_api:
+                stream = client.responses.create(model=MODEL, input="hello", stream=True)
+            else:
+                stream = client.chat.completions.create(
+                    model=MODEL, messages=[{"role": "user", "content": "hello"}], stream=True
+                )
+            return repr([type(chunk).__name__ for chunk in stream])
+        except LLMSecurityBlockedError:
+            return "blocked"
+        except Exception as exc:
+            return type(exc).__name__
+
     with suppress_instrumentation():
-        plain = _drain(client, replay, events)
+        plain = drain()
     telemetry.span_exporter.clear()
-    assert _drain(client, replay, events) == plain
+    got = drain()
+    assert got == plain or (mode is Mode.ENFORCE and got == "blocked")
     assert len(telemetry.spans()) == 1
 
 
 def test_the_fuzzers_draw_blockable_prompts() -> None:
-    """The enforce property above is only worth something if some draws block."""
+    """The enforce properties are only worth something if some draws block."""
     guard = Guard.from_policy(default_policy().model_copy(update={"mode": Mode.ENFORCE}))
     blocked = [t for t in ATTACKS if guard.scan_input(t).blocked]
     assert len(blocked) >= 3
-    assert chat_completion("ok")["choices"][0]["message"]["content"] == "ok"
-
-
-@FUZZ
-@given(events=st.lists(CHUNK, max_size=6))
-def test_enforce_mode_stream_either_stops_or_gets_the_bare_clients_chunks(real_guard_instrument, telemetry, events) -> None:
-    """Enforce mode reads each chunk as it passes (capture.windows), so malformed chunks
-    go through a second reader."""
-    events = [e for e in events if _json_safe(e)]
-    real_guard_instrument(Mode.ENFORCE)
-    replay = OpenAIReplay()
-    client = replay.client()
-    with suppress_instrumentation():
-        plain = _drain(client, replay, events)
-    telemetry.span_exporter.clear()
-    got = _drain(client, replay, events)
-    assert got == plain or got == "blocked"
-    assert len(telemetry.spans()) == 1
 
 
 RESPONSE_EVENT_TYPES = [
@@ -352,31 +333,16 @@ def test_any_responses_request_gets_the_bare_clients_outcome(real_guard_instrume
         assert a.LLM_SECURITY_SCANNER_ERRORS not in span.attributes
 
 
-def _drain_responses(client: Any, replay: OpenAIReplay, events: list[dict[str, Any]]) -> str:
-    try:
-        replay.enqueue(Reply.stream(events, responses_api=True))
-        stream = client.responses.create(model=MODEL, input="hello", stream=True)
-        return repr([type(ev).__name__ for ev in stream])
-    except LLMSecurityBlockedError:
-        return "blocked"
-    except Exception as exc:
-        return type(exc).__name__
-
-
 @pytest.mark.parametrize("mode", [Mode.MONITOR, Mode.ENFORCE])
-def test_any_responses_stream_gets_the_bare_clients_events(real_guard_instrument, telemetry, mode) -> None:
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_any_stream_gets_the_bare_clients_chunks(real_guard_instrument, telemetry, mode, api) -> None:
+    """Enforce mode reads each chunk as it passes (capture.windows), so malformed chunks
+    go through a second reader there; it may also stop the stream."""
+
     @FUZZ
-    @given(events=st.lists(RESPONSE_EVENT, max_size=6))
+    @given(events=st.lists(CHUNK if api == "chat" else RESPONSE_EVENT, max_size=6))
     def check(events: list[dict[str, Any]]) -> None:
-        events = [e for e in events if _json_safe(e)]
-        replay = OpenAIReplay()
-        client = replay.client()
-        with suppress_instrumentation():
-            plain = _drain_responses(client, replay, events)
-        telemetry.span_exporter.clear()
-        got = _drain_responses(client, replay, events)
-        assert got == plain or (mode is Mode.ENFORCE and got == "blocked")
-        assert len(telemetry.spans()) == 1
+        _check_stream(telemetry, mode, events, responses_api=api == "responses")
 
     real_guard_instrument(mode)
     check()
