@@ -37,7 +37,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 TEST_HASH_KEY = b"test-hash-key"
 
-try:  # property-based tests (tests/*/test_fuzz.py): the same draws on every run unless
+try:  # property-based tests (tests/*/test_*_fuzz.py): the same draws on every run unless
     # HYPOTHESIS_PROFILE=explore asks for new ones (then failures are kept in .hypothesis/).
     import os as _os
 

@@ -215,7 +215,7 @@ def test_stem_present_is_the_word_index_test() -> None:
         "ab-rules",
         "über-rule",
         # every ASCII character between two words: str.split() takes \x1c-\x1f for
-        # whitespace, which stem_present once did not (tests/guard/test_fuzz.py found it)
+        # whitespace, which stem_present once did not (tests/guard/test_guard_fuzz.py found it)
         *(f"x{chr(b)}rule" for b in range(128)),
         *(f"rule{chr(b)}s" for b in range(128)),
     ]

@@ -297,7 +297,7 @@ def test_pii_found_and_redacted(kind: str, text: str) -> None:
 
 def test_pii_redaction_leaves_no_value_that_overlapped_another() -> None:
     """A card number's last digit is also the start of an email: matches do not overlap,
-    so the email shows only after the card is redacted (tests/guard/test_fuzz.py)."""
+    so the email shows only after the card is redacted (tests/guard/test_guard_fuzz.py)."""
     r = fails(PIIScanner(), "411111111111111 1jane@corp-mail.de")
     assert r.sanitized == "[REDACTED:credit_card][REDACTED:email]"
     assert r.details["types"] == "credit_card,email"
