@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -170,6 +171,18 @@ def otel_span_from_intake(span: dict[str, Any]) -> ExportTraceServiceRequest:
     return req
 
 
+def _llm_spans(intake: IntakeServer, expected: int, wait_s: float = 5.0) -> list[dict[str, Any]]:
+    """The LLM spans the intake has received, once ``expected`` of them are there or
+    ``wait_s`` has passed: the agent's last events may still be on their way when
+    ``client.close()`` returns (its transport sends from a thread of its own)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        llm = [s for s in intake.of_type("span") if s.get("otel", {}).get("attributes", {}).get(A.GEN_AI_OPERATION_NAME)]
+        if len(llm) >= expected or time.monotonic() > deadline:
+            return llm
+        time.sleep(0.02)
+
+
 def test_agent_bridge_sends_our_record_in_otel_attributes(intake: IntakeServer) -> None:
     run_example(intake)
 
@@ -180,7 +193,7 @@ def test_agent_bridge_sends_our_record_in_otel_attributes(intake: IntakeServer) 
     [meta] = [e["metadata"] for e in intake.events if "metadata" in e][:1]
     assert meta["service"]["name"] == "support-bot"
 
-    llm = [s for s in intake.of_type("span") if s.get("otel", {}).get("attributes", {}).get(A.GEN_AI_OPERATION_NAME)]
+    llm = _llm_spans(intake, expected=2)
     assert len(llm) == 2
     allowed, blocked = sorted(llm, key=lambda s: s["otel"]["attributes"][A.LLM_SECURITY_BLOCKED])
     for s in llm:
@@ -228,7 +241,7 @@ def test_bridge_spans_without_events_record_the_summary_and_log_once(
     no_events = [r for r in ours if "do not support events" in r.getMessage()]
     assert len(no_events) == 1 and no_events[0].levelno == logging.INFO
     assert "elasticapm" in no_events[0].getMessage()
-    blocked = [s["otel"]["attributes"] for s in intake.of_type("span")
-               if s.get("otel", {}).get("attributes", {}).get(A.LLM_SECURITY_BLOCKED) is True]
+    blocked = [s["otel"]["attributes"] for s in _llm_spans(intake, expected=4)
+               if s["otel"]["attributes"].get(A.LLM_SECURITY_BLOCKED) is True]
     assert len(blocked) == 2
     assert all("prompt_injection" in b[A.LLM_SECURITY_THREATS] for b in blocked)
