@@ -197,3 +197,35 @@ OTLP_JSON_SHAPE = st.fixed_dictionaries(
        content_type=st.sampled_from([PROTOBUF, JSON]))
 def test_any_body_gets_a_batch_or_a_client_error(body: bytes, content_type: str) -> None:
     _check(prepare(body, content_type, "default", keep_source=False))
+
+
+@FUZZ
+@given(data=st.binary(max_size=3000), members=st.integers(min_value=1, max_value=3),
+       encoding=st.sampled_from(["gzip", "x-gzip", "deflate", "GZIP ", "identity", "", "br", "gzip, deflate"]),
+       max_size=st.integers(min_value=1, max_value=4000), garbage=st.binary(max_size=8))
+def test_a_body_is_decoded_whole_within_its_bound_or_refused(data: bytes, members: int, encoding: str, max_size: int,
+                                                             garbage: bytes) -> None:
+    """Content-Encoding: every byte of every member comes back, never more than the
+    bound (a decompression bomb is a 413), and what cannot be decoded is a client error."""
+    import gzip
+    import zlib
+
+    from otel_llm_security.export.otlp_receiver import RequestError, decode_body
+
+    enc = encoding.strip().lower()
+    if enc in ("gzip", "x-gzip"):
+        body = b"".join(gzip.compress(data) for _ in range(members))  # RFC 1952: members may be concatenated
+        expected = data * members
+    elif enc == "deflate":
+        body, expected = zlib.compress(data), data
+    else:
+        body, expected = data, data
+    body += garbage if enc not in ("", "identity") and garbage and members == 1 else b""
+    try:
+        out = decode_body(body, encoding, max_size)
+    except RequestError as exc:
+        assert exc.status in (400, 413, 415), exc
+        assert exc.status != 413 or len(expected) > max_size
+        return
+    assert len(out) <= max_size or enc in ("", "identity")  # identity bodies are bounded by the reader
+    assert out == expected

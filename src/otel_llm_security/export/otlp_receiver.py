@@ -80,24 +80,38 @@ class ReceiverStats:
 
 
 def decode_body(body: bytes, content_encoding: str, max_size: int) -> bytes:
-    """Undo ``gzip``/``deflate`` with a bound on the decoded size (no decompression bombs)."""
+    """Undo ``gzip``/``deflate`` with a bound on the decoded size (no decompression bombs).
+
+    A gzip body may hold several members (RFC 1952: concatenated gzip files decode to the
+    concatenation of their data); each is decoded. Bytes after the last member or after
+    the deflate stream are an error, not something to drop."""
     enc = content_encoding.strip().lower()
     if enc in ("", "identity"):
         return body
     if enc not in ("gzip", "deflate", "x-gzip"):
         raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported Content-Encoding {content_encoding!r} (use gzip)")
-    wbits = 16 + zlib.MAX_WBITS if enc in ("gzip", "x-gzip") else zlib.MAX_WBITS
-    d = zlib.decompressobj(wbits)
-    try:
-        out = d.decompress(body, max_size + 1)
-        if len(out) > max_size or d.unconsumed_tail:
+    gzip = enc in ("gzip", "x-gzip")
+    wbits = 16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS
+    out = bytearray()
+    rest = body
+    while True:
+        d = zlib.decompressobj(wbits)
+        try:
+            out += d.decompress(rest, max_size + 1 - len(out))
+            if len(out) > max_size or d.unconsumed_tail:
+                raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"decompressed body exceeds {max_size} bytes")
+            out += d.flush()
+        except zlib.error as exc:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"body is not valid {enc}: {exc}") from exc
+        if len(out) > max_size:
             raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"decompressed body exceeds {max_size} bytes")
-        out += d.flush()
-    except zlib.error as exc:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"body is not valid {enc}: {exc}") from exc
-    if not d.eof:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"truncated {enc} body")
-    return out
+        if not d.eof:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"truncated {enc} body")
+        rest = d.unused_data
+        if not rest:
+            return bytes(out)
+        if not gzip:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"{len(rest)} bytes after the end of the {enc} stream")
 
 
 def _hex_to_b64(value: Any, what: str) -> str:
