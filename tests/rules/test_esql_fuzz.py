@@ -140,7 +140,11 @@ def engine() -> Any:
 
 
 def _limit_of(query: str) -> int:
-    limits = [int(part.split()[1]) for part in query.split(" | ") if part.startswith("LIMIT ")]
+    """The most rows the query may return: the smallest LIMIT after the last STATS (a
+    STATS without BY gives one row even over none: `LIMIT 0 | STATS n = COUNT(*)` is [[0]])."""
+    parts = query.split(" | ")
+    last_stats = max((i for i, part in enumerate(parts) if part.startswith("STATS ")), default=-1)
+    limits = [int(part.split()[1]) for part in parts[last_stats + 1 :] if part.startswith("LIMIT ")]
     return min([DEFAULT_LIMIT, *limits])
 
 
