@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import logging
 import weakref
-from typing import Any
+from typing import Any, NoReturn
 
 import openai
 from opentelemetry import context as otel_context
@@ -233,15 +233,13 @@ class Call:
             verdict: Verdict | None = rt.guard.scan_input(text)
         except Exception as exc:
             logger.warning("otel-llm-security: guard failed on input: %s", type(exc).__name__)
-            data.guard_errors.append("input")
-            verdict = _guard_failure_verdict(rt, "input")
+            self.input_guard_failed()
+            return
         data.input_verdict = verdict
         if verdict is None:
             return
         if verdict.blocked:
-            blocked = OpenAIRequestBlocked(verdict, direction="input")
-            self.finish_error(blocked)
-            raise blocked
+            self._block_input(verdict)
         if verdict.sanitized_text is not None and rt.mode is Mode.ENFORCE and verdict.action is Action.REDACT:
             try:
                 new_body = self._redacted_body(verdict.sanitized_text)
@@ -251,6 +249,19 @@ class Call:
             if new_body is not None:
                 kwargs["body"] = new_body
                 data.redacted = True
+
+    def input_guard_failed(self) -> None:
+        """The prompt could not be scanned: a guard error on input and the policy's
+        failure verdict (fail-closed: a block, which stops the call in enforce mode)."""
+        self.data.guard_errors.append("input")
+        verdict = self.data.input_verdict = _guard_failure_verdict(self.rt, "input")
+        if verdict is not None and verdict.blocked:
+            self._block_input(verdict)
+
+    def _block_input(self, verdict: Verdict) -> NoReturn:
+        blocked = OpenAIRequestBlocked(verdict, direction="input")
+        self.finish_error(blocked)
+        raise blocked
 
     def _redacted_body(self, sanitized: str) -> Any:
         body = copy.deepcopy(self.body)
@@ -625,11 +636,5 @@ def _call_without_prompt(rt: Runtime, instance: Any, endpoint: str, operation: s
         logger.exception("otel-llm-security: could not start recording the call")
         return None
     if rt.guard is not None:
-        call.data.guard_errors.append("input")
-        verdict = _guard_failure_verdict(rt, "input")
-        call.data.input_verdict = verdict
-        if verdict is not None and verdict.blocked:
-            blocked = OpenAIRequestBlocked(verdict, direction="input")
-            call.finish_error(blocked)
-            raise blocked
+        call.input_guard_failed()
     return call
