@@ -177,7 +177,7 @@ def has_prefix(words: list[str], stem: str) -> bool:
 # letters and digits, and the control characters that are not whitespace. str.split()
 # (and re's \s) also take \x1c-\x1f, the information separators, as whitespace.
 WORD_CHARS = r"A-Za-z0-9\x00-\x08\x0e-\x1b\x7f"
-_WORD_CHAR_SET = frozenset(chr(b) for b in range(128) if chr(b) not in string.punctuation and not chr(b).isspace())
+WORD_CHAR_SET = frozenset(chr(b) for b in range(128) if chr(b) not in string.punctuation and not chr(b).isspace())
 _STEM_RES: dict[str, re.Pattern[str] | None] = {}
 
 
@@ -194,7 +194,7 @@ def stem_regex(stem: str) -> re.Pattern[str] | None:
     regex = _STEM_RES.get(stem, False)
     if regex is False:
         needle = stem[:-1] if stem.endswith("$") else stem
-        if not needle or not set(needle) <= _WORD_CHAR_SET:
+        if not needle or not set(needle) <= WORD_CHAR_SET:
             regex = None  # the index has no such word
         else:
             # the look-behind after the literal: re skips to the literal in C

@@ -28,6 +28,7 @@ from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners.base import (
     STEMS,
+    WORD_CHAR_SET,
     WORD_CHARS,
     BuiltinScanner,
     Hit,
@@ -466,7 +467,7 @@ _HEX_WORD_24 = hyperscan_prefilter.Probe("prompt_injection", _HEX_WORD_24_RE)
 # none of these patterns' ASCII-only classes contains): where the patterns test a class
 # at every character (~8-30 ns each in ``re``), ``bytes.find`` and literal-led patterns
 # skip in C. Each gives exactly what the regex on the text gives (tests/guard/test_views_fast.py).
-_WORD_BYTE_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + bytes([*range(0x09), *range(0x0E, 0x1C), 0x7F])  # as WORD_CHARS
+_WORD_BYTE_CHARS = bytes(sorted(map(ord, WORD_CHAR_SET)))
 _HEX_BYTE_CHARS = b"0123456789abcdef"
 
 
