@@ -214,11 +214,11 @@ def _check_window(rule: Rule, tree: ast.EsqlQuery, errors: list[str]) -> None:
         errors.append(
             "[rule] an event rule (no STATS) must look back at most interval + 5m, or one event alerts many times"
         )
-    from otel_llm_security.rules.esql.engine import parse_temporal
+    from otel_llm_security.rules.esql.engine import TIME_SPAN_TYPES, parse_temporal
 
     seconds = {"milliseconds": 0.001, "seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
     for node in tree:
-        if isinstance(node, ast.Literal) and node.kind in ("time_duration", "date_period"):
+        if isinstance(node, ast.Literal) and node.kind in TIME_SPAN_TYPES:
             amount, unit = parse_temporal(str(node.value))
             if unit not in seconds:
                 errors.append(f"query: time span [{node.value}] in months/years is longer than any rule window")

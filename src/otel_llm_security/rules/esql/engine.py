@@ -42,7 +42,9 @@ SQL_TYPES = {
 }
 # Milliseconds since the epoch that a TIMESTAMP (microseconds in a BIGINT) can hold.
 _MAX_EPOCH_MS = (2**63 - 1) // 1000
-# Functions that take a time span ("1 hour") as an argument; to others it is a type error.
+# The types of time span literals ("1 hour", "2 days"), and the functions that take one
+# as an argument (to others it is a type error).
+TIME_SPAN_TYPES = frozenset({"time_duration", "date_period"})
 _SPAN_ARGUMENTS = frozenset({"date_trunc"})
 AGGREGATES = frozenset({"count", "count_distinct", "min", "max", "avg", "sum", "values"})
 
@@ -371,7 +373,7 @@ class _Compiler:
     def cmd_EvalCommand(self, cmd: ast.EvalCommand) -> None:
         for alias in cmd.assignments:
             e = self.expr(alias.expr)
-            if e.type in ("time_duration", "date_period"):
+            if e.type in TIME_SPAN_TYPES:
                 raise EsqlEngineError(f"EVAL [{alias.name}]: a time span cannot be a column value")
             cols = {n: c for n, c in self.cols.items() if n != alias.name}
             rest = self.col_list(cols)
@@ -489,7 +491,7 @@ class _Compiler:
         for name in cmd.grouping:
             node = aliases.get(name) or ast.ColumnRef(name)
             e = self.expr(node)
-            if e.type in ("time_duration", "date_period"):
+            if e.type in TIME_SPAN_TYPES:
                 raise EsqlEngineError(f"STATS BY [{name}]: cannot group by a time span")
             groups.append((name, e))
         # Pre-stage: input columns plus the grouping keys as __g<i>; multi-valued keys are
@@ -560,7 +562,7 @@ class _Compiler:
             if not math.isfinite(value):
                 raise EsqlEngineError(f"invalid number [{value}]")
             return Expr(f"CAST({value!r} AS DOUBLE)", "double", literal=float(value), is_literal=True)
-        if kind in ("time_duration", "date_period"):
+        if kind in TIME_SPAN_TYPES:
             amount, unit = parse_temporal(str(value))
             return Expr(f"INTERVAL '{amount} {unit}'", kind, literal=(amount, unit), is_literal=True)
         if kind == "string_array":
@@ -616,7 +618,7 @@ class _Compiler:
             or (a.type in STRING_TYPES and b.type in STRING_TYPES)
             or a.type == b.type
         )
-        if not ok or a.type in ("time_duration", "date_period"):
+        if not ok or a.type in TIME_SPAN_TYPES:
             raise EsqlEngineError(
                 f"first argument of [{op}] is [{a.type}] so second argument must also be [{a.type}] but was [{b.type}]"
             )
@@ -655,10 +657,9 @@ class _Compiler:
 
     def arithmetic(self, op: str, a: Expr, b: Expr) -> Expr:
         a, b = self.scalar(a), self.scalar(b)
-        temporal = ("time_duration", "date_period")
-        if a.type == "date" and b.type in temporal and op in "+-":
+        if a.type == "date" and b.type in TIME_SPAN_TYPES and op in "+-":
             return Expr(f"({a.sql} {op} {b.sql})", "date")
-        if b.type == "date" and a.type in temporal and op == "+":
+        if b.type == "date" and a.type in TIME_SPAN_TYPES and op == "+":
             return Expr(f"({b.sql} + {a.sql})", "date")
         if "null" in (a.type, b.type):
             return Expr("NULL", "null")
@@ -722,7 +723,7 @@ class _Compiler:
             return Expr(f"(NOT {a.sql})", "boolean")
         if name == "-":
             a = self.scalar(self.expr(args[0]))
-            if a.type in ("time_duration", "date_period"):
+            if a.type in TIME_SPAN_TYPES:
                 return Expr(f"(-{a.sql})", a.type)
             if a.type not in NUMERIC_TYPES and a.type != "null":
                 raise EsqlEngineError(f"unary [-] needs a number, found [{a.type}]")
@@ -764,7 +765,7 @@ class _Compiler:
         compiled = [self.expr(a) for a in args]
         if name not in _SPAN_ARGUMENTS:
             for e in compiled:
-                if e.type in ("time_duration", "date_period"):
+                if e.type in TIME_SPAN_TYPES:
                     raise EsqlEngineError(f"function [{name.upper()}] does not take a time span, found [{e.type}]")
         return fn(node, compiled)
 
@@ -895,7 +896,7 @@ class _Compiler:
     def fn_date_trunc(self, node: ast.FunctionCall, args: list[Expr]) -> Expr:
         self._arity(node, args, 2)
         span, date = args[0], self.scalar(args[1])
-        if span.type not in ("time_duration", "date_period") or not span.is_literal:
+        if span.type not in TIME_SPAN_TYPES or not span.is_literal:
             raise EsqlUnsupportedError("DATE_TRUNC needs a literal time span (e.g. 1 hour) in the local engine")
         if date.type not in ("date", "null"):
             raise EsqlEngineError(f"DATE_TRUNC needs a date, found [{date.type}]")
@@ -1016,7 +1017,7 @@ class _Compiler:
             else:
                 raise EsqlEngineError(f"aggregate [{name.upper()}] got {len(node.args)} arguments")
         a = self.expr(node.args[0])
-        if a.type in ("time_duration", "date_period"):
+        if a.type in TIME_SPAN_TYPES:
             raise EsqlEngineError(f"aggregate [{name.upper()}] cannot take a time span")
         if name == "count":
             if a.multi:
