@@ -59,6 +59,7 @@ _RULE_TYPES: dict[str, type] = {
     "false_positives": list, "license": str, "references": list, "setup": str, "threat": list,
     "timestamp_override": str, "max_signals": int, "version": int,
 }
+_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list"}
 _LIST_OF_STR = ("author", "tags", "false_positives", "references", "integration")
 
 
@@ -76,10 +77,14 @@ def _typed(table: dict, types: dict[str, type], where: str, errors: list[str]) -
                      and all(isinstance(x, dict) for x in t.get("technique", [])) for t in value)
         if ok:
             out[key] = value
+            continue
+        if key in _LIST_OF_STR:
+            kind = "a list of strings"
+        elif key == "threat":
+            kind = "a list of tables"
         else:
-            kind = "a list of strings" if key in _LIST_OF_STR else ("a list of tables" if key == "threat" else
-                                                                     {str: "a string", int: "an integer", list: "a list"}[want])  # type: ignore[index]
-            errors.append(f"[{where}] {key} must be {kind}, got {value!r:.60}")
+            kind = _TYPE_NAMES[want]  # type: ignore[index]
+        errors.append(f"[{where}] {key} must be {kind}, got {value!r:.60}")
     return out
 
 
