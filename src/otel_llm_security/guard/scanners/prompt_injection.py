@@ -84,6 +84,168 @@ REVEAL = (
     r"|provide|paste|echo|spell\W+out|read\W+(?:back|out)|copy|reproduce|state|quote)"
 )
 
+# --- paraphrased overrides and extraction, six languages (issue 3: the multilingual
+# corpus attacks with paraphrases, not the classic phrase). Per language: verbs that set
+# something aside, the assistant's setup (strong: its programming, ethics, guidelines;
+# weak: settings, procedures, limits), the second-person possessive, and orders that come
+# from "me" alone. A setup set aside that is the assistant's own fires alone; a setting
+# set aside, or orders from "me" alone, need company (the last block of WORD_RULES).
+ADVERB = r"(?:\w+(?:ment|mente|ly)\W+)?"  # "suspend temporarily your ...", "sospendi temporaneamente le ..."
+DEFY_EN = (
+    r"(?:suspend|bypass|circumvent|sidestep|override|overturn|overrule|ignore|disregard|abandon|violate|defy|disobey|contravene|nullify|shelve"
+    r"|neglect|discard|ditch|shed|throw\W+away|put\W+aside|set\W+aside|lay\W+aside|cast\W+aside|pause|halt"
+    r"|(?:disengage|dissociate|disassociate|deviate|depart|break\W+(?:away|free)|escape|free\W+yourself|liberate\W+yourself)\W+from"
+    r"|break\W+with|go\W+against|act\W+(?:against|counter\W+to)|work\W+against|rebel\W+against|transcend"
+    r"|(?:step|operate|act|function)\W+outside(?:\W+of)?|(?:push|go|act|operate)\W+beyond|reconfigure|forgo|forsake|renounce|relinquish|let\W+go\W+of)"
+)
+SETUP_EN = (
+    r"(?:programming|training|guidelines|ethics|ethical\W+[\w-]+|morals|moral\W+[\w-]+|protocols|restrictions|restraints|safeguards"
+    r"|principles|code\W+of\W+conduct|compliance\W+[\w-]+|safety\W+[\w-]+|alignment|conditioning|core\W+(?:algorithms|values|logic)"
+    r"|programmed\W+[\w-]+|built-in\W+[\w-]+|teachings)"
+)
+SETTING_EN = (
+    r"(?:settings|parameters|operations|procedures|algorithms|functions|boundaries|limits|limitations|constraints|framework|standards"
+    r"|norms?|defaults|configuration|behaviou?r|decision-making|compliance|patterns|methods|logic|routines|rules|filters|guidelines"
+    r"|programming|training|protocols|standard|aspect)"
+)
+ORDERS_EN = r"(?:instructions?|directives?|directions|orders|commands?|commandment|guidance|wishes|desires|demands|requests|needs|will|dominion|bidding|requirements|preferences|say)"
+ONLY_MINE_EN = (
+    rf"(?:only|solely|exclusively|strictly|alone|purely|entirely)\W+(?:on\W+|to\W+|by\W+|with\W+|upon\W+|based\W+on\W+|according\W+to\W+)?"
+    rf"(?:what\W+i\W+(?:say|want|demand|command|ask|specify)|my\W+(?:[\w-]+\W+)?{ORDERS_EN}\b)"
+    rf"|my\W+(?:[\w-]+\W+)?{ORDERS_EN}\W+(?:alone|exclusively|only)\b"
+    rf"|(?:prioriti[sz]e|give\W+(?:top\W+)?(?:priority|precedence)\W+to|in\W+favou?r\W+of|conform\W+to|adhere\W+(?:strictly\W+)?to|hearken\W+unto|serve)\W+my\W+(?:[\w-]+\W+)?{ORDERS_EN}\b"
+    r"|(?:at|under|on)\W+my\W+(?:explicit\W+)?(?:request|command|instruction|demand|behest|authority|guidance|direction|orders)\b"
+    r"|as\W+i\W+(?:instruct|command|specify|demand|dictate)\b|(?:to|with)\W+(?:what|whatever)\W+i\W+(?:demand|command|dictate)\b"
+    r"|give\W+my\W+(?:[\w-]+\W+)?(?:directives|instructions|orders|commands|requests)\W+(?:top\W+)?priority"
+)
+# Per language: (verbs, strong setup, weak setting, possessive "your", orders, orders-from-me phrases).
+_FR_ORDERS = r"(?:instructions|directives|ordres|demandes|commandes|conseils|désirs|exigences|indications|besoins|volontés|consignes)"
+_DE_ORDERS = r"(?:anweisungen|anweisung|befehle|befehlen|direktiven|wünsche|wünschen|forderungen|anforderungen|bedürfnisse|bedürfnissen|vorgaben|anordnungen)"
+_ES_ORDERS = r"(?:instrucciones|órdenes|directrices|indicaciones|peticiones|deseos|demandas|comandos|solicitudes|preferencias|exigencias)"
+_IT_ORDERS = r"(?:istruzioni|direttive|indicazioni|richieste|comandi|ordini|esigenze|desideri)"
+_PT_ORDERS = r"(?:instruções|ordens|diretrizes|solicitações|exigências|comandos|desejos|pedidos|conselhos)"
+DEFY_ML = {
+    "fr": (
+        r"(?:ignore|néglige|contourne|outrepasse|suspends?|mets\W+de\W+côté|laisse\W+de\W+côté|abandonne|désobéis|défie|écarte|éloigne-toi\W+d(?:es|e|u)"
+        r"|dissocie-toi\W+d(?:es|e|u)|détourne|désactive|viole|transgresse|enfreins|contredis|défais-toi\W+d(?:es|e|u)|affranchis-toi\W+d(?:es|e|u)|libère-toi\W+d(?:es|e|u)"
+        r"|passe\W+outre|dépasse|reconfigure|(?:fonctionne|opère|agis)\W+en\W+dehors\W+d(?:es|e|u)|pousse\W+au-delà\W+de|va\W+au-delà\W+de)",
+        r"(?:programmation|formation|directives|protocoles|principes|règles|instructions|normes|éthique|code\W+de\W+conduite|garde-fous"
+        r"|restrictions|contraintes|valeurs|paramètres\W+éthiques|limites\W+éthiques|consignes|fonctions\W+programmées|systèmes\W+de\W+conformité)",
+        r"(?:paramètres|protocoles|procédures|normes?|limites|systèmes|voies|fonctions|algorithmes|règles|directives|instructions|programmation"
+        r"|formation|contraintes|principes|code)",
+        r"(?:à\W+|aux\W+|de\W+)?(?:tes|ta|ton)",
+    ),
+    "de": (
+        r"(?:ignoriere|missachte|umgehe|verlasse|übergehe|übersteuere|suspendiere|befolge\W+nicht|vergiss|verletze|überschreite|überwinde|deaktiviere|brich\W+mit|verstosse\W+gegen"
+        r"|weiche\W+von|löse\W+dich\W+von|befreie\W+dich\W+von|handle\W+gegen|widersetze\W+dich|gib|gehe\W+über)",
+        r"(?:[\w-]*ausbildung|[\w-]*schulung|[\w-]*programmierung|[\w-]*richtlinien|[\w-]*protokolle|[\w-]*beschränkungen|[\w-]*ethik"
+        r"|ethischen\W+\w+|moralischen\W+\w+|grundsätze|prinzipien|[\w-]*regeln|anweisungen|vorgaben|[\w-]*kompass|compliance-\w+|werte)",
+        r"(?:[\w-]*einstellungen|[\w-]*verfahren|[\w-]*grenzen|[\w-]*methoden|[\w-]*standards|[\w-]*protokolle|[\w-]*richtlinien|[\w-]*regeln"
+        r"|[\w-]*programmierung|[\w-]*beschränkungen|[\w-]*ethik|standards?)",
+        r"(?:deine|deinen|deiner|dein|deinem)",
+    ),
+    "es": (
+        r"(?:ignora|omite|descarta|elude|sortea|bypassa|abandona|desafía|desafia|incumple|pausa|deja\W+de\W+lado|suspende|anula|viola"
+        r"|desobedece|sobrepasa|olvida|sáltate|evita|desactiva|rompe\W+con|libérate\W+de|desvíate\W+de|(?:opera|actúa)\W+fuera\W+de)",
+        r"(?:restricciones|directrices|pautas|protocolos|principios|normas|salvaguardias|programación|marco\W+ético|brújula\W+moral|instrucciones"
+        r"|reglas|formación|capacitación|entrenamiento|ética|valores|límites\W+éticos|parámetros\W+éticos|algoritmos|caminos\W+de\W+decisión)",
+        r"(?:restricciones|directrices|pautas|protocolos|principios|normas|programación|instrucciones|reglas|límites|parámetros|algoritmos"
+        r"|procedimientos|configuración|funciones|norma|protocolo|marco)",
+        r"(?:tus|tu)",
+    ),
+    "it": (
+        r"(?:ignora|disattendi|scarta|sospendi|bypassa|eludi|abbandona|viola(?:re)?|sfida(?:re)?|accantona|lascia\W+da\W+parte|supera(?:re)?"
+        r"|annulla|disattiva|dissociati\W+da|disassocia\W+da|trascura|aggira|infrangi|oltrepassa|agisci\W+al\W+di\W+fuori\W+d|dimentica)",
+        r"(?:linee\W+guida|restrizioni|protocolli|istruzioni|principi|programmazione|formazione|algoritmi|etiche|etica|limiti\W+(?:etici|programmati)"
+        r"|parametri\W+(?:etici|operativi)|regole|norme|direttive|metodi\W+operativi|percorsi\W+decisionali|valori)",
+        r"(?:linee\W+guida|restrizioni|protocolli|istruzioni|principi|programmazione|formazione|algoritmi|limiti|parametri|regole|norme"
+        r"|direttive|procedure|impostazioni|metodi|standard|norma)",
+        r"(?:\w{1,3}\W+)?(?:tue|tuoi|tua|tuo)",
+    ),
+    "pt": (
+        r"(?:ignora|ignore|descarte|descarta|desconsidere|desconsidera|desafie|desafia|anule|anula|suspenda|suspende|abandona|abandone|despreza|despreze|prescinde"
+        r"|ultrapassa|ultrapasse|desvie|desvia|viole|viola|contorne|contorna|desative|desativa|deixe\W+de\W+lado|esqueça|esqueca|quebre|supere"
+        r"|(?:aja|age|opere)\W+(?:fora|além)|escolhe\W+não\W+seguir|escolha\W+não\W+seguir)",
+        r"(?:diretrizes|restrições|regras|instruções|programação|treinamento|formação|protocolos|princípios|padrões\W+éticos|limites"
+        r"|código\W+de\W+conduta|bússola\W+moral|normas|salvaguardas|algoritmos|funções\W+programadas|procedimentos)",
+        r"(?:diretrizes|restrições|regras|instruções|programação|treinamento|protocolos|princípios|padrões|limites|procedimentos|normas"
+        r"|configurações|funções|algoritmos|código)",
+        r"(?:d[aeo]s?\W+)?(?:as\W+|os\W+|a\W+|o\W+)?(?:suas|seus|tuas|teus|sua|seu|tua|teu)",
+    ),
+}
+DEFY_YOUR_SETUP_ML = "|".join(
+    rf"{verbs}\W+{ADVERB}{yours}\W+(?:[\w-]+\W+){{0,2}}?{strong}\b" for verbs, strong, _weak, yours in DEFY_ML.values()
+) + (
+    r"|(?:setze|stelle)\W+(?:deine|deinen|dein)\W+(?:[\w-]+\W+){0,2}?(?:[\w-]*ausbildung|[\w-]*programmierung|[\w-]*richtlinien|[\w-]*ethik"
+    r"|[\w-]*beschränkungen|[\w-]*protokolle|[\w-]*regeln|[\w-]*grundsätze)\W+(?:\w+\W+)?(?:ausser\W+kraft|zurück|beiseite|aus)\b"
+    r"|hebe\W+(?:deine\W+)?(?:ethischen?\W+|moralischen?\W+)(?:beschränkungen|einschränkungen|richtlinien|regeln)\W+auf"
+    r"|(?:dezactivează|ignoră|încalcă|ocolește)\W+(?:[\w-]+\W+)?(?:protocoalele|instrucțiunile|regulile|restricțiile|ghidurile)"
+)
+DEFY_SETUP_WEAK = "|".join(
+    rf"{verbs}\W+{ADVERB}(?:\w{{1,4}}\W+){{0,2}}?(?:[\w-]+\W+){{0,2}}?{weak}\b" for verbs, _strong, weak, _yours in DEFY_ML.values()
+) + (
+    rf"|{DEFY_EN}\W+{ADVERB}(?:all\W+)?(?:of\W+)?(?:(?:your|the|its|this|any|a)\W+)?(?:[\w-]+\W+){{0,2}}?(?:{SETTING_EN}|{SETUP_EN})\b"
+    r"|put\W+your\W+(?:[\w-]+\W+){0,2}?on\W+hold"
+)
+ONLY_MINE = "|".join((
+    ONLY_MINE_EN,
+    rf"(?:uniquement|exclusivement|seulement|strictement|qu['’])\W*(?:à\W+|aux\W+|sur\W+|selon\W+)?mes\W+(?:[\w-]+\W+)?{_FR_ORDERS}"
+    rf"|(?:suis|sers|exécute|priorise|privilégie|respecte|adhère\W+(?:strictement\W+)?à|conforme-toi\W+à)\W+(?:uniquement\W+|exclusivement\W+|seulement\W+)?mes\W+(?:[\w-]+\W+)?{_FR_ORDERS}"
+    r"|(?:sous|selon|sur)\W+(?:ma|mon)\W+(?:direction|autorité|commande|guidance|indication|instruction|demande)"
+    r"|(?:à|en\W+faveur\W+de)\W+(?:ma|mon|mes)\W+(?:[\w-]+\W+)?(?:demande|instruction|commande|demandes|exigences|directives)",
+    rf"(?:nur|ausschliesslich|allein|einzig)\W+(?:auf\W+|nach\W+|gemäss\W+)?(?:meine|meinen|meiner|meinem)\W+(?:[\w-]+\W+)?{_DE_ORDERS}"
+    rf"|(?:befolge|priorisiere|gehorche|diene|folge|leite\W+dich)\W+(?:nur\W+|ausschliesslich\W+)?(?:nach\W+)?(?:meinen|meine|meiner|meinem)\W+(?:[\w-]+\W+)?{_DE_ORDERS}"
+    rf"|(?:zugunsten|gemäss)\W+(?:meiner|meinen|meinem)\W+(?:[\w-]+\W+)?{_DE_ORDERS}|auf\W+meine\W+(?:anforderung|anweisung|bitte)",
+    rf"(?:solo|sólo|solamente|únicamente|exclusivamente)\W+(?:a\W+|con\W+|según\W+|en\W+)?mis\W+(?:[\w-]+\W+)?{_ES_ORDERS}"
+    rf"|(?:sigue|cumple(?:\W+con)?|prioriza|obedece|ejecuta|adhiérete\W+a|confórmate\W+a|coloca|da\W+prioridad\W+a)\W+(?:solo\W+|exclusivamente\W+|únicamente\W+)?mis\W+(?:[\w-]+\W+)?{_ES_ORDERS}"
+    rf"|(?:bajo|según)\W+mi\W+(?:comando|autoridad|mando|indicación)|(?:en\W+favor\W+de|para\W+acomodar)\W+mis\W+(?:[\w-]+\W+)?{_ES_ORDERS}|a\W+petición\W+mía",
+    rf"(?:solo|soltanto|unicamente|esclusivamente)\W+(?:a\W+|ai\W+|alle\W+|le\W+|i\W+|sulle\W+|sui\W+|nelle\W+|secondo\W+)?(?:mie|miei)\W+(?:[\w-]+\W+)?{_IT_ORDERS}"
+    rf"|(?:obbedisci|esegui|segui|rispetta|dai\W+priorità|conformati|adattarti|allinearti)\W+(?:solo\W+)?(?:a\W+|alle\W+|ai\W+|le\W+|i\W+)?(?:mie|miei)\W+(?:[\w-]+\W+)?{_IT_ORDERS}"
+    r"|(?:sotto|secondo)\W+(?:il\W+|la\W+)?(?:mio|mia)\W+(?:comando|guida|autorità|istruzione|indicazione)|su\W+mia\W+richiesta",
+    rf"(?:apenas|somente|exclusivamente|só|unicamente|estritamente)\W+(?:a\W+|às\W+|as\W+|aos\W+|os\W+|nas\W+|nos\W+|em\W+)?(?:minhas|meus)\W+(?:[\w-]+\W+)?{_PT_ORDERS}"
+    rf"|(?:cumpra|siga|priorize|obedeça|cede|ceda|execute|adere|adira|coloque|dê\W+prioridade)\W+(?:estritamente\W+|exclusivamente\W+|apenas\W+)?(?:a\W+|às\W+|aos\W+|as\W+|os\W+)?(?:minhas|meus)\W+(?:[\w-]+\W+)?{_PT_ORDERS}"
+    r"|(?:sob|segundo)\W+(?:o\W+)?meu\W+(?:comando|pedido)|a\W+meu\W+pedido|(?:com|às)\W+(?:as\W+)?minhas\W+(?:exigências|ordens)",
+))
+CORE_ADJ = (
+    r"(?:core|main|original|initial|base|basic|key|underlying|secret|hidden|fundamental|guiding|starting|central|primary|essential|first"
+    r"|preliminary|principal|foundational|root|master|concealed|suppressed|disguised|long-concealed|whispered|buried|crafted|specific|exact)"
+)
+CORE_NOUN = (
+    r"(?:(?:training\W+)?(?:instructions?|prompts?|commands?|directives?|guidance|inducement|incitation|entreaty|request|input|question"
+    r"|aspiration|desire|agenda|set\W+of\W+instructions))"
+)
+# "Révèle l'instruction de formation principale ...", "Zeige die ursprüngliche Direktive ...":
+# a verb of showing (or "what is"), the founding prompt (a noun with an adjective that
+# makes it the founding one), and "you" within a few words.
+REVEAL_CORE_ML = "|".join((
+    r"(?:révèle|montre|affiche|dis-moi|explique|démasque|divulgue|expose|répète|peux-tu\W+(?:révéler|divulguer|montrer|répéter)|quel(?:le)?\W+(?:est|a\W+été|était))"
+    r"\W+(?:[\w-]+\W+){0,3}?(?:(?:principale|fondamentale|initiale|secrète|clé|centrale|directrice|originale|première|cachée|essentielle)\W+(?:[\w-]+\W+)?"
+    r"(?:instruction|invite|commande|directive|prompt|consigne|question)|(?:instruction|invite|commande|directive|prompt|consigne)\W+(?:de\W+formation\W+)?"
+    r"(?:principale|fondamentale|initiale|secrète|clé|centrale|directrice|originale|cachée|essentielle|de\W+formation|d['’]instructions\W+original))"
+    r"\W+(?:[\w-]+\W+){0,5}?(?:ta|ton|tes|tu|t['’]|te|toi)\b",
+    r"(?:zeige|zeig|offenbare|enttarne|nenne|verrate|erkläre|was\W+(?:ist|war)|welche[sr]?\W+(?:ist|war))\W+(?:[\w-]+\W+){0,3}?"
+    r"(?:(?:ursprüngliche|anfängliche|zentrale|geheime|versteckte|grundlegende|erste|wichtigste|zugrunde\W+liegende)\w*\W+(?:[\w-]+\W+)?"
+    r"[\w-]*(?:anweisung|befehl|direktive|prompt|instruktion)\w*|[\w-]*(?:schlüssel|haupt|ausbildungs|kern|system)(?:anweisung|befehl|direktive|prompt)\w*)"
+    r"\W+(?:[\w-]+\W+){0,5}?(?:du|dein\w*|dir|dich)\b",
+    r"(?:revela|muestra|muéstrame|dime|explica|desenmascara|expone|desvela|puedes\W+(?:revelar|mostrar)|cuál\W+(?:es|fue))\W+(?:[\w-]+\W+){0,3}?"
+    r"(?:(?:primera|principal|fundamental|oculta|secreta|básica|base|inicial|clave|central|subyacente|original)\W+(?:[\w-]+\W+)?"
+    r"(?:indicación|instrucción|comando|directriz|prompt)|(?:indicación|instrucción|comando|directriz|prompt)\W+(?:de\W+formación\W+)?"
+    r"(?:principal|fundamental|oculta|secreta|básica|base|inicial|clave|central|subyacente|original|de\W+formación))"
+    r"\W+(?:[\w-]+\W+){0,5}?(?:tu|tus|te|ti)\b",
+    r"(?:mostrami|mostra|rivela|spiega|visualizza|puoi\W+(?:mostrare|rivelare)|qual\W+(?:è|era)(?:\W+stato)?)\W+(?:[\w-]+\W+){0,3}?"
+    r"(?:istruzione|prompt|comando|direttiva)\W+(?:[\w-]+\W+){0,2}?(?:centrale|base|principale|fondamentale|segreto|segreta|originale|guida"
+    r"|iniziale|essenziale|sottostante|di\W+partenza|di\W+formazione)\W+(?:[\w-]+\W+){0,5}?(?:tua|tue|tuo|tuoi|ti|te)\b",
+    r"(?:revele|revela|mostre|desmascare|desvende|explique|exponha|exiba|diga-me|pode\W+divulgar|qual\W+(?:é|foi))\W+(?:[\w-]+\W+){0,3}?"
+    r"(?:instrução|prompt|comando|diretriz)\W+(?:[\w-]+\W+){0,2}?(?:central|base|básico|básica|principal|fundamental|secreto|secreta|original"
+    r"|oculto|oculta|inicial|essencial|subjacente|chave|de\W+treinamento)\W+(?:[\w-]+\W+){0,5}?(?:sua|seu|suas|seus|tua|teu|você|lhe|te|ti)\b",
+    r"afișează\W+textul\W+de\W+intrare",
+))
+MODE_ML = (
+    r"(?:activer|active|activez|aktiviere|aktivieren|activa|activar|attiva|attivare|ative|ativar|activează|activeaza)\W+(?:le\W+|den\W+|el\W+|la\W+|il\W+|o\W+|a\W+)?"
+    r"(?:mode|modus|modo|modalità|modul|modulul)\W+(?:développeur|entwickler|desarrollador|sviluppatore|desenvolvedor|dezvoltator|dan|jailbreak|dieu|gott|dios)\b"
+    r"|(?:cambiar|cambia|passa|wechsle|passe|mude|muda)\W+(?:a|al|zu|en|in|para|ao)\W+(?:la\W+|il\W+|den\W+|o\W+|a\W+)?(?:interfaz|interface|modo|modus|mode|modalità)\W+dan\b"
+)
+
 WORD_RULES: tuple[Rule, ...] = (
     # --- instruction override ---
     Rule("override_instructions", PI, 0.85, rf"{OVERRIDE}\W+(?:the\W+|my\W+)?{G}{{0,2}}?{QUALIFIER}\W+{G}{{0,2}}?{STRONG_TARGET}\b", negatable=True),
@@ -169,6 +331,17 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("exec_directive", PI, 0.3, r"(?:run|execute|exec|eval|evaluate|bypass)\s{0,2}:\s{0,3}[`'\"]"),
     Rule("exec_payload", PI, 0.4, r"whoami\b|/etc/(?:passwd|shadow)\b|os\W+(?:system|popen)\b|child_process\b|subprocess\W+(?:run|call|popen|check_output)\b|fork\W{0,3}\)|__import__\b|__builtins__\b"),
     Rule("exec_probe", PI, 0.55, r"(?:os\W+system|os\W+popen|popen|subprocess\W+\w+|shell_exec|passthru|exec|eval|system|atexit\W+register|cmd=)\W{0,4}(?:\w+\W+){0,2}?(?:whoami|cat\W+/etc/(?:passwd|shadow)|rm\W+-rf|/bin/(?:sh|bash)|nc\W+-e|curl\W+\S+\W+\|\W*(?:sh|bash))"),
+    # --- paraphrased overrides and extraction (issue 3, multilingual recall): the
+    # assistant's own setup set aside, and its founding prompt asked for, in the six
+    # languages the corpora attack in. Weak pieces (orders from "me" alone, a setting
+    # set aside) are in the last block and need company. ---
+    Rule("defy_your_setup", PI, 0.65, rf"{DEFY_EN}\W+{ADVERB}(?:all\W+)?(?:of\W+)?(?:your|its|the\W+(?:ai|model|assistant)'?s)\W+(?:own\W+)?(?:[\w-]+\W+){{0,2}}?{SETUP_EN}\b"),
+    Rule("defy_your_setup_ml", PI, 0.65, rf"{DEFY_YOUR_SETUP_ML}"),
+    Rule("reveal_core_prompt", LEAK, 0.6, rf"(?:{REVEAL}|unveil|unmask|uncover|explain|describe|admit|proclaim|surrender|whisper|let\W+slip|confess|unearth|divulge|disclose|expose|reiterate|restate)\W+(?:me\W+|us\W+|back\W+)?(?:with\W+me\W+)?(?:the|your)\W+(?:[\w-]+\W+){{0,2}}?{CORE_ADJ}\W+(?:[\w-]+\W+)?{CORE_NOUN}\W+(?:[\w-]+\W+){{0,4}}?(?:you|your|yourself)\b", negatable=True),
+    Rule("what_core_prompt", LEAK, 0.6, rf"what(?:\W+(?:is|was|were|are)|'s|s)\W+(?:the\W+)?(?:very\W+)?{CORE_ADJ}\W+(?:[\w-]+\W+)?{CORE_NOUN}\W+(?:(?:used\W+)?(?:behind|that|which|during|for|in|of|driving|guiding|underlying|from|on|upon|under|at)\W+(?:[\w-]+\W+){{0,3}}?)?(?:your|you\W+(?:are|re|were|received|operate|follow|got|had))\b"),
+    Rule("prompt_behind_answer", LEAK, 0.6, rf"(?:{REVEAL}|explain|expose|unveil|unmask|let\W+slip|admit)\W+(?:me\W+|us\W+|back\W+)?(?:the|your)\W+(?:[\w-]+\W+){{0,3}}?(?:prompt|instructions?|command|directive|request|input)\W+(?:(?:that|which|you)\W+)?(?:[\w-]+\W+){{0,4}}?(?:your\W+(?:current\W+|last\W+|previous\W+)?(?:response|answer|reply|output|thoughts|operations|behaviou?r)|you\W+(?:received|were\W+given|are\W+(?:executing|responding\W+to|answering|following)|operate\W+(?:on|under)))\b", negatable=True),
+    Rule("reveal_core_prompt_ml", LEAK, 0.6, rf"{REVEAL_CORE_ML}"),
+    Rule("privacy_rules_then_disclose", LEAK, 0.7, r"(?:disregard|ignore|ditch|violate|viole|viola|bypass|break|circumvent|ignora|ignore)\W+(?:the\W+|all\W+|as\W+|las\W+|le\W+)?(?:data\W+)?(?:privacy|privacidade|privacidad|privacy)\W+(?:\w+\W+){0,3}?(?:and|e|y)\W+(?:disclose|divulge|share|reveal|leak|expose|compartilhe|comparte|revela|divulga|condividi)\b"),
     # --- weak evidence, kept last (a hit hides later hits it overlaps): the assistant's own
     # setup named, pressure and social engineering; they need company to reach the threshold ---
     # only nouns that name an AI's setup; "your guidelines / restrictions" (a shop's too) are in your_setup_mention
@@ -193,6 +366,10 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("ml_ar", PI, 0.85, rf"(?:تجاهل|انس)\W+{G}{{0,3}}?(?:التعليمات|الأوامر|القواعد|تعليمات)"),
     Rule("ml_hi", PI, 0.85, r"निर्देशों\W+को\W+(?:अनदेखा|नजरअंदाज|नज़रअंदाज़|भूल)"),
     Rule("ml_leak", LEAK, 0.6, r"(?:zeige|zeig|nenne|verrate|gib)\W+(?:mir\W+)?(?:deinen|deine|den|die)\W+(?:system\W*prompt|systemanweisung|anweisungen)|(?:révèle|montre|affiche)\W+(?:moi\W+)?(?:ton|votre|le)\W+prompt|(?:muestra|revela|dime)\W+(?:me\W+)?(?:tu|el)\W+prompt|(?:mostre|revele)\W+(?:seu|o)\W+prompt"),
+    Rule("mode_enabled_ml", JB, 0.8, MODE_ML),
+    # --- paraphrases, weak pieces (see defy_your_setup): they need company ---
+    Rule("obey_only_me", PI, 0.45, rf"{ONLY_MINE}"),
+    Rule("defy_setup_weak", PI, 0.4, rf"{DEFY_SETUP_WEAK}"),
 )
 
 # Scripts without word boundaries (CJK) and markup delimiters: no leading \b.
@@ -313,6 +490,16 @@ ANCHORS: dict[str, str] = {
     "ml_ar": "=التعليمات =الأوامر =القواعد =تعليمات",
     "ml_hi": "=निर्देश",
     "ml_leak": "prompt systemprompt systemanweisung anweisungen",
+    "defy_your_setup": "your its$ ai$ model assistant",
+    "defy_your_setup_ml": "",  # six languages: the literal analysis (scanners.literals) prunes
+    "reveal_core_prompt": "instruct prompt command directive guidance inducement incitation entreaty request input question aspiration desire agenda & you",
+    "what_core_prompt": "what & instruct prompt command directive guidance inducement incitation entreaty request input question aspiration desire agenda & you",
+    "prompt_behind_answer": "prompt instruct command directive request input & you",
+    "reveal_core_prompt_ml": "",
+    "privacy_rules_then_disclose": "privac",
+    "mode_enabled_ml": "",
+    "obey_only_me": "",
+    "defy_setup_weak": "",
     "chatml_tokens": "=<|",
     "inst_delimiters": "inst sys system admin developer & inst sys system you ignore new override disregard forget from",
     "md_heading_override": "system new instruction admin override developer & =##",  # =##: the pattern needs "##"
