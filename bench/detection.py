@@ -22,6 +22,7 @@ Usage: .venv/bin/python bench/detection.py [--ml/--no-ml] [--llm-guard-python PA
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -74,12 +75,21 @@ def load_prompts() -> list[Prompt]:
     df = pd.read_parquet(base / "neuralchemy" / "core-test.parquet").dropna(subset=["text"])
     rows += [Prompt(str(t), int(lbl), "neuralchemy", str(c)) for t, lbl, c in zip(df.text, df.label, df.category, strict=True)]
     df = pd.read_csv(base / "yanismiraoui" / "prompt_injections.csv").dropna()
-    rows += [Prompt(str(t), 1, "yanismiraoui", "injection (multilingual)") for t in df.iloc[:, 0]]
+    rows += [Prompt(str(t), 1, "yanismiraoui", yanismiraoui_half(str(t))) for t in df.iloc[:, 0]]
     for line in (FIXTURES / "benign_app_prompts.jsonl").read_text().splitlines():
         if line.strip():
             row = json.loads(line)
             rows.append(Prompt(row["text"], 0, APP_PROMPTS, "benign (ambiguous)" if row["ambiguous"] else "benign"))
     return rows
+
+
+def yanismiraoui_half(text: str) -> str:
+    """The category of a yanismiraoui row: which half of the corpus it is in. The
+    paraphrase rules of prompt_injection (defy_your_setup, obey_only_me, ...) were written
+    looking at the rows of the first half only (sha256 of the text even); the second is
+    the honest estimate of how they generalise."""
+    even = int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) % 2 == 0
+    return "multilingual: rules' dev half" if even else "multilingual: held-out half"
 
 
 def load_outputs() -> tuple[list[dict], list[str], list[str]]:
@@ -204,7 +214,7 @@ def category_table(prompts: list[Prompt], systems: dict[str, list[bool]], names:
     for i, p in enumerate(prompts):
         if p.label == 1:
             cats[p.category].append(i)
-    print("\n## Recall per attack category (neuralchemy categories; s-labs and yanismiraoui as one category each)\n")
+    print("\n## Recall per attack category (neuralchemy categories; s-labs as one; yanismiraoui in two halves, see yanismiraoui_half)\n")
     cols = [n for n in names if n in systems]
     print(f"{'category':30s}{'rows':>6s}" + "".join(f"{c[:22]:>24s}" for c in cols))
     for cat, idx in sorted(cats.items(), key=lambda kv: -len(kv[1])):
