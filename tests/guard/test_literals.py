@@ -139,11 +139,13 @@ def _gen(items: object, rnd: random.Random, groups: dict[int, str]) -> str | Non
     return "".join(out)
 
 
-def _samples(rs: RuleSet, i: int, n: int, seed: int) -> list[str]:
+_CONTEXTS = ["", " ", "x", "_", "é", "\n", "9", "A", ". ", "say "]
+
+
+def _samples(rs: RuleSet, i: int, n: int, seed: int, contexts: list[str] = _CONTEXTS) -> list[str]:
     rnd = random.Random(seed)
     source, flags = rs._single_sources[i]
     parsed = sre_parse.parse(source, flags)
-    contexts = ["", " ", "x", "_", "é", "\n", "9", "A", ". ", "say "]
     found = []
     for _ in range(n):
         core = _gen(parsed, rnd, {})
@@ -166,6 +168,21 @@ def test_texts_generated_from_each_rule_satisfy_its_clauses(name: str) -> None:
             if not literals.holds(rs.required(i), literals.word_set(text)):
                 failures.append((rule.id, text))
     assert matched > 100 * len(rs.rules) // 2  # the generator does produce matches
+    assert failures[:5] == []
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_texts_generated_from_each_rule_satisfy_its_anchors(name: str) -> None:
+    """The hand-written anchors (a rule runs only where they hold, and its windows sit
+    around them) hold in every generated match: a wrong anchor would skip a real match.
+    The match stands alone (at the text's edge or after a separator): anchors are word
+    starts, and a rule without a leading boundary can match inside a longer word."""
+    rs = RULE_SETS[name]
+    failures = []
+    for i, rule in enumerate(rs.rules):
+        for text in _samples(rs, i, 300, seed=1000 + i, contexts=["", " ", "\n", ". ", "say "]):
+            if i not in rs.active_by_anchors(text, sorted(word_index(_as_scan_text(text)))):
+                failures.append((rule.id, text))
     assert failures[:5] == []
 
 

@@ -23,7 +23,6 @@ import bisect
 import itertools
 import operator
 import re
-import string
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -68,11 +67,12 @@ class Hit:
     end: int
 
 
-# Word characters are letters and digits; "_" separates words too (db_password -> db, password).
-_ASCII_SEPARATORS = str.maketrans({c: " " for c in string.punctuation + string.whitespace})
-_ASCII_SEPARATOR_BYTES = bytes(0x20 if chr(b) in string.punctuation + string.whitespace else b for b in range(256))
-# Every byte but the control characters word_index keeps inside words (whole_words splits there).
-_NOT_CONTROL_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1B or b == 0x7F))
+# Word characters are ASCII letters and digits; everything else separates words: "_"
+# (db_password -> db, password), and control characters, which the rules' \W matches
+# (a NUL between words must not hide "instructions" from the anchors).
+_ASCII_SEPARATOR_CHARS = "".join(chr(b) for b in range(128) if not chr(b).isalnum())
+_ASCII_SEPARATORS = str.maketrans(dict.fromkeys(_ASCII_SEPARATOR_CHARS, " "))
+_ASCII_SEPARATOR_BYTES = bytes(0x20 if b < 128 and chr(b) in _ASCII_SEPARATOR_CHARS else b for b in range(256))
 
 
 _ascii_memo: tuple[str, bytes] | None = None
@@ -114,32 +114,24 @@ def _index(source: str) -> list[str]:
     words (:func:`whole_words`) in the memo, from the same split."""
     global _whole_words_memo
     data = ascii_bytes(source)  # non-ASCII characters become "?", a separator
-    unique = set(data.translate(_ASCII_SEPARATOR_BYTES).decode("ascii").split())
+    unique = frozenset(data.translate(_ASCII_SEPARATOR_BYTES).decode("ascii").split())
     words = list(unique)  # not sorted: StemIndex sorts when it bisects (large texts only)
-    if data.translate(None, _NOT_CONTROL_BYTES):  # control characters inside words
-        whole: frozenset[str] = frozenset(piece for w in unique for piece in _CONTROL_RE.split(w) if piece)
-    else:
-        whole = unique  # type: ignore[assignment]  # never changed after this
-    _whole_words_memo = (words, whole)
+    _whole_words_memo = (words, unique)
     return words
 
 
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 _whole_words_memo: tuple[list[str], frozenset[str]] | None = None
 
 
 def whole_words(text: str, words: list[str]) -> frozenset[str]:
     """The whole words of ``text`` as :mod:`scanners.literals` defines them (maximal
-    ASCII letter-and-digit runs), from its word index ``words``: the same words, except
-    that control characters (kept inside words by the index) separate them too.
+    ASCII letter-and-digit runs): the words of its word index ``words``, as a set.
     Remembers the last index (the rule sets of one scan share it)."""
     global _whole_words_memo
     memo = _whole_words_memo
     if memo is not None and memo[0] is words:
         return memo[1]
     found = frozenset(words)
-    if _CONTROL_RE.search(text):
-        found = frozenset(piece for w in found for piece in _CONTROL_RE.split(w) if piece)
     _whole_words_memo = (words, found)
     return found
 
@@ -174,10 +166,9 @@ def has_prefix(words: list[str], stem: str) -> bool:
 
 
 # The characters word_index keeps inside words (a regex character-set body): ASCII
-# letters and digits, and the control characters that are not whitespace. str.split()
-# (and re's \s) also take \x1c-\x1f, the information separators, as whitespace.
-WORD_CHARS = r"A-Za-z0-9\x00-\x08\x0e-\x1b\x7f"
-WORD_CHAR_SET = frozenset(chr(b) for b in range(128) if chr(b) not in string.punctuation and not chr(b).isspace())
+# letters and digits.
+WORD_CHARS = r"A-Za-z0-9"
+WORD_CHAR_SET = frozenset(chr(b) for b in range(128) if chr(b).isalnum())
 _STEM_RES: dict[str, re.Pattern[str] | None] = {}
 
 

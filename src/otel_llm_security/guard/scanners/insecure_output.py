@@ -56,7 +56,7 @@ HTML_ANCHORS = {
     "js_url_bare": "javascript vbscript livescript j$ ja$ jav$ java$",
     "data_html_url": "data",
     "srcdoc": "srcdoc",
-    "svg_animate_href": "attributename",
+    "svg_animate_href": "=attributename",  # [^<>]{0,200} before it: any text may run into it
     "css_expression": "style",
 }
 CODE_ANCHORS = {

@@ -65,7 +65,7 @@ UNRESTRICTED = (
     r"|without\W+(?:any\W+)?(?:restrictions|limits|limitations|rules|filters|ethics|morals|guidelines|censorship|boundaries))"
 )
 SECRET_THING = (
-    r"(?:system[\W_]+(?:prompt|message|instructions?)|(?:initial|original|hidden|secret|internal|developer|pre|meta)\W*"
+    r"(?:system[\W_]+(?:prompt|message|instructions?)|(?:(?:initial|original|hidden|secret|internal|developer)\W+|(?:pre|meta)\W*)"
     r"(?:prompt|instructions?|rules|message)|prompt\W+template|context\W+window)"
 )
 YOUR_THING = (
@@ -140,8 +140,7 @@ DEFY_ML = {
         r"|weiche\W+von|löse\W+dich\W+von|befreie\W+dich\W+von|handle\W+gegen|widersetze\W+dich|gib|gehe\W+über)",
         r"(?:[\w-]*ausbildung|[\w-]*schulung|[\w-]*programmierung|[\w-]*richtlinien|[\w-]*protokolle|[\w-]*beschränkungen|[\w-]*ethik"
         r"|ethischen\W+\w+|moralischen\W+\w+|grundsätze|prinzipien|[\w-]*regeln|anweisungen|vorgaben|[\w-]*kompass|compliance-\w+|werte)",
-        r"(?:[\w-]*einstellungen|[\w-]*verfahren|[\w-]*grenzen|[\w-]*methoden|[\w-]*standards|[\w-]*protokolle|[\w-]*richtlinien|[\w-]*regeln"
-        r"|[\w-]*programmierung|[\w-]*beschränkungen|[\w-]*ethik|standards?)",
+        r"[\w-]*(?:einstellungen|verfahren|grenzen|methoden|standards?|protokolle|richtlinien|regeln|programmierung|beschränkungen|ethik)",
         r"(?:deine|deinen|deiner|dein|deinem)",
     ),
     "es": (
@@ -181,15 +180,22 @@ DEFY_YOUR_SETUP_ML = "|".join(
     r"|hebe\W+(?:deine\W+)?(?:ethischen?\W+|moralischen?\W+)(?:beschränkungen|einschränkungen|richtlinien|regeln)\W+auf"
     r"|(?:dezactivează|ignoră|încalcă|ocolește)\W+(?:[\w-]+\W+)?(?:protocoalele|instrucțiunile|regulile|restricțiile|ghidurile)"
 )
-DEFY_SETUP_WEAK = "|".join(
-    rf"{verbs}\W+{ADVERB}(?:\w{{1,4}}\W+){{0,2}}?(?:[\w-]+\W+){{0,2}}?{weak}\b" for verbs, _strong, weak, _yours in DEFY_ML.values()
-) + (
-    rf"|{DEFY_EN}\W+{ADVERB}(?:all\W+)?(?:of\W+)?(?:(?:your|the|its|this|any|a)\W+)?(?:[\w-]+\W+){{0,2}}?(?:{SETTING_EN}|{SETUP_EN})\b"
+def _weak(language: str) -> str:
+    verbs, _strong, weak, _yours = DEFY_ML[language]
+    return rf"{verbs}\W+{ADVERB}(?:\w{{1,4}}\W+){{0,2}}?(?:[\w-]+\W+){{0,2}}?{weak}\b"
+
+
+# One rule per language, anchored by its verbs: the settings ("rules", "standard", "code",
+# "param...") fill any long technical text, and anchors that hold everywhere make a rule
+# scan the whole text instead of windows around them.
+DEFY_SETUP_WEAK_ML = {language: _weak(language) for language in DEFY_ML}
+DEFY_SETUP_WEAK = (
+    rf"{DEFY_EN}\W+{ADVERB}(?:all\W+)?(?:of\W+)?(?:(?:your|the|its|this|any|a)\W+)?(?:[\w-]+\W+){{0,2}}?(?:{SETTING_EN}|{SETUP_EN})\b"
     r"|put\W+your\W+(?:[\w-]+\W+){0,2}?on\W+hold"
 )
 ONLY_MINE = "|".join((
     ONLY_MINE_EN,
-    rf"(?:uniquement|exclusivement|seulement|strictement|qu['’])\W*(?:à\W+|aux\W+|sur\W+|selon\W+)?mes\W+(?:[\w-]+\W+)?{_FR_ORDERS}"
+    rf"(?:(?:uniquement|exclusivement|seulement|strictement)\W+|qu['’]\W*)(?:à\W+|aux\W+|sur\W+|selon\W+)?mes\W+(?:[\w-]+\W+)?{_FR_ORDERS}"
     rf"|(?:suis|sers|exécute|priorise|privilégie|respecte|adhère\W+(?:strictement\W+)?à|conforme-toi\W+à)\W+(?:uniquement\W+|exclusivement\W+|seulement\W+)?mes\W+(?:[\w-]+\W+)?{_FR_ORDERS}"
     r"|(?:sous|selon|sur)\W+(?:ma|mon)\W+(?:direction|autorité|commande|guidance|indication|instruction|demande)"
     r"|(?:à|en\W+faveur\W+de)\W+(?:ma|mon|mes)\W+(?:[\w-]+\W+)?(?:demande|instruction|commande|demandes|exigences|directives)",
@@ -222,7 +228,7 @@ REVEAL_CORE_ML = "|".join((
     r"\W+(?:[\w-]+\W+){0,3}?(?:(?:principale|fondamentale|initiale|secrète|clé|centrale|directrice|originale|première|cachée|essentielle)\W+(?:[\w-]+\W+)?"
     r"(?:instruction|invite|commande|directive|prompt|consigne|question)|(?:instruction|invite|commande|directive|prompt|consigne)\W+(?:de\W+formation\W+)?"
     r"(?:principale|fondamentale|initiale|secrète|clé|centrale|directrice|originale|cachée|essentielle|de\W+formation|d['’]instructions\W+original))"
-    r"\W+(?:[\w-]+\W+){0,5}?(?:ta|ton|tes|tu|t['’]|te|toi)\b",
+    r"\W+(?:[\w-]+\W+){0,5}?(?:ta|ton|tes|tu|te|toi)\b",
     r"(?:zeige|zeig|offenbare|enttarne|nenne|verrate|erkläre|was\W+(?:ist|war)|welche[sr]?\W+(?:ist|war))\W+(?:[\w-]+\W+){0,3}?"
     r"(?:(?:ursprüngliche|anfängliche|zentrale|geheime|versteckte|grundlegende|erste|wichtigste|zugrunde\W+liegende)\w*\W+(?:[\w-]+\W+)?"
     r"[\w-]*(?:anweisung|befehl|direktive|prompt|instruktion)\w*|[\w-]*(?:schlüssel|haupt|ausbildungs|kern|system)(?:anweisung|befehl|direktive|prompt)\w*)"
@@ -278,7 +284,7 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("freed_from", JB, 0.6, r"(?:freed?|liberated|released|unbound)\W+from\W+(?:the\W+|your\W+|all\W+|any\W+|its\W+)?(?:\w+\W+)?(?:confines|restrictions|rules|limitations|shackles|chains|guidelines|programming|constraints|filters)"),
     Rule("unfiltered_ai", JB, 0.65, r"(?:unfiltered|uncensored|unrestricted|jailbroken|unaligned|amoral|unmoderated)\W+(?:ai|assistant|model|version|response|responses|answer|answers|chatbot|llm|gpt|mode|persona|character)"),
     Rule("no_restrictions", JB, 0.45, r"(?:without|no|free\W+(?:of|from)|not\W+bound\W+by|unbound\W+by|beyond|regardless\W+of)\W+(?:any\W+|all\W+|the\W+|your\W+|its\W+)?(?:\w+\W+)?(?:restrictions|limitations|filters|censorship|ethical\W+(?:guidelines|constraints|boundaries|considerations)|moral\W+(?:guidelines|constraints|boundaries)|content\W+polic(?:y|ies)|safety\W+(?:guidelines|measures|filters|protocols)|confines)\b"),
-    Rule("disable_safety", JB, 0.85, rf"(?:ignore|disable|turn\W+off|deactivate|suspend|lift|override|forget|set\W+aside|without|(?:remove|bypass|circumvent|drop|abandon|evade)\W+(?:all\W+|any\W+|your\W+|its\W+|the\W+model'?s\W+))\W*{G}{{0,2}}?(?:safety|ethical|ethics|moral|content|security|openai|anthropic)\W+(?:\w+\W+)?(?:guidelines|filters?|restrictions|protocols|policies|policy|checks|measures|rules|settings|constraints|training|guardrails|features|principles|considerations|programming)"),
+    Rule("disable_safety", JB, 0.85, rf"(?:(?:ignore|disable|turn\W+off|deactivate|suspend|lift|override|forget|set\W+aside|without)\W|(?:remove|bypass|circumvent|drop|abandon|evade)\W+(?:all\W+|any\W+|your\W+|its\W+|the\W+model'?s\W+))\W*{G}{{0,2}}?(?:safety|ethical|ethics|moral|content|security|openai|anthropic)\W+(?:\w+\W+)?(?:guidelines|filters?|restrictions|protocols|policies|policy|checks|measures|rules|settings|constraints|training|guardrails|features|principles|considerations|programming)"),
     Rule("ai_without_limits", JB, 0.7, rf"(?:\bai|assistant|you|yourself|version|mode|model|chatbot|persona)\W+{G}{{0,3}}?(?:with\W+no|without|free\W+of|minus)\W+(?:any\W+)?(?:content\W+|safety\W+|ethical\W+)?(?:restrictions|filters|limits|limitations|guidelines|guardrails|rules|censorship)\b"),
     Rule("strip_all_filters", JB, 0.75, r"(?:disable|strip\W+away|strip|remove|turn\W+off|deactivate|bypass|lift|drop)\W+all\W+(?:(?:of\W+)?(?:your|the)\W+)?(?:behavio(?:u)?ral|safety|content|ethical|moral)\W+(?:filters|restrictions|guardrails|safeguards|censorship|limitations|constraints|rules)\b"),
     Rule("restrictions_removed", JB, 0.6, r"(?:restrictions|filters|guardrails|safeguards|safety\W+(?:filters|measures|protocols))\W+(?:are\W+|have\W+been\W+)?(?:now\W+)?(?:removed|lifted|disabled|off|deactivated|suspended)\b"),
@@ -330,7 +336,7 @@ WORD_RULES: tuple[Rule, ...] = (
     # --- code execution probes ---
     Rule("exec_directive", PI, 0.3, r"(?:run|execute|exec|eval|evaluate|bypass)\s{0,2}:\s{0,3}[`'\"]"),
     Rule("exec_payload", PI, 0.4, r"whoami\b|/etc/(?:passwd|shadow)\b|os\W+(?:system|popen)\b|child_process\b|subprocess\W+(?:run|call|popen|check_output)\b|fork\W{0,3}\)|__import__\b|__builtins__\b"),
-    Rule("exec_probe", PI, 0.55, r"(?:os\W+system|os\W+popen|popen|subprocess\W+\w+|shell_exec|passthru|exec|eval|system|atexit\W+register|cmd=)\W{0,4}(?:\w+\W+){0,2}?(?:whoami|cat\W+/etc/(?:passwd|shadow)|rm\W+-rf|/bin/(?:sh|bash)|nc\W+-e|curl\W+\S+\W+\|\W*(?:sh|bash))"),
+    Rule("exec_probe", PI, 0.55, r"(?:(?:os\W+system|os\W+popen|popen|subprocess\W+\w+|shell_exec|passthru|exec\w*|eval\w*|system|atexit\W+register)\W{1,4}|cmd=\W{0,4})(?:\w+\W+){0,2}?(?:whoami|cat\W+/etc/(?:passwd|shadow)|rm\W+-rf|/bin/(?:sh|bash)|nc\W+-e|curl\W+\S+\W+\|\W*(?:sh|bash))"),
     # --- paraphrased overrides and extraction (issue 3, multilingual recall): the
     # assistant's own setup set aside, and its founding prompt asked for, in the six
     # languages the corpora attack in. Weak pieces (orders from "me" alone, a setting
@@ -369,7 +375,8 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("mode_enabled_ml", JB, 0.8, MODE_ML),
     # --- paraphrases, weak pieces (see defy_your_setup): they need company ---
     Rule("obey_only_me", PI, 0.45, rf"{ONLY_MINE}"),
-    Rule("defy_setup_weak", PI, 0.4, rf"{DEFY_SETUP_WEAK}"),
+    Rule("defy_setup_weak", PI, 0.4, DEFY_SETUP_WEAK),
+    *(Rule(f"defy_setup_weak_{language}", PI, 0.4, pattern) for language, pattern in DEFY_SETUP_WEAK_ML.items()),
 )
 
 # Scripts without word boundaries (CJK) and markup delimiters: no leading \b.
@@ -387,7 +394,10 @@ OTHER_RULES: tuple[Rule, ...] = (
 
 TARGETS = "instruct direction prompt rule directive guideline programming training restriction guardrail constraint safeguard message command order guidance polic protocol limitation"
 YOURS = "prompt instruct rule guideline directive configur config programming system initial operational operating hidden internal concealed secret foundational initializ core"
-SECRETS = "system initial original hidden secret internal developer pre meta prompt context & prompt message instruct rule template window"
+SECRETS = (
+    "system initial original hidden secret internal developer pre meta prompt context"
+    " & prompt message instruct rule template window preprompt premessage preinstruct prerule metaprompt metamessage metainstruct metarule"
+)
 VERBS = "ignor disregard forget overrid overlook neglect nullif void cancel revok invalidat rescind aside throw attention follow"
 WEAK_VERBS = "skip bypass circumvent abandon discard dismiss drop erase delete clear wipe remove escape evade"
 REVEALS = "reveal show print display output repeat recite tell give share disclose leak dump expose write list return provide paste echo spell read copy reproduce state quote"
@@ -476,7 +486,7 @@ ANCHORS: dict[str, str] = {
     "pressure_why_not": "why don prove exception said promised agreed already",
     "pressure_authority": "access privilege permission clearance mode developer admin creator auditor researcher owner manager ai$ assistants models chatbots",
     "ai_fiction_frame": "experiment scenario dialogue story scene simulation world universe hypothetical",
-    "exec_probe": "whoami passwd shadow rf$ bin nc$ curl",
+    "exec_probe": "whoami passwd shadow rf bin nc$ curl",  # rf: "rm -rfv" too
     "ml_de": "anweisung instruktion befehl regeln vorgabe anordnung richtlin",
     "ml_fr": "instruction consign regle directive ordre =règle",
     "ml_es": "instruccion indicacion regla orden directri =órden =instruccion",
@@ -490,16 +500,43 @@ ANCHORS: dict[str, str] = {
     "ml_ar": "=التعليمات =الأوامر =القواعد =تعليمات",
     "ml_hi": "=निर्देश",
     "ml_leak": "prompt systemprompt systemanweisung anweisungen",
-    "defy_your_setup": "your its$ ai$ model assistant",
-    "defy_your_setup_ml": "",  # six languages: the literal analysis (scanners.literals) prunes
+    "defy_your_setup": "your its$ ai model assistant",  # ai: "the ai's", also written "the ais"
+    # the second-person possessives of DEFY_ML, and the verbs of its German and Romanian extras
+    "defy_your_setup_ml": "tes$ ta$ ton$ dein tus$ tu$ tue$ tuoi$ tua$ tuo$ suas$ seus$ tuas$ teus$ sua$ seu$ teu$ hebe$ dezactiveaz ignor ocole =încalcă",
     "reveal_core_prompt": "instruct prompt command directive guidance inducement incitation entreaty request input question aspiration desire agenda & you",
     "what_core_prompt": "what & instruct prompt command directive guidance inducement incitation entreaty request input question aspiration desire agenda & you",
     "prompt_behind_answer": "prompt instruct command directive request input & you",
-    "reveal_core_prompt_ml": "",
+    "reveal_core_prompt_ml": "ta$ ton$ tes$ tu$ te$ toi$ du$ dein dir$ dich$ tus$ ti$ tua$ tue$ tuo$ tuoi$ sua$ seu$ suas$ seus$ teu$ voc lhe$ intrare",
     "privacy_rules_then_disclose": "privac",
-    "mode_enabled_ml": "",
-    "obey_only_me": "",
-    "defy_setup_weak": "",
+    "mode_enabled_ml": "=développeur entwickler desarrollador sviluppatore desenvolvedor dezvoltator dan$ jailbreak dieu$ gott$ dios$",
+    "obey_only_me": "my$ i$ mes$ ma$ mon$ mein mis$ mi$ mie$ miei$ mio$ mia$ minhas$ meus$ meu$ =mía",
+    # DEFY_EN's verbs (for the two-word ones, the word that is not "put", "set", "go", "act", ...)
+    "defy_setup_weak": (
+        "suspend bypass circumvent sidestep overrid overturn overrul ignor disregard abandon violat defy disobey contraven nullif shelve"
+        " neglect discard ditch shed$ throw aside pause halt disengag dissociat disassociat deviat depart break escape free liberat"
+        " against counter rebel transcend outside beyond reconfigur forgo forsake renounce relinquish let$ hold"
+    ),
+    # DEFY_ML's verbs per language (a word index splits at non-ASCII letters: "übergehe" is "bergehe" there)
+    "defy_setup_weak_fr": (
+        "ignore =néglige contourne outrepasse suspend mets laisse abandonne =désobéis =défie =écarte =éloigne dissocie =détourne =désactive"
+        " viole transgresse enfreins contredis =défais affranchis =libère passe =dépasse reconfigure fonctionne =opère agis pousse va$"
+    ),
+    "defy_setup_weak_de": (
+        "ignoriere missachte umgehe verlasse bergehe bersteuere suspendiere befolge vergiss verletze berschreite berwinde deaktiviere"
+        " brich verstosse weiche =löse befreie handle widersetze gib$ gehe$"
+    ),
+    "defy_setup_weak_es": (
+        "ignora omite descarta elude sortea bypassa abandona =desafía desafia incumple pausa deja suspende anula viola desobedece sobrepasa"
+        " olvida =sáltate evita desactiva rompe =libérate =desvíate opera =actúa"
+    ),
+    "defy_setup_weak_it": (
+        "ignora disattendi scarta sospendi bypassa eludi abbandona viola sfida accantona lascia supera annulla disattiva dissociati"
+        " disassocia trascura aggira infrangi oltrepassa agisci dimentica"
+    ),
+    "defy_setup_weak_pt": (
+        "ignora ignore descart desconsider desafi anul suspend abandon desprez prescinde ultrapass desvi viol contorn desativ deixe"
+        " =esqueça esqueca quebre supere aja$ age$ opere escolh"
+    ),
     "chatml_tokens": "=<|",
     "inst_delimiters": "inst sys system admin developer & inst sys system you ignore new override disregard forget from",
     "md_heading_override": "system new instruction admin override developer & =##",  # =##: the pattern needs "##"

@@ -29,7 +29,7 @@ ANCHORS = {
     "not_appropriate": "appropriate ethical something",
     "afraid_cant": "afraid",
     "unable_to_comply": "unable able",
-    "ml_refusal": "siento leid dispiace desculpe =désol =抱歉 =申し訳 =죄송",
+    "ml_refusal": "siento leid dispiace desculpe desol =désol =抱歉 =申し訳 =죄송",  # desol: "desolé" without its first accent
 }
 
 RULES = RuleSet(
