@@ -307,3 +307,29 @@ def test_precheck_finds_something_wherever_a_window_of_the_rule_does(name: str) 
             if rs._pattern(i).search(text) and precheck.search(text) is None:
                 failures.append((rs.rules[i].id, text, 0, len(text)))
     assert failures[:5] == []
+
+
+def test_secrets_anchors_hold_in_generated_matches() -> None:
+    """The secrets scanner's anchors (a pattern runs only where one starts a word of the
+    raw text's index) hold in matches generated from each of its patterns."""
+    from otel_llm_security.guard.scanner import ScanText
+    from otel_llm_security.guard.scanners import secrets
+
+    failures = []
+    for k, (pid, regex, _anchors) in enumerate(secrets._SINGLE):
+        rnd = random.Random(2000 + k)
+        parsed = sre_parse.parse(regex.pattern, regex.flags)
+        matched = 0
+        for _ in range(200):
+            core = _gen(parsed, rnd, {})
+            if core is None:
+                continue
+            text = rnd.choice(["", " ", "\n", "x=", "say "]) + core + rnd.choice(["", " ", "\n", "."])
+            if not regex.search(text):
+                continue
+            matched += 1
+            words = sorted(word_index(ScanText(raw=text, normalized=text.lower()), lower_raw=True))
+            if secrets._ANCHOR_SETS[k].isdisjoint(secrets._present_anchors(words)):
+                failures.append((pid, text))
+        assert matched > 50, pid
+    assert failures[:5] == []
