@@ -324,7 +324,7 @@ def test_secrets_anchors_hold_in_generated_matches() -> None:
             core = _gen(parsed, rnd, {})
             if core is None:
                 continue
-            text = rnd.choice(["", " ", "\n", "x=", "say "]) + core + rnd.choice(["", " ", "\n", "."])
+            text = rnd.choice(["", " ", "\n", "x=", "say ", "\x00", "\x01"]) + core + rnd.choice(["", " ", "\n", ".", "\x7f"])
             if not regex.search(text):
                 continue
             matched += 1
