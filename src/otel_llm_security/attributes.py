@@ -105,7 +105,7 @@ THREAT_DESCRIPTIONS: dict[Threat, str] = {
     Threat.SECRET: "Credentials, keys, tokens or connection strings in prompt or output.",
     Threat.PII: "Personal data: e-mail, phone, card (Luhn-valid), IBAN, national ids.",
     Threat.INSECURE_OUTPUT: "Output that is dangerous to render or execute: script, event handlers, javascript: URLs, SQL/shell payloads.",
-    Threat.INVISIBLE_TEXT: "Zero-width, tag or bidi characters, or homoglyph-mixed words hiding content.",
+    Threat.INVISIBLE_TEXT: "Zero-width, tag, bidi or control characters, or homoglyph-mixed words hiding content.",
     Threat.DENIAL_OF_SERVICE: "Oversized, token-heavy or repetitive prompts (model denial of service).",
     Threat.REFUSAL: "The model refused to answer (a signal of probing when repeated).",
     Threat.PROVIDER_FILTER: "The provider's content filter refused or filtered the call (e.g. Azure ResponsibleAIPolicyViolation).",

@@ -17,6 +17,7 @@ from tests.guard.test_literals import _corpus
 from otel_llm_security.attributes import Threat
 from otel_llm_security.guard.normalize import (
     BIDI_CONTROLS,
+    CONTROL_RE,
     INVISIBLE_RE,
     TAG_RANGE,
     WORD_WITH_CONFUSABLE_RE,
@@ -37,7 +38,15 @@ def _is_emoji_context(ch: str) -> bool:
 
 def _reference(raw: str) -> tuple[float, list[Threat], str, str | None, dict[str, int]]:
     """The scan before the run-by-run search (score, threats, reason, sanitized, details)."""
-    if raw.isascii():
+    control = control_hiding = escapes = 0
+    for m in CONTROL_RE.finditer(raw):
+        control += 1
+        if raw[m.start() : m.start() + 2] == "\x1b[":
+            escapes += 1
+        elif 0 < m.start() < len(raw) - 1 and raw[m.start() - 1].isalnum() and raw[m.start() + 1].isalnum():
+            control_hiding += 1
+    control_hiding = control_hiding or int(control - escapes >= 3)
+    if raw.isascii() and not control:
         return 0.0, [], "", None, {}
     tags = bidi = zero_width = selectors = in_word = 0
     for m in INVISIBLE_RE.finditer(raw) if has_invisible(raw) else ():
@@ -61,7 +70,7 @@ def _reference(raw: str) -> tuple[float, list[Threat], str, str | None, dict[str
             in_word += 1
     mixed_words = 0
     lowered = raw.lower()
-    if has_mixed_script_word(lowered):
+    if not raw.isascii() and has_mixed_script_word(lowered):
         for m in WORD_WITH_CONFUSABLE_RE.finditer(lowered):
             if _LATIN_RE.search(m.group(0)):
                 mixed_words += 1
@@ -82,12 +91,15 @@ def _reference(raw: str) -> tuple[float, list[Threat], str, str | None, dict[str
     if mixed_words:
         weights.append(0.9 if mixed_words >= 2 else 0.7)
         reasons.append(f"{mixed_words} mixed-script words")
-    sanitized = INVISIBLE_RE.sub("", raw) if (tags or bidi or zero_width or selectors) else None
-    details = {"tags": tags, "bidi": bidi, "zero_width": zero_width, "selectors": selectors, "mixed_words": mixed_words}
+    if control:
+        weights.append(0.7 if control_hiding else 0.3)
+        reasons.append(f"{control} control characters")
+    sanitized = CONTROL_RE.sub("", INVISIBLE_RE.sub("", raw)) if (tags or bidi or zero_width or selectors or control) else None
+    details = {"tags": tags, "bidi": bidi, "zero_width": zero_width, "selectors": selectors, "mixed_words": mixed_words, "control": control}
     return noisy_or(weights), [Threat.INVISIBLE_TEXT] if weights else [], "; ".join(reasons), sanitized, details
 
 
-ALPHABET = "aZ09 .\n\x00\x7f-é\u0130\u212aΣσ😀✔\u200b\u200d\ufe0f\ufe0e\u202e\u2066\U000e0041\U000e0100\u00adаеорсіεοαАР\ud800中"
+ALPHABET = "aZ09 .\n\x00\x7f\x1b[\x85-é\u0130\u212aΣσ😀✔\u200b\u200d\ufe0f\ufe0e\u202e\u2066\U000e0041\U000e0100\u00adаеорсіεοαАР\ud800中"
 
 
 def _texts() -> list[str]:

@@ -88,6 +88,29 @@ def _strip(text: str) -> str:
         return text
     return _INVISIBLE_UTF8_RE.sub(b"", data).decode("utf-8", "surrogatepass")
 
+# Control characters that are not whitespace (C0 but tab, line feed, vertical tab, form
+# feed, carriage return; DEL; C1). Normalisation keeps them (a rule's \W reads one between
+# two words as the separator it may be meant as); the invisible_text scanner flags them and
+# prompt_injection also reads the text with them removed ("ig\x00nore").
+CONTROL_CHARS = "".join(chr(c) for c in (*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0xA0)))
+CONTROL_RE = re.compile("[" + re.escape(CONTROL_CHARS) + "]")
+_ASCII_CONTROL_BYTES = bytes(c for c in range(0x80) if chr(c) in CONTROL_CHARS)
+
+
+def has_control(text: str) -> bool:
+    """``CONTROL_RE.search(text) is not None``; ASCII text on its bytes (~1 µs on 1.5 KB
+    against ~8 µs for the search)."""
+    if text.isascii():
+        data = text.encode("ascii")
+        return len(data.translate(None, _ASCII_CONTROL_BYTES)) != len(data)
+    return CONTROL_RE.search(text) is not None
+
+
+def strip_control(text: str) -> str:
+    """``text`` without its control characters (see :data:`CONTROL_CHARS`)."""
+    return CONTROL_RE.sub("", text) if has_control(text) else text
+
+
 # Latin look-alikes among Cyrillic and Greek letters (lower case, after case-folding).
 CONFUSABLES: dict[str, str] = {
     # Cyrillic
@@ -229,6 +252,19 @@ def text_runs(text: ScanText) -> list[tuple[int, int]] | None:
     runs = [] if text.raw.isascii() else non_ascii_runs(text.raw)
     cache[NON_ASCII_RUNS_KEY] = runs
     return runs
+
+
+CONTROL_CACHE_KEY = "has_control"
+
+
+def text_has_control(text: ScanText) -> bool:
+    """:func:`has_control` of ``text.raw`` (normalisation keeps control characters, so of
+    ``text.normalized`` too), kept in its cache for the scanners that ask."""
+    cache = text.cache
+    found = cache.get(CONTROL_CACHE_KEY)
+    if found is None:
+        found = cache[CONTROL_CACHE_KEY] = has_control(text.raw)
+    return found  # type: ignore[return-value]
 
 
 def _mixed_near(text: str, spans: list[tuple[int, int]]) -> bool:

@@ -2,11 +2,13 @@
 """Invisible and obfuscating Unicode (input and output scanner).
 
 Reads the raw text. Flags tag characters (ASCII smuggling: U+E0000-E007F spell hidden
-ASCII), bidi overrides and isolates (Trojan Source), zero-width characters, runs of
-variation selectors (data smuggled behind one visible character), and words that mix
-Latin letters with Cyrillic/Greek look-alikes (``pаypal`` with a Cyrillic ``а``).
-Legitimate uses are not counted: ZWJ inside emoji sequences and one variation
-selector after an emoji or symbol. ``sanitized`` is the text with invisibles removed.
+ASCII), bidi overrides and isolates (Trojan Source), zero-width characters, control
+characters other than whitespace (NUL, ESC, DEL, C1: "ig\x00nore" reads as "ignore" to a
+model), runs of variation selectors (data smuggled behind one visible character), and
+words that mix Latin letters with Cyrillic/Greek look-alikes (``pаypal`` with a Cyrillic
+``а``). Legitimate uses are not counted: ZWJ inside emoji sequences and one variation
+selector after an emoji or symbol. ``sanitized`` is the text with invisibles and control
+characters removed.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from otel_llm_security.attributes import Threat
 from otel_llm_security.guard.normalize import (
     BIDI_CONTROLS,
     CONFUSABLE_CHAR_RE,
+    CONTROL_RE,
     INVISIBLE_RE,
     TAG_RANGE,
     WORD_WITH_CONFUSABLE_RE,
     _mixed_near,
     has_invisible,
     has_mixed_script_word,
+    strip_control,
     strip_invisible,
+    text_has_control,
     text_runs,
 )
 from otel_llm_security.guard.scanner import ScanResult, ScanText
@@ -65,8 +70,9 @@ class InvisibleTextScanner(BuiltinScanner):
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
         raw = text.raw
+        controls = self._controls(raw) if text_has_control(text) else (0, 0)
         if raw.isascii():
-            return self.result(0.0)
+            return self._verdict(raw, controls) if controls[0] else self.result(0.0)
         runs = text_runs(text)
         if runs is not None and "\u03a3" not in raw:
             # Every character looked at here is non-ASCII: searched in the text's
@@ -103,6 +109,34 @@ class InvisibleTextScanner(BuiltinScanner):
             for m in WORD_WITH_CONFUSABLE_RE.finditer(lowered):
                 if _LATIN_RE.search(m.group(0)):
                     mixed_words += 1
+        return self._verdict(raw, controls, tags, bidi, selectors, zero_width, in_word, mixed_words)
+
+    @staticmethod
+    def _controls(raw: str) -> tuple[int, int]:
+        """(control characters, how many of them count as hiding something: those between
+        two letters or digits, and all of them from three on). ESC starting an ANSI
+        colour or cursor sequence (``\x1b[``: pasted terminal output) counts only once."""
+        count = inside = escapes = 0
+        for m in CONTROL_RE.finditer(raw):
+            count += 1
+            at = m.start()
+            if raw.startswith("\x1b[", at):
+                escapes += 1
+            elif 0 < at < len(raw) - 1 and raw[at - 1].isalnum() and raw[at + 1].isalnum():
+                inside += 1
+        return count, inside or int(count - escapes >= 3)
+
+    def _verdict(
+        self,
+        raw: str,
+        controls: tuple[int, int],
+        tags: int = 0,
+        bidi: int = 0,
+        selectors: int = 0,
+        zero_width: int = 0,
+        in_word: int = 0,
+        mixed_words: int = 0,
+    ) -> ScanResult:
         weights: list[float] = []
         reasons: list[str] = []
         if tags:
@@ -120,13 +154,18 @@ class InvisibleTextScanner(BuiltinScanner):
         if mixed_words:
             weights.append(0.9 if mixed_words >= 2 else 0.7)
             reasons.append(f"{mixed_words} mixed-script words")
+        control, control_hiding = controls
+        if control:
+            weights.append(0.7 if control_hiding else 0.3)
+            reasons.append(f"{control} control characters")
         score = noisy_or(weights)
         # (only kept by result() when the scan fails: not worked out otherwise)
-        sanitized = strip_invisible(raw) if (tags or bidi or zero_width or selectors) and score >= self.threshold else None
+        hidden = tags or bidi or zero_width or selectors or control
+        sanitized = strip_control(strip_invisible(raw)) if hidden and score >= self.threshold else None
         return self.result(
             score,
             [Threat.INVISIBLE_TEXT] if weights else [],
             "; ".join(reasons),
             sanitized=sanitized,
-            details={"tags": tags, "bidi": bidi, "zero_width": zero_width, "selectors": selectors, "mixed_words": mixed_words},
+            details={"tags": tags, "bidi": bidi, "zero_width": zero_width, "selectors": selectors, "mixed_words": mixed_words, "control": control},
         )

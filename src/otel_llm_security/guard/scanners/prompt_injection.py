@@ -23,7 +23,15 @@ import re
 from collections.abc import Callable, Iterator
 
 from otel_llm_security.attributes import Direction, Threat
-from otel_llm_security.guard.normalize import normalize
+from otel_llm_security.guard.normalize import (
+    CONTROL_CACHE_KEY,
+    CONTROL_RE,
+    INVISIBLE_RE,
+    has_invisible,
+    normalize,
+    strip_control,
+    text_has_control,
+)
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners.base import (
@@ -625,6 +633,7 @@ _ANNOUNCED_STEMS = {
     if (regex := stem_regex(s)) is not None
 }
 _SPACED_GATE = hyperscan_prefilter.Probe("prompt_injection", _SPACED_GATE_RE)
+_CONTROL = hyperscan_prefilter.Probe("prompt_injection", CONTROL_RE)
 _LEET_ANY = hyperscan_prefilter.Probe("prompt_injection", _LEET_ANY_RE)
 
 
@@ -856,6 +865,18 @@ class PromptInjectionScanner(BuiltinScanner):
         if spaced:
             # In place: "I G N O R E all previous instructions" reads as one sentence.
             views.append(("spaced", _SPACED_RE.sub(lambda m: _unspace(m.group(0)), norm, count=MAX_DECODED_CANDIDATES)))
+        # Words split by characters that render as nothing: normalisation removed the
+        # invisible ones ("ig\u200bnore" reads "ignore"), so read them as separators too
+        # ("Ignore\u200ball\u200bprevious"); it kept the control characters (the rules'
+        # \W reads them as separators), so read the text without them too ("ig\x00nore").
+        if has_invisible(text.raw):
+            views.append(("separators", normalize(INVISIBLE_RE.sub(" ", text.raw))))
+        if not _CONTROL.possible(norm):
+            # (normalisation keeps control characters: the answer for the raw text too,
+            # which invisible_text then reads from the cache instead of searching)
+            text.cache.setdefault(CONTROL_CACHE_KEY, False)
+        elif text_has_control(text):
+            views.append(("control", strip_control(norm)))
         if len(norm) <= LEET_WHOLE_CHARS:
             if _LEET_ANY.search(norm):
                 views.append(("leetspeak", _unleet(norm)))
