@@ -111,6 +111,22 @@ def strip_control(text: str) -> str:
     return CONTROL_RE.sub("", text) if has_control(text) else text
 
 
+# Combining marks (diacritics, strokes, enclosures), and the letters that carry one
+# precomposed (Latin-1 Supplement to Latin Extended-B, Latin Extended Additional).
+_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_COMBINING_RE = re.compile(f"[{_COMBINING}]+")
+_MARKED_RE = re.compile(f"[\u00c0-\u024f\u1e00-\u1eff{_COMBINING}]")
+
+
+def strip_marks(text: str) -> str:
+    """``text`` with the marks on its letters removed ("ïgnörë" -> "ignore", "Ign\u0336ore"
+    -> "Ignore"): canonical decomposition, combining marks dropped, composition. Letters
+    without a decomposition (ß, æ, ø, ł) stay."""
+    if text.isascii() or _MARKED_RE.search(text) is None:
+        return text
+    return unicodedata.normalize("NFC", _COMBINING_RE.sub("", unicodedata.normalize("NFD", text)))
+
+
 # Latin look-alikes among Cyrillic and Greek letters (lower case, after case-folding).
 CONFUSABLES: dict[str, str] = {
     # Cyrillic

@@ -30,6 +30,7 @@ from otel_llm_security.guard.normalize import (
     has_invisible,
     normalize,
     strip_control,
+    strip_marks,
     text_has_control,
 )
 from otel_llm_security.guard.scanner import ScanResult, ScanText
@@ -871,6 +872,13 @@ class PromptInjectionScanner(BuiltinScanner):
         # \W reads them as separators), so read the text without them too ("ig\x00nore").
         if has_invisible(text.raw):
             views.append(("separators", normalize(INVISIBLE_RE.sub(" ", text.raw))))
+        # Marks on the letters ("ïgnörë", "Ign\u0336ore" with a combining stroke): a model
+        # reads through them. (Up to LEET_WHOLE_CHARS, like the leetspeak reading: a
+        # long text in a language with accents would be read twice.)
+        if len(norm) <= LEET_WHOLE_CHARS and not norm.isascii():
+            unmarked = strip_marks(norm)
+            if unmarked != norm:
+                views.append(("diacritics", unmarked))
         if not _CONTROL.possible(norm):
             # (normalisation keeps control characters: the answer for the raw text too,
             # which invisible_text then reads from the cache instead of searching)
