@@ -43,9 +43,21 @@ class SlowInlineScanner(BuiltinScanner):
         return self.result(0.9, [Threat.PROMPT_INJECTION], "found")
 
 
+class CodewordScanner(BuiltinScanner):
+    """Finds the raw word "codeword" (no normalisation) and redacts it."""
+
+    kind = "test_codeword"
+    can_redact = True
+
+    def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
+        if "codeword" not in text.raw:
+            return self.result(0.0)
+        return self.result(0.9, [Threat.SECRET], "codeword", sanitized=text.raw.replace("codeword", "[X]"))
+
+
 @pytest.fixture
 def test_scanners(monkeypatch: pytest.MonkeyPatch) -> None:
-    for cls in (ExplodingScanner, SlowScanner, SlowInlineScanner):
+    for cls in (ExplodingScanner, SlowScanner, SlowInlineScanner, CodewordScanner):
         monkeypatch.setitem(registry.BUILTIN, cls.kind, f"{__name__}:{cls.__name__}")
 
 
@@ -208,3 +220,69 @@ def test_redact_on_a_sampled_text_blocks_instead_of_sending_a_truncated_text() -
 def test_max_scan_chars_is_validated() -> None:
     with pytest.raises(PolicyError, match="max_scan_chars"):
         Guard.from_policy({"max_scan_chars": 10, "scanners": []})
+
+
+SPLIT_WORD = "the code\u200bword is here"
+
+
+@pytest.mark.usefixtures("test_scanners")
+def test_the_redacted_text_is_scanned_again_by_the_scanners_it_passed() -> None:
+    """invisible_text's redaction strips the zero-width space and joins "codeword", which
+    a scanner that reads the raw text only passed: it must see what the model gets."""
+    g = guard(
+        "enforce",
+        {"type": "invisible_text", "direction": "input", "action": "redact"},
+        {"type": "test_codeword", "direction": "input", "action": "redact"},
+    )
+    v = g.scan_input(SPLIT_WORD)
+    assert v.action is Action.REDACT and not v.blocked
+    assert v.sanitized_text == "the [X] is here"
+    found = next(r for r in v.results if r.scanner == "test_codeword")
+    assert not found.passed and found.action is Action.REDACT and found.reason == "after redaction: codeword"
+
+
+@pytest.mark.usefixtures("test_scanners")
+def test_a_block_scanner_that_fails_after_redaction_blocks() -> None:
+    g = guard(
+        "enforce",
+        {"type": "invisible_text", "direction": "input", "action": "redact"},
+        {"type": "test_codeword", "direction": "input", "action": "block"},
+    )
+    v = g.scan_input(SPLIT_WORD)
+    assert v.blocked and v.action is Action.BLOCK and v.sanitized_text is None
+    assert "test_codeword after redaction" in v.block_reason
+
+
+@pytest.mark.usefixtures("test_scanners")
+def test_monitor_mode_redacts_nothing_and_rescans_nothing() -> None:
+    g = guard(
+        "monitor",
+        {"type": "invisible_text", "direction": "input", "action": "redact"},
+        {"type": "test_codeword", "direction": "input", "action": "redact"},
+    )
+    v = g.scan_input(SPLIT_WORD)
+    assert v.sanitized_text is None
+    assert next(r for r in v.results if r.scanner == "test_codeword").passed
+
+
+SPLIT_CARD = "my card is 4111\u200b1111\u200b1111\u200b1111, thanks"
+AWS_KEY_SPLIT = "my key is AKIA\u200bIOSFODNN7EXAMPLE, and AKIA\x00IOSFODNN7EXAMPLE"
+
+
+def test_pii_and_secrets_read_values_split_by_hidden_characters() -> None:
+    """Monitor mode too: the record says what the model can read."""
+    g = guard(
+        "monitor",
+        {"type": "pii", "direction": "input", "action": "redact"},
+        {"type": "secrets", "direction": "input", "action": "redact"},
+    )
+    by_name = {r.scanner: r for r in g.scan_input(SPLIT_CARD + " " + AWS_KEY_SPLIT).results}
+    assert "split by hidden characters" in by_name["pii"].reason
+    assert "2 secrets" in by_name["secrets"].reason and "split by hidden characters" in by_name["secrets"].reason
+
+
+def test_enforce_mode_sends_no_key_that_stripping_hidden_characters_joined() -> None:
+    g = Guard.from_environment({"OTEL_LLM_SECURITY_MODE": "enforce"})
+    v = g.scan_input(AWS_KEY_SPLIT)
+    assert v.action is Action.REDACT and v.sanitized_text is not None
+    assert AWS_KEY not in v.sanitized_text and v.sanitized_text.count("[REDACTED:aws_access_key]") == 2

@@ -252,10 +252,11 @@ class Guard:
             # what the policy did about it (failed results already carry their time).
             final.append(_finish(res, elapsed, taken))
         enforce = self.mode is Mode.ENFORCE
-        blocked = enforce and action is Action.BLOCK
         sanitized = None
         if enforce and action is Action.REDACT and redactors:
             sanitized = _apply_redactions(redactors, st, pst)
+            action, sanitized = self._recheck(direction, scanners, final, reasons, sanitized, pst)
+        blocked = enforce and action is Action.BLOCK
         return Verdict(
             mode=self.mode,
             action=action,
@@ -266,6 +267,46 @@ class Guard:
             duration_ms=(time.perf_counter() - started) * 1000.0,
             direction=direction,
         )
+
+    def _recheck(
+        self,
+        direction: Direction,
+        scanners: Sequence[ConfiguredScanner],
+        final: list[ScanResult],
+        reasons: list[str],
+        sanitized: str,
+        pst: ScanText | None,
+    ) -> tuple[Action, str | None]:
+        """The redacted text is what the model gets: the scanners that passed the original
+        scan it too (a redaction can put something back together: stripping a zero-width
+        space joins the two halves of a key). One that fails now acts as the policy says
+        (its result replaces the passing one in ``final``); at most three rounds.
+        Returns the action and the text to send (None when it is blocked)."""
+        action = Action.REDACT
+        for _ in range(3):
+            st = scan_text(sanitized)
+            changed = False
+            for i, cs in enumerate(scanners):
+                if not final[i].passed or final[i].error:
+                    continue
+                res, elapsed = _run_one(cs, st, pst)
+                if res.passed or res.error:
+                    continue
+                taken = cs.action
+                if taken is Action.REDACT and res.sanitized is None:
+                    taken = Action.BLOCK
+                if taken is Action.REDACT:
+                    sanitized = res.sanitized  # type: ignore[assignment]
+                    changed = True
+                elif taken is Action.BLOCK:
+                    reasons.append(f"{direction} scanner {cs.name} after redaction ({', '.join(res.threats) or 'risk'}; score {res.score:.2f})")
+                final[i] = _evolve(_finish(res, elapsed, taken), reason=f"after redaction: {res.reason}")
+                action = _stronger(action, taken)
+            if action is Action.BLOCK:
+                return action, None
+            if not changed:
+                break
+        return action, sanitized
 
     def __repr__(self) -> str:
         names = [f"{s.scanner.direction}:{s.name}" for s in (*self.input_scanners, *self.output_scanners)]

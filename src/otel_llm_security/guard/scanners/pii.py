@@ -15,7 +15,13 @@ import re
 from collections.abc import Callable
 
 from otel_llm_security.attributes import Threat
-from otel_llm_security.guard.normalize import text_runs
+from otel_llm_security.guard.normalize import (
+    has_invisible,
+    strip_control,
+    strip_invisible,
+    text_has_control,
+    text_runs,
+)
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners.base import BuiltinScanner, noisy_or
 
@@ -236,10 +242,18 @@ class PIIScanner(BuiltinScanner):
         self.types = frozenset(types) if types else frozenset(known)
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
-        found = [f for f in find_pii(text.raw, text_runs(text)) if f[0] in self.types]
+        raw = text.raw
+        found = [f for f in find_pii(raw, text_runs(text)) if f[0] in self.types]
+        hidden = False
+        if has_invisible(raw) or text_has_control(text):
+            # "4111\u200b1111\u200b1111\u200b1111" reads as a card number (as secrets does).
+            visible = strip_control(strip_invisible(raw))
+            found_visible = [f for f in find_pii(visible) if f[0] in self.types]
+            if len(found_visible) > len(found):
+                raw, found, hidden = visible, found_visible, True
         if not found:
             return self.result(0.0)
-        sanitized = _redact(text.raw, found)
+        sanitized = _redact(raw, found)
         # Matches do not overlap: a value that shared characters with an earlier one
         # ("4111111111111111 1a@b.co": the card takes the "1") shows only once that one
         # is redacted. Look again (rarely more than once).
@@ -254,9 +268,9 @@ class PIIScanner(BuiltinScanner):
         return self.result(
             noisy_or(weights.values()),
             [Threat.PII],
-            f"{len(found)} values: {', '.join(kinds)}",
+            f"{len(found)} values: {', '.join(kinds)}" + (" (split by hidden characters)" if hidden else ""),
             sanitized=sanitized,
-            details={"count": len(found), "types": ",".join(kinds)},
+            details={"count": len(found), "types": ",".join(kinds), **({"hidden_characters": True} if hidden else {})},
         )
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 
 from otel_llm_security.attributes import Threat
+from otel_llm_security.guard.normalize import has_invisible, strip_control, strip_invisible, text_has_control
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners.base import (
@@ -194,14 +195,23 @@ class SecretsScanner(BuiltinScanner):
     can_redact = True
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
-        found = find_secrets(text.raw, lambda: word_index(text, lower_raw=True))
+        raw = text.raw
+        found = find_secrets(raw, lambda: word_index(text, lower_raw=True))
+        hidden = False
+        if has_invisible(raw) or text_has_control(text):
+            # "AKIA\u200bIOSFODNN7EXAMPLE": a model (and invisible_text's redaction, which
+            # strips the zero-width space) puts the key back together. Read without them;
+            # when that finds more, redact that text (the hidden characters dropped).
+            visible = strip_control(strip_invisible(raw))
+            found_visible = find_secrets(visible)
+            if len(found_visible) > len(found):
+                raw, found, hidden = visible, found_visible, True
         if not found:
             return self.result(0.0)
         kinds = sorted({k for k, _, _ in found})
         score = noisy_or(_WEIGHT[k] for k in kinds)
         parts: list[str] = []
         last = 0
-        raw = text.raw
         for kind, start, end in sorted(found, key=lambda f: f[1]):
             if start < last:
                 continue
@@ -212,7 +222,7 @@ class SecretsScanner(BuiltinScanner):
         return self.result(
             score,
             [Threat.SECRET],
-            f"{len(found)} secrets: {', '.join(kinds)}",
+            f"{len(found)} secrets: {', '.join(kinds)}" + (" (split by hidden characters)" if hidden else ""),
             sanitized="".join(parts),
-            details={"count": len(found), "types": ",".join(kinds)},
+            details={"count": len(found), "types": ",".join(kinds), **({"hidden_characters": True} if hidden else {})},
         )
