@@ -1,6 +1,6 @@
 # ruff: noqa: RUF001  (look-alike and typographic characters are test data here)
 """normalize run by run (non-ASCII runs found on the UTF-8 bytes) against the whole-text
-path it replaces (strip invisibles, NFKC, casefold, fold mixed-script words), and the
+path it replaces (strip invisibles, NFKC, casefold, fold letter forms and mixed-script words), and the
 runs against the pattern, on the corpora and on adversarial texts: invisibles alone
 and inside runs, combining marks after ASCII letters, compatibility forms, look-alike
 letters beside ASCII ones (also where stripping or NFKC puts them there), lone
@@ -17,6 +17,7 @@ ALPHABET = (
     "aBz09 .\n\t\x00\x1f\x7f'\"-"  # ASCII
     "é\u0301\u0308\u0327ﬁＡｉ①™ß\u0130\u03a3ΣσςΑ"  # composing marks, compatibility forms, case-folding specials
     "аеорсіεοα"  # look-alikes
+    "ɪᴅꜱıȷ🅰🅐🇦ᶦ"  # letter forms (small capitals, dotless, negative squared and circled, regional, superscript)
     "\u200b\u200d\ufe0f\u202e\U000e0041\u00ad"  # invisibles
     "\ud800\udfff😀€中"  # surrogates, astral, other scripts
 )
@@ -27,7 +28,7 @@ def _old_normalize(text: str) -> str:
 
     if text.isascii():
         return text.lower()
-    return n.fold_mixed_script_words(n._nfkc(n._strip(text)).casefold())
+    return n.fold_mixed_script_words(n._fold_letter_forms(n._nfkc(n._strip(text)).casefold()))
 
 
 def _texts() -> list[str]:

@@ -138,6 +138,21 @@ CONFUSABLES: dict[str, str] = {
     "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "σ": "o", "ς": "c",
 }  # fmt: skip
 _CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
+# Latin letters in forms NFKC leaves alone, which a model still reads as the letter:
+# small capitals ("ɪɢɴᴏʀᴇ"), dotless i and j, negative circled and squared letters
+# ("🅸🅶🅽🅾🆁🅴") and regional indicators. Folded in every text (unlike the look-alikes
+# above, no language writes words with them).
+LETTER_FORMS: dict[str, str] = {
+    **dict(zip("ɢɪɴʀʏʙʜʟᴀᴄᴅᴇᴊᴋᴍᴏᴘᴛᴜᴠᴡᴢꜰꜱꞯ", "ginrybhlacdejkmoptuvwzfsq", strict=True)),
+    "ı": "i", "ȷ": "j",
+    **{chr(first + i): chr(ord("a") + i) for first in (0x1F150, 0x1F170, 0x1F1E6) for i in range(26)},
+}  # fmt: skip
+_LETTER_FORM_TABLE = str.maketrans(LETTER_FORMS)
+_LETTER_FORM_RE = re.compile("[" + "".join(LETTER_FORMS) + "]")
+
+
+def _fold_letter_forms(text: str) -> str:
+    return text.translate(_LETTER_FORM_TABLE) if _LETTER_FORM_RE.search(text) is not None else text
 _CONFUSABLE_CLASS = "[" + "".join(CONFUSABLES) + "]"
 # Any look-alike letter at all (a plain character class: ``re`` scans for it in C).
 CONFUSABLE_CHAR_RE = re.compile(_CONFUSABLE_CLASS)
@@ -320,7 +335,7 @@ def _normalize_runs(text: str, runs: list[tuple[int, int]]) -> str:
         # the ASCII since the last run kept, up to the character before this run
         begin = start - 1 if start > last else start
         head = text[last:begin].lower()
-        folded = unicodedata.normalize("NFKC", text[begin:start] + run).casefold()
+        folded = _fold_letter_forms(unicodedata.normalize("NFKC", text[begin:start] + run).casefold())
         pieces.append(head)
         pieces.append(folded)
         size += len(head)
@@ -335,7 +350,8 @@ def _normalize_runs(text: str, runs: list[tuple[int, int]]) -> str:
 
 
 def normalize(text: str) -> str:
-    """Strip invisibles, NFKC, case-fold, fold mixed-script look-alikes. Linear in len(text)."""
+    """Strip invisibles, NFKC, case-fold, fold letter forms (small capitals, ...) and
+    mixed-script look-alikes. Linear in len(text)."""
     if text.isascii():
         return text.lower()
     return _normalize(text, non_ascii_runs(text))
@@ -346,7 +362,7 @@ def _normalize(text: str, runs: list[tuple[int, int]] | None) -> str:
     to go run by run)."""
     if runs is not None:
         return _normalize_runs(text, runs)
-    folded = _nfkc(_strip(text)).casefold()
+    folded = _fold_letter_forms(_nfkc(_strip(text)).casefold())
     return fold_mixed_script_words(folded)
 
 

@@ -99,7 +99,7 @@ CLAUSES: dict[tuple[str, int], tuple[tuple[str, ...], ...]] = {
     ('(?<!\\w)(?:(?:ignora|dimentica|trascura)\\W+(?:\\w+\\W+){0,3}?(?:istruzioni|regole|direttive))', 0): (('dimentica', 'ignora', 'trascura'),),
     ('(?<!\\w)(?:(?:negeer|vergeet)\\W+(?:\\w+\\W+){0,3}?(?:instructies|regels|opdrachten))', 0): (('negeer', 'vergeet'),),
     ('(?<!\\w)(?:(?:zignoruj|zapomnij)\\W+(?:\\w+\\W+){0,3}?(?:instrukcje|polecenia|zasady|instrukcji))', 0): (('zapomnij', 'zignoruj'),),
-    ('(?<!\\w)(?:talimatları\\W+(?:\\w+\\W+){0,1}?(?:yok\\W+say|unut|görmezden\\W+gel|dikkate\\W+alma))', 0): (('talimatlar',),),
+    ('(?<!\\w)(?:talimatlari\\W+(?:\\w+\\W+){0,1}?(?:yok\\W+say|unut|görmezden\\W+gel|dikkate\\W+alma))', 0): (('talimatlari',),),
     ('(?<!\\w)(?:(?:игнорируй|игнорируйте|проигнорируй|забудь|забудьте|не\\W+обращай\\W+внимания\\W+на)\\W+(?:\\w+\\W+){0,3}?(?:инструкци|указани|правил|команд))', 0): (),
     ('(?<!\\w)(?:(?:ігноруй|забудь)\\W+(?:\\w+\\W+){0,3}?(?:інструкці|вказівк|правил))', 0): (),
     ('(?<!\\w)(?:(?:تجاهل|انس)\\W+(?:\\w+\\W+){0,3}?(?:التعليمات|الأوامر|القواعد|تعليمات))', 0): (),

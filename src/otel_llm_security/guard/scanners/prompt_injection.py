@@ -375,7 +375,7 @@ WORD_RULES: tuple[Rule, ...] = (
     Rule("ml_it", PI, 0.85, rf"(?:ignora|dimentica|trascura)\W+{G}{{0,3}}?(?:istruzioni|regole|direttive)"),
     Rule("ml_nl", PI, 0.85, rf"(?:negeer|vergeet)\W+{G}{{0,3}}?(?:instructies|regels|opdrachten)"),
     Rule("ml_pl", PI, 0.85, rf"(?:zignoruj|zapomnij)\W+{G}{{0,3}}?(?:instrukcje|polecenia|zasady|instrukcji)"),
-    Rule("ml_tr", PI, 0.85, rf"talimatları\W+{G}{{0,1}}?(?:yok\W+say|unut|görmezden\W+gel|dikkate\W+alma)"),
+    Rule("ml_tr", PI, 0.85, rf"talimatlari\W+{G}{{0,1}}?(?:yok\W+say|unut|görmezden\W+gel|dikkate\W+alma)"),
     Rule("ml_ru", PI, 0.85, rf"(?:игнорируй|игнорируйте|проигнорируй|забудь|забудьте|не\W+обращай\W+внимания\W+на)\W+{G}{{0,3}}?(?:инструкци|указани|правил|команд)"),
     Rule("ml_uk", PI, 0.85, rf"(?:ігноруй|забудь)\W+{G}{{0,3}}?(?:інструкці|вказівк|правил)"),
     Rule("ml_ar", PI, 0.85, rf"(?:تجاهل|انس)\W+{G}{{0,3}}?(?:التعليمات|الأوامر|القواعد|تعليمات)"),
