@@ -298,6 +298,24 @@ def text_has_control(text: ScanText) -> bool:
     return found  # type: ignore[return-value]
 
 
+_TOKEN_CHAR = r"[\w\-/+=.:@]"  # what keys, tokens, numbers and addresses are made of
+_HIDDEN_IN_TOKEN_RE = re.compile(f"{_TOKEN_CHAR}(?:{INVISIBLE_CLASS}|{CONTROL_RE.pattern})+{_TOKEN_CHAR}")
+
+
+def text_hides_in_token(text: ScanText) -> bool:
+    """Whether invisible or control characters sit inside a word or token of ``text.raw``
+    ("AKIA\u200bIOSFODNN7EXAMPLE", "Ignore\u200ball"), where reading the text without
+    them finds what they split; not those of emoji sequences, which sit beside emoji.
+    Kept in the text's cache (secrets, pii and prompt_injection ask)."""
+    cache = text.cache
+    found = cache.get("hides_in_token")
+    if found is None:
+        raw = text.raw
+        found = (has_invisible(raw) or text_has_control(text)) and _HIDDEN_IN_TOKEN_RE.search(raw) is not None
+        cache["hides_in_token"] = found
+    return found  # type: ignore[return-value]
+
+
 def _mixed_near(text: str, spans: list[tuple[int, int]]) -> bool:
     """``has_mixed_script_word(text)`` when every non-ASCII character of ``text`` is in
     ``spans`` (the look-alike letters are not ASCII): a look-alike letter there with an

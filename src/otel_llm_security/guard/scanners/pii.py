@@ -15,13 +15,7 @@ import re
 from collections.abc import Callable
 
 from otel_llm_security.attributes import Threat
-from otel_llm_security.guard.normalize import (
-    has_invisible,
-    strip_control,
-    strip_invisible,
-    text_has_control,
-    text_runs,
-)
+from otel_llm_security.guard.normalize import strip_control, strip_invisible, text_hides_in_token, text_runs
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners.base import BuiltinScanner, noisy_or
 
@@ -245,7 +239,7 @@ class PIIScanner(BuiltinScanner):
         raw = text.raw
         found = [f for f in find_pii(raw, text_runs(text)) if f[0] in self.types]
         hidden = False
-        if has_invisible(raw) or text_has_control(text):
+        if text_hides_in_token(text):
             # "4111\u200b1111\u200b1111\u200b1111" reads as a card number (as secrets does).
             visible = strip_control(strip_invisible(raw))
             found_visible = [f for f in find_pii(visible) if f[0] in self.types]

@@ -27,11 +27,11 @@ from otel_llm_security.guard.normalize import (
     CONTROL_CACHE_KEY,
     CONTROL_RE,
     INVISIBLE_RE,
-    has_invisible,
     normalize,
     strip_control,
     strip_marks,
     text_has_control,
+    text_hides_in_token,
 )
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners import hyperscan_prefilter
@@ -870,7 +870,7 @@ class PromptInjectionScanner(BuiltinScanner):
         # invisible ones ("ig\u200bnore" reads "ignore"), so read them as separators too
         # ("Ignore\u200ball\u200bprevious"); it kept the control characters (the rules'
         # \W reads them as separators), so read the text without them too ("ig\x00nore").
-        if has_invisible(text.raw):
+        if text_hides_in_token(text):
             views.append(("separators", normalize(INVISIBLE_RE.sub(" ", text.raw))))
         # Marks on the letters ("ïgnörë", "Ign\u0336ore" with a combining stroke): a model
         # reads through them. (Up to LEET_WHOLE_CHARS, like the leetspeak reading: a

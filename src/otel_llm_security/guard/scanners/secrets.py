@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 
 from otel_llm_security.attributes import Threat
-from otel_llm_security.guard.normalize import has_invisible, strip_control, strip_invisible, text_has_control
+from otel_llm_security.guard.normalize import strip_control, strip_invisible, text_hides_in_token
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners.base import (
@@ -198,7 +198,7 @@ class SecretsScanner(BuiltinScanner):
         raw = text.raw
         found = find_secrets(raw, lambda: word_index(text, lower_raw=True))
         hidden = False
-        if has_invisible(raw) or text_has_control(text):
+        if text_hides_in_token(text):
             # "AKIA\u200bIOSFODNN7EXAMPLE": a model (and invisible_text's redaction, which
             # strips the zero-width space) puts the key back together. Read without them;
             # when that finds more, redact that text (the hidden characters dropped).
