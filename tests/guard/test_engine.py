@@ -208,3 +208,36 @@ def test_redact_on_a_sampled_text_blocks_instead_of_sending_a_truncated_text() -
 def test_max_scan_chars_is_validated() -> None:
     with pytest.raises(PolicyError, match="max_scan_chars"):
         Guard.from_policy({"max_scan_chars": 10, "scanners": []})
+
+
+def test_builtin_result_is_the_dataclass_result() -> None:
+    # BuiltinScanner.result builds its ScanResult through the instance dict: the same
+    # fields, in the same order, with the same values as the dataclass constructor.
+    s = ExplodingScanner(name="x", direction="output", threshold=0.4)
+    cases = [
+        ((0.0,), {}),
+        ((0, [Threat.PII, "secret", Threat.PII], "why"), {"sanitized": "s", "details": {"n": 1}}),
+        ((1.7, (t for t in [Threat.SECRET])), {"sanitized": "s"}),
+        ((-2,), {"details": {}}),
+        ((0.39, [Threat.PII]), {"sanitized": "kept only when failed"}),
+        ((-0.0,), {}),
+    ]
+    for args, kwargs in cases:
+        got = s.result(*args, **kwargs)
+        score = min(max(float(args[0]), 0.0), 1.0)
+        threats = args[1] if len(args) > 1 else ()
+        if not isinstance(threats, list | tuple):
+            threats = [Threat.SECRET]
+        passed = score < 0.4
+        want = ScanResult(
+            scanner="x",
+            direction="output",
+            score=score,
+            passed=passed,
+            threats=tuple(sorted({Threat(t).value for t in threats})),
+            sanitized=None if passed else kwargs.get("sanitized"),
+            reason=args[2] if len(args) > 2 else "",
+            details=kwargs.get("details") or {},
+        )
+        assert got == want and list(vars(got).items()) == list(vars(want).items())
+        assert type(got.score) is float and got.details is not s.result(0.0).details
