@@ -241,3 +241,29 @@ def test_builtin_result_is_the_dataclass_result() -> None:
         )
         assert got == want and list(vars(got).items()) == list(vars(want).items())
         assert type(got.score) is float and got.details is not s.result(0.0).details
+
+
+def test_verdict_and_scan_text_built_through_the_instance_dict_equal_the_dataclasses() -> None:
+    from otel_llm_security.guard.engine import _verdict
+    from otel_llm_security.guard.normalize import normalize, scan_text
+    from otel_llm_security.guard.verdict import Verdict
+
+    res = ExplodingScanner(name="x").result(0.7, [Threat.PII], "why")
+    got = _verdict(Mode.ENFORCE, Action.BLOCK, True, "because", (res,), "s", 1.5, "output")
+    want = Verdict(
+        mode=Mode.ENFORCE,
+        action=Action.BLOCK,
+        blocked=True,
+        block_reason="because",
+        results=(res,),
+        sanitized_text="s",
+        duration_ms=1.5,
+        direction="output",
+    )
+    assert got == want and list(vars(got).items()) == list(vars(want).items())
+    assert got.threats == want.threats and got.risk_score == want.risk_score
+    for text in ("Plain ASCII", "\u00dcn\u00efcode \uff49\uff47\uff4e\uff4f\uff52\uff45", ""):
+        st = scan_text(text)
+        assert st == ScanText(raw=text, normalized=normalize(text))
+        assert list(vars(st)) == ["raw", "normalized", "original_length", "cache"]
+        assert st.original_length is None and st.cache is not scan_text(text).cache
