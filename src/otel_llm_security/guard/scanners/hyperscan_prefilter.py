@@ -572,13 +572,17 @@ def char_offsets(text: str, data: bytes, offsets: list[int]) -> list[int]:
 
 _encoded_memo: tuple[tuple[str, bytes], ...] = ()
 _ENCODED_KEPT = 4
+# Shorter texts are encoded again: cheaper than looking through and updating the memo.
+_ENCODED_MEMO_MIN_CHARS = 4096
 
 
 def _encode(text: str) -> bytes:
-    """``text`` as UTF-8, remembered for the last few texts: the groups, the per-rule
-    databases and the literal searches of a scan share it, and a scan goes back and
-    forth between its text and the decoded views."""
+    """``text`` as UTF-8, remembered for the last few long texts: the groups, the
+    per-rule databases and the literal searches of a scan share it, and a scan goes back
+    and forth between its text and the decoded views."""
     global _encoded_memo
+    if len(text) < _ENCODED_MEMO_MIN_CHARS:
+        return text.encode("utf-8", "surrogatepass")
     memo = _encoded_memo
     for kept, data in memo:
         if kept is text:
