@@ -458,6 +458,8 @@ class RuleSet:
         found = self._prefilter.candidates(text)
         if found is None:
             return None
+        if not found:  # most texts: no pattern of the group can match
+            return []
         first = self._prefilter_first
         last = first + len(self.rules)
         return sorted(c - first for c in found if first <= c < last)
@@ -473,13 +475,15 @@ class RuleSet:
                 if group is not None:
                     yield Hit(self._by_group[group], m.start(), m.end())
             return
+        # Hyperscan's candidates (usually none) then go through the same anchor and
+        # whole-word tests as every rule does without it: the same rules run either way.
+        indices = self.candidates(text) if hyperscan_prefilter.ENABLED else None
+        if indices is not None and not indices:
+            return
         # Same hits as the alternation: leftmost first, earlier rule first at one position,
         # and no hit starting inside the previous one.
         found: list[tuple[int, int, int]] = []
         occurrences: dict[str, list[int]] = {}
-        # Hyperscan's candidates (usually none) then go through the same anchor and
-        # whole-word tests as every rule does without it: the same rules run either way.
-        indices = self.candidates(text) if hyperscan_prefilter.ENABLED else None
         if indices is None or indices:
             if callable(words):
                 words = words()
