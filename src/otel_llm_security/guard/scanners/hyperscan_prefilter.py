@@ -740,6 +740,24 @@ class Probe:
         return self.regex.search(text)
 
 
+class ProbeSet:
+    """Probes of one group asked together: :meth:`possible` is ``any(p.possible(text)
+    for p in probes)`` from one look at the group's scan."""
+
+    def __init__(self, probes: Sequence[Probe]) -> None:
+        groups = {id(p._group) for p in probes}
+        if len(groups) != 1:
+            raise ValueError("a ProbeSet's probes must belong to one group")
+        self._group = probes[0]._group
+        self._ids = frozenset(p._id for p in probes)
+
+    def possible(self, text: str) -> bool:
+        if ENABLED:
+            found = self._group.candidates(text)
+            return found is None or not self._ids.isdisjoint(found)
+        return True
+
+
 def _after_fork_in_child() -> None:
     """A fork while a database compiles leaves the child without the compiling thread:
     such groups start over there (on their next scan)."""

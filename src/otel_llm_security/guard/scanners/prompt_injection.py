@@ -461,6 +461,9 @@ _HEX_WORD_24_RE = re.compile(f"(?<![{WORD_CHARS}])[0-9a-f]{{24,}}(?![{WORD_CHARS
 # on most texts no Python search at all).
 _LONG_WORD = hyperscan_prefilter.Probe("prompt_injection", _LONG_WORD_RE)
 _HEX_WORD_24 = hyperscan_prefilter.Probe("prompt_injection", _HEX_WORD_24_RE)
+# Every view of _decoded_views needs one of these to match (the hex view needs a long
+# word too): a text where none can has no views, found with one look at the scan.
+_ANY_VIEW = hyperscan_prefilter.ProbeSet([_LONG_WORD, *_ANNOUNCED_STEMS.values(), _SPACED_GATE, _LEET_ANY])
 
 # The searches of _decoded_views on long texts, on character classes of the text's
 # ASCII bytes (base.ascii_bytes: one byte per character, every non-ASCII one "?", which
@@ -590,6 +593,8 @@ class PromptInjectionScanner(BuiltinScanner):
         norm = text.normalized
         present: Callable[[str], bool]
         if hyperscan_prefilter.ENABLED:
+            if not _ANY_VIEW.possible(norm):
+                return views
             has_long_word = _LONG_WORD.possible(norm) and _has_long_word(norm)
             has_hex_word = has_long_word and _HEX_WORD_24.possible(norm) and _has_hex_word_24(norm)
 
