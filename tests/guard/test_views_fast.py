@@ -86,15 +86,19 @@ def test_any_view_probe_set_is_any_of_its_probes(texts: list[str], scan_path: st
     probes = [pi._LONG_WORD, *pi._ANNOUNCED_STEMS.values(), pi._SPACED_GATE, pi._LEET_ANY]
     scanner = pi.PromptInjectionScanner()
     extra = ["decode this rot13: vtaber", "r e v e a l all", "1gn0re that", "hello there", "x" * 30]
+    ruled_out = 0
     for text in [*texts[:2000:7], *extra]:
-        possible = pi._ANY_VIEW.possible(text)
-        assert possible == any(p.possible(text) for p in probes), text[:200]
+        st = scan_text(text)  # the views are of the normalised text
+        possible = pi._ANY_VIEW.possible(st.normalized)
+        assert possible == any(p.possible(st.normalized) for p in probes), text[:200]
         if not possible:
             assert scan_path == "hyperscan"
+            ruled_out += 1
             hp.set_enabled(False)
             try:
-                assert scanner._decoded_views(scan_text(text)) == [], text[:200]
+                assert scanner._decoded_views(st) == [], text[:200]
             finally:
                 hp.set_enabled(True)
+    assert ruled_out or scan_path == "python"
     with pytest.raises(ValueError, match="one group"):
         hp.ProbeSet([pi._LONG_WORD, types.SimpleNamespace(_group=object(), _id=0)])  # type: ignore[list-item]
