@@ -156,6 +156,7 @@ _DIGITS = hyperscan_prefilter.Probe("secrets", _DIGITS_RE)
 
 def _candidate_spans(raw: str, runs: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """``runs``: the non-ASCII runs of ``raw`` (normalize.non_ascii_runs), when known."""
+    points: list[tuple[int, int]]
     if not _DIGITS.possible(raw):
         points = []
     elif raw.isascii() or (runs is not None and not any(_DIGIT_RE.search(raw, lo, hi) for lo, hi in runs)):
