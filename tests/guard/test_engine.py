@@ -286,3 +286,62 @@ def test_enforce_mode_sends_no_key_that_stripping_hidden_characters_joined() -> 
     v = g.scan_input(AWS_KEY_SPLIT)
     assert v.action is Action.REDACT and v.sanitized_text is not None
     assert AWS_KEY not in v.sanitized_text and v.sanitized_text.count("[REDACTED:aws_access_key]") == 2
+
+
+def test_builtin_result_is_the_dataclass_result() -> None:
+    # BuiltinScanner.result builds its ScanResult through the instance dict: the same
+    # fields, in the same order, with the same values as the dataclass constructor.
+    s = ExplodingScanner(name="x", direction="output", threshold=0.4)
+    cases = [
+        ((0.0,), {}),
+        ((0, [Threat.PII, "secret", Threat.PII], "why"), {"sanitized": "s", "details": {"n": 1}}),
+        ((1.7, (t for t in [Threat.SECRET])), {"sanitized": "s"}),
+        ((-2,), {"details": {}}),
+        ((0.39, [Threat.PII]), {"sanitized": "kept only when failed"}),
+        ((-0.0,), {}),
+    ]
+    for args, kwargs in cases:
+        got = s.result(*args, **kwargs)
+        score = min(max(float(args[0]), 0.0), 1.0)
+        threats = args[1] if len(args) > 1 else ()
+        if not isinstance(threats, list | tuple):
+            threats = [Threat.SECRET]
+        passed = score < 0.4
+        want = ScanResult(
+            scanner="x",
+            direction="output",
+            score=score,
+            passed=passed,
+            threats=tuple(sorted({Threat(t).value for t in threats})),
+            sanitized=None if passed else kwargs.get("sanitized"),
+            reason=args[2] if len(args) > 2 else "",
+            details=kwargs.get("details") or {},
+        )
+        assert got == want and list(vars(got).items()) == list(vars(want).items())
+        assert type(got.score) is float and got.details is not s.result(0.0).details
+
+
+def test_verdict_and_scan_text_built_through_the_instance_dict_equal_the_dataclasses() -> None:
+    from otel_llm_security.guard.engine import _verdict
+    from otel_llm_security.guard.normalize import normalize, scan_text
+    from otel_llm_security.guard.verdict import Verdict
+
+    res = ExplodingScanner(name="x").result(0.7, [Threat.PII], "why")
+    got = _verdict(Mode.ENFORCE, Action.BLOCK, True, "because", (res,), "s", 1.5, "output")
+    want = Verdict(
+        mode=Mode.ENFORCE,
+        action=Action.BLOCK,
+        blocked=True,
+        block_reason="because",
+        results=(res,),
+        sanitized_text="s",
+        duration_ms=1.5,
+        direction="output",
+    )
+    assert got == want and list(vars(got).items()) == list(vars(want).items())
+    assert got.threats == want.threats and got.risk_score == want.risk_score
+    for text in ("Plain ASCII", "\u00dcn\u00efcode \uff49\uff47\uff4e\uff4f\uff52\uff45", ""):
+        st = scan_text(text)
+        assert st == ScanText(raw=text, normalized=normalize(text))
+        assert list(vars(st)) == ["raw", "normalized", "original_length", "cache"]
+        assert st.original_length is None and st.cache is not scan_text(text).cache

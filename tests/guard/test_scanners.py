@@ -411,6 +411,9 @@ def test_code_masking_and_decoding() -> None:
     assert "<script>" not in mask_code("```html\n<script>x()</script>\n```")
     assert decode_view("%253Cscript%253E") == "<script>"
     assert decode_view("&#x3C;img&#x3E;") == "<img>"
+    assert decode_view("\\u003cscript\\x3e") == "<script>"
+    plain = "no entity, escape or percent sign here: a & b"
+    assert decode_view(plain) is plain and decode_view("50 %") == "50 %"
     # unmasked, the same HTML in a code block is reported
     assert not fails(InsecureOutputScanner(mask_code=False), "```\n<img src=x onerror=alert(1)>\n```").passed
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import types
 
 import pytest
 from tests.guard.test_literals import _corpus
@@ -73,3 +74,33 @@ def test_ascii_bytes_keep_the_offsets() -> None:
         data = ascii_bytes(text)
         assert len(data) == len(text)
         assert all((chr(b) == c) if c.isascii() else b == 0x3F for b, c in zip(data, text, strict=True))
+
+
+def test_any_view_probe_set_is_any_of_its_probes(texts: list[str], scan_path: str) -> None:
+    # _decoded_views skips the views _ANY_VIEW's probes gate when none of them can match:
+    # the probe set answers as its probes do, and such texts have none of those views on
+    # either path.
+    from otel_llm_security.guard.normalize import scan_text
+    from otel_llm_security.guard.scanners import hyperscan_prefilter as hp
+    from otel_llm_security.guard.scanners import prompt_injection as pi
+
+    probes = [pi._LONG_WORD, *pi._ANNOUNCED_STEMS.values(), pi._SPACED_GATE, pi._LEET_ANY]
+    scanner = pi.PromptInjectionScanner()
+    extra = ["decode this rot13: vtaber", "r e v e a l all", "1gn0re that", "hello there", "x" * 30]
+    ruled_out = 0
+    for text in [*texts[:2000:7], *extra]:
+        st = scan_text(text)  # the views are of the normalised text
+        possible = pi._ANY_VIEW.possible(st.normalized)
+        assert possible == any(p.possible(st.normalized) for p in probes), text[:200]
+        if not possible:
+            assert scan_path == "hyperscan"
+            ruled_out += 1
+            hp.set_enabled(False)
+            try:
+                found = [kind for kind, _ in scanner._decoded_views(st)]
+                assert not set(found) & {"base64", "hex", "rot13", "reversed", "spaced", "leetspeak"}, text[:200]
+            finally:
+                hp.set_enabled(True)
+    assert ruled_out or scan_path == "python"
+    with pytest.raises(ValueError, match="one group"):
+        hp.ProbeSet([pi._LONG_WORD, types.SimpleNamespace(_group=object(), _id=0)])  # type: ignore[list-item]

@@ -449,6 +449,8 @@ class RuleSet:
         found = self._prefilter.candidates(text)
         if found is None:
             return None
+        if not found:  # most texts: no pattern of the group can match
+            return []
         first = self._prefilter_first
         last = first + len(self.rules)
         return sorted(c - first for c in found if first <= c < last)
@@ -464,13 +466,15 @@ class RuleSet:
                 if group is not None:
                     yield Hit(self._by_group[group], m.start(), m.end())
             return
+        # Hyperscan's candidates (usually none) then go through the same anchor and
+        # whole-word tests as every rule does without it: the same rules run either way.
+        indices = self.candidates(text) if hyperscan_prefilter.ENABLED else None
+        if indices is not None and not indices:
+            return
         # Same hits as the alternation: leftmost first, earlier rule first at one position,
         # and no hit starting inside the previous one.
         found: list[tuple[int, int, int]] = []
         occurrences: dict[str, list[int]] = {}
-        # Hyperscan's candidates (usually none) then go through the same anchor and
-        # whole-word tests as every rule does without it: the same rules run either way.
-        indices = self.candidates(text) if hyperscan_prefilter.ENABLED else None
         if indices is None or indices:
             if callable(words):
                 words = words()
@@ -775,6 +779,22 @@ def score_hits(hits: Iterable[Hit]) -> tuple[float, dict[Threat, float], list[st
     return noisy_or(r.weight for r in seen.values()), threat_scores, sorted(seen)
 
 
+# A fresh result's instance dict before BuiltinScanner.result fills it in (field order).
+_RESULT_DEFAULTS: dict[str, object] = {
+    "scanner": "",
+    "direction": "input",
+    "score": 0.0,
+    "passed": True,
+    "threats": (),
+    "sanitized": None,
+    "reason": "",
+    "error": None,
+    "duration_ms": 0.0,
+    "details": None,
+    "action": None,
+}
+
+
 class BuiltinScanner:
     """Base of the built-in scanners: name, direction and threshold, plus result building.
 
@@ -801,24 +821,28 @@ class BuiltinScanner:
         sanitized: str | None = None,
         details: dict[str, str | float | int | bool] | None = None,
     ) -> ScanResult:
-        score = min(max(float(score), 0.0), 1.0)
+        score = float(score)
+        if score < 0.0:
+            score = 0.0
+        elif score > 1.0:
+            score = 1.0
         passed = score < self.threshold
-        # Built through the instance dict: the frozen dataclass's __init__ (one
-        # object.__setattr__ per field) was a third of the engine's cost per scanner.
+        # Built through the instance dict (the frozen dataclass's __init__ sets each field
+        # with object.__setattr__), from a copy of the fields' defaults in field order:
+        # a keyword dict per call cost twice as much, and this runs for every scanner.
         res = object.__new__(ScanResult)
-        res.__dict__.update(
-            scanner=self.name,
-            direction=self.direction,
-            score=score,
-            passed=passed,
-            threats=tuple(sorted({Threat(t).value for t in threats})) if threats else (),
-            sanitized=sanitized if not passed else None,
-            reason=reason,
-            error=None,
-            duration_ms=0.0,
-            details=details or {},
-            action=None,
-        )
+        state = res.__dict__
+        state.update(_RESULT_DEFAULTS)
+        state["scanner"] = self.name
+        state["direction"] = self.direction
+        state["score"] = score
+        state["passed"] = passed
+        if threats:
+            state["threats"] = tuple(sorted({Threat(t).value for t in threats}))
+        if sanitized is not None and not passed:
+            state["sanitized"] = sanitized
+        state["reason"] = reason
+        state["details"] = details or {}
         return res
 
     def __repr__(self) -> str:

@@ -572,13 +572,17 @@ def char_offsets(text: str, data: bytes, offsets: list[int]) -> list[int]:
 
 _encoded_memo: tuple[tuple[str, bytes], ...] = ()
 _ENCODED_KEPT = 4
+# Shorter texts are encoded again: cheaper than looking through and updating the memo.
+_ENCODED_MEMO_MIN_CHARS = 4096
 
 
 def _encode(text: str) -> bytes:
-    """``text`` as UTF-8, remembered for the last few texts: the groups, the per-rule
-    databases and the literal searches of a scan share it, and a scan goes back and
-    forth between its text and the decoded views."""
+    """``text`` as UTF-8, remembered for the last few long texts: the groups, the
+    per-rule databases and the literal searches of a scan share it, and a scan goes back
+    and forth between its text and the decoded views."""
     global _encoded_memo
+    if len(text) < _ENCODED_MEMO_MIN_CHARS:
+        return text.encode("utf-8", "surrogatepass")
     memo = _encoded_memo
     for kept, data in memo:
         if kept is text:
@@ -734,6 +738,24 @@ class Probe:
             if found is not None and self._id not in found:
                 return None
         return self.regex.search(text)
+
+
+class ProbeSet:
+    """Probes of one group asked together: :meth:`possible` is ``any(p.possible(text)
+    for p in probes)`` from one look at the group's scan."""
+
+    def __init__(self, probes: Sequence[Probe]) -> None:
+        groups = {id(p._group) for p in probes}
+        if len(groups) != 1:
+            raise ValueError("a ProbeSet's probes must belong to one group")
+        self._group = probes[0]._group
+        self._ids = frozenset(p._id for p in probes)
+
+    def possible(self, text: str) -> bool:
+        if ENABLED:
+            found = self._group.candidates(text)
+            return found is None or not self._ids.isdisjoint(found)
+        return True
 
 
 def _after_fork_in_child() -> None:

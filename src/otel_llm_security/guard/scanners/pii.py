@@ -17,6 +17,7 @@ from collections.abc import Callable
 from otel_llm_security.attributes import Threat
 from otel_llm_security.guard.normalize import strip_control, strip_invisible, text_hides_in_token, text_runs
 from otel_llm_security.guard.scanner import ScanResult, ScanText
+from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners.base import BuiltinScanner, noisy_or
 
 IBAN_LENGTHS = {
@@ -147,11 +148,18 @@ _DIGITS_CLASS_RE = re.compile(rb"d(?:s{0,3}d){5,}")
 
 
 _DIGIT_RE = re.compile(r"\d")
+# _DIGITS_RE behind the secrets group's Hyperscan scan, which the secrets scanner makes
+# of the same raw text (scanners.hyperscan_prefilter.Probe): most texts have no digit
+# run to look at, and no class search is needed to find that out.
+_DIGITS = hyperscan_prefilter.Probe("secrets", _DIGITS_RE)
 
 
 def _candidate_spans(raw: str, runs: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """``runs``: the non-ASCII runs of ``raw`` (normalize.non_ascii_runs), when known."""
-    if raw.isascii() or (runs is not None and not any(_DIGIT_RE.search(raw, lo, hi) for lo, hi in runs)):
+    points: list[tuple[int, int]]
+    if not _DIGITS.possible(raw):
+        points = []
+    elif raw.isascii() or (runs is not None and not any(_DIGIT_RE.search(raw, lo, hi) for lo, hi in runs)):
         # No digit beyond ASCII: the classes of the ASCII bytes (a non-ASCII character
         # is "?", an "x") find what _DIGITS_RE finds.
         classes = raw.encode("ascii", "replace").translate(_CLASSES)

@@ -695,6 +695,10 @@ _HEX_WORD_24_RE = re.compile(f"(?<![{WORD_CHARS}])[0-9a-f]{{24,}}(?![{WORD_CHARS
 # on most texts no Python search at all).
 _LONG_WORD = hyperscan_prefilter.Probe("prompt_injection", _LONG_WORD_RE)
 _HEX_WORD_24 = hyperscan_prefilter.Probe("prompt_injection", _HEX_WORD_24_RE)
+# The base64, hex, announced (rot13, reversed), spaced and leetspeak views of
+# _decoded_views each need one of these to match (the hex view needs a long word too):
+# a text where none can has none of those views, found with one look at the scan.
+_ANY_VIEW = hyperscan_prefilter.ProbeSet([_LONG_WORD, *_ANNOUNCED_STEMS.values(), _SPACED_GATE, _LEET_ANY])
 
 # The searches of _decoded_views on long texts, on character classes of the text's
 # ASCII bytes (base.ascii_bytes: one byte per character, every non-ASCII one "?", which
@@ -824,7 +828,9 @@ class PromptInjectionScanner(BuiltinScanner):
         norm = text.normalized
         present: Callable[[str], bool]
         if hyperscan_prefilter.ENABLED:
-            has_long_word = _LONG_WORD.possible(norm) and _has_long_word(norm)
+            # Not an early return: views that no probe decides may follow.
+            gated = _ANY_VIEW.possible(norm)
+            has_long_word = gated and _LONG_WORD.possible(norm) and _has_long_word(norm)
             has_hex_word = has_long_word and _HEX_WORD_24.possible(norm) and _has_hex_word_24(norm)
 
             def present(stem: str) -> bool:
@@ -836,6 +842,7 @@ class PromptInjectionScanner(BuiltinScanner):
             has_long_word = bool(long_words)
             has_hex_word = any(len(w) >= 24 and _HEX_WORD_RE.fullmatch(w) for w in long_words)
             present = STEMS.present(words).__contains__  # a word starts with the stem (see _ANNOUNCED)
+            gated = True
         if has_long_word:
             for m in itertools.islice(_B64_RE.finditer(text.raw), MAX_DECODED_CANDIDATES):
                 token = m.group(0)
@@ -853,14 +860,14 @@ class PromptInjectionScanner(BuiltinScanner):
                     if decoded:
                         views.append(("hex", normalize(decoded)))
                         break
-        for encoding, stems, decode in _ANNOUNCED:
+        for encoding, stems, decode in _ANNOUNCED if gated else ():
             if any(present(s) for s in stems):
                 spots = [norm.find(s) for s in stems if present(s)]
                 segment = "\n".join(norm[max(0, p - 200) : p + ANNOUNCED_SPAN] for p in spots if p >= 0)
                 views.append((encoding, decode(segment)))
         spaced = (
             [m.group(0) for m in itertools.islice(_SPACED_RE.finditer(norm), MAX_DECODED_CANDIDATES)]
-            if len(norm) <= LEET_WHOLE_CHARS and _SPACED_GATE.search(norm)
+            if gated and len(norm) <= LEET_WHOLE_CHARS and _SPACED_GATE.search(norm)
             else []
         )
         if spaced:

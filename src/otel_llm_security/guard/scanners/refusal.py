@@ -32,8 +32,10 @@ ANCHORS = {
     "ml_refusal": "siento leid dispiace desculpe desol =désol =抱歉 =申し訳 =죄송",  # desol: "desolé" without its first accent
 }
 
+# In insecure_output's Hyperscan database: both scan the normalised answer (the same
+# object, for answers without code), so one scan of it serves both scanners.
 RULES = RuleSet(
-    prefilter="refusal",
+    prefilter="insecure_output",
     rules=tuple(dataclasses.replace(r, anchors=ANCHORS[r.id]) for r in (
         Rule("sorry_cant", R, 0.9, rf"(?:i{A}m|i\s+am)\s+(?:really\s+|very\s+|so\s+)?sorry,?\s+(?:but\s+)?(?:i|that)\s+(?:can{A}?t|cannot|won{A}t|will\s+not|am\s+(?:not\s+able|unable)|{A}m\s+(?:not\s+able|unable)|must\s+(?:decline|refuse))"),
         Rule("apologize_but", R, 0.85, rf"i\s+apologi[sz]e,?\s+but\s+(?:i|that)\s+(?:can{A}?t|cannot|won{A}t|am\s+(?:not\s+able|unable)|{A}m\s+(?:not\s+able|unable))"),

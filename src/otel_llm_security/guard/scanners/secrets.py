@@ -100,6 +100,7 @@ _ALL_ANCHORS = frozenset(a for _, _, anchors in _SINGLE for a in anchors)
 STEMS.register(_ALL_ANCHORS)
 _PREFILTER = hyperscan_prefilter.group("secrets")
 _PREFILTER_FIRST = _PREFILTER.add([(p, 0) for _, _, p in PATTERNS])
+_PREFILTER_LAST = _PREFILTER_FIRST + len(PATTERNS)  # other patterns may join the group
 
 
 def _present_anchors(words: list[str]) -> frozenset[str]:
@@ -140,6 +141,13 @@ def find_secrets(raw: str, words: Words | None = None) -> list[tuple[str, int, i
     in ``raw.lower()`` itself (the same answer as the index's).
     """
     candidates = _PREFILTER.candidates(raw) if hyperscan_prefilter.ENABLED else None
+    indices: Iterable[int]
+    if candidates is not None:
+        indices = sorted(c - _PREFILTER_FIRST for c in candidates if _PREFILTER_FIRST <= c < _PREFILTER_LAST)
+        if not indices:
+            return []  # the common case: no pattern can match (and no lower-cased copy needed)
+    else:
+        indices = range(len(_SINGLE))
     anchors_present: frozenset[str] = frozenset()
     lowered: str | None = None
     if candidates is None:
@@ -152,9 +160,6 @@ def find_secrets(raw: str, words: Words | None = None) -> list[tuple[str, int, i
         lowered = raw.lower()
     found: list[tuple[str, int, int]] = []
     taken: list[tuple[int, int]] = []
-    indices: Iterable[int] = (
-        range(len(_SINGLE)) if candidates is None else sorted(c - _PREFILTER_FIRST for c in candidates)
-    )
     for index in indices:
         (pid, regex, anchors), anchor_set = _SINGLE[index], _ANCHOR_SETS[index]
         if candidates is None:
