@@ -131,3 +131,19 @@ def test_invisible_text_by_runs_equals_the_whole_text_scan() -> None:
                 res = scanner.scan(st)
                 expected = scanner.result(score, threats, reason, sanitized=sanitized, details=details or None)
                 assert res == expected, raw[:200]
+
+
+def test_hides_in_token_is_the_token_hidden_token_shape() -> None:
+    """text_hides_in_token (hidden characters found first, then their neighbours) answers
+    as the pattern that defines it: a token character, hidden characters, a token
+    character."""
+    from otel_llm_security.guard.normalize import CONTROL_RE, text_hides_in_token
+
+    token = r"[\w\-/+=.:@]"
+    shape = re.compile(f"{token}(?:{INVISIBLE_RE.pattern[:-1]}|{CONTROL_RE.pattern})+{token}")
+    rnd = random.Random(11)
+    alphabet = "aZ9_-/. ,\n\x00\x01\x1b[\x7f\x85é😀\u200b\u200d\ufe0f\u202e\U000e0041\u00ad中"
+    texts = ["AKIA\u200bIOSF", "👨\u200d👩", "a \u200b b", "a\u200b\x00b", "\u200ba", "a\u200b", "x\x1b[31m"]
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12))) for _ in range(20000)]
+    for raw in texts:
+        assert text_hides_in_token(scan_text(raw)) == (shape.search(raw) is not None), repr(raw)

@@ -298,20 +298,45 @@ def text_has_control(text: ScanText) -> bool:
     return found  # type: ignore[return-value]
 
 
-_TOKEN_CHAR = r"[\w\-/+=.:@]"  # what keys, tokens, numbers and addresses are made of
-_HIDDEN_IN_TOKEN_RE = re.compile(f"{_TOKEN_CHAR}(?:{INVISIBLE_CLASS}|{CONTROL_RE.pattern})+{_TOKEN_CHAR}")
+_TOKEN_PUNCTUATION = "_-/+=.:@"  # with letters and digits, what keys, tokens, numbers and addresses are made of
+_HIDDEN_CHARS = frozenset(chr(c) for lo, hi in INVISIBLE_RANGES for c in range(lo, hi + 1)) | frozenset(CONTROL_CHARS)
+
+
+def _is_token_char(ch: str) -> bool:
+    return ch.isalnum() or ch in _TOKEN_PUNCTUATION
+
+
+def _hides_between_tokens(raw: str, start: int, end: int) -> bool:
+    """The run of hidden characters around ``raw[start:end]`` has a token character on
+    both sides."""
+    while start > 0 and raw[start - 1] in _HIDDEN_CHARS:
+        start -= 1
+    while end < len(raw) and raw[end] in _HIDDEN_CHARS:
+        end += 1
+    return start > 0 and end < len(raw) and _is_token_char(raw[start - 1]) and _is_token_char(raw[end])
 
 
 def text_hides_in_token(text: ScanText) -> bool:
     """Whether invisible or control characters sit inside a word or token of ``text.raw``
     ("AKIA\u200bIOSFODNN7EXAMPLE", "Ignore\u200ball"), where reading the text without
     them finds what they split; not those of emoji sequences, which sit beside emoji.
-    Kept in the text's cache (secrets, pii and prompt_injection ask)."""
+    Kept in the text's cache (secrets, pii and prompt_injection ask). The hidden
+    characters are found first (invisibles in the non-ASCII runs only), then their
+    neighbours looked at: a pattern for the token-hidden-token shape is tried at every
+    character (7 ms on 200 KB of README text)."""
     cache = text.cache
     found = cache.get("hides_in_token")
     if found is None:
         raw = text.raw
-        found = (has_invisible(raw) or text_has_control(text)) and _HIDDEN_IN_TOKEN_RE.search(raw) is not None
+        found = False
+        if has_invisible(raw):
+            runs = text_runs(text)
+            for lo, hi in [(0, len(raw))] if runs is None else runs:
+                if any(_hides_between_tokens(raw, m.start(), m.end()) for m in INVISIBLE_RE.finditer(raw, lo, hi)):
+                    found = True
+                    break
+        if not found and text_has_control(text):
+            found = any(_hides_between_tokens(raw, m.start(), m.end()) for m in CONTROL_RE.finditer(raw))
         cache["hides_in_token"] = found
     return found  # type: ignore[return-value]
 
