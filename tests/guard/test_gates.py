@@ -187,3 +187,45 @@ def test_nfkc_by_runs_equals_nfkc_of_the_whole_text(monkeypatch) -> None:  # typ
     monkeypatch.setattr(n, "_RUN_LIMIT_DIVISOR", 1)  # never fall back: the run path on every text
     for text in texts:
         assert n._nfkc(text) == unicodedata.normalize("NFKC", text), ascii(text)
+
+
+def _scan_groups_by_character(pattern: str) -> list[tuple[int, str, int]]:
+    """The reference: every character looked at in turn (what _scan_groups did before it
+    skipped the letters in C), keeping the group and alternation characters."""
+    out, depth, i, in_class = [], 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                i += 1
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        else:
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+            if c in "()|":
+                out.append((i, c, depth))
+        i += 1
+    if in_class:
+        out.append((len(pattern), "", -1))
+    return out
+
+
+def test_scan_groups_equals_the_character_by_character_scan() -> None:
+    from otel_llm_security.guard.scanners.base import _scan_groups
+    from otel_llm_security.guard.scanners.prompt_injection import WORD_SET
+
+    rnd = random.Random(5)
+    patterns = [rule.pattern for rule in WORD_SET.rules]
+    patterns += ["".join(rnd.choice("ab\\[]^()|?") for _ in range(rnd.randint(0, 16))) for _ in range(20000)]
+    for pattern in patterns:
+        assert list(_scan_groups(pattern)) == _scan_groups_by_character(pattern), pattern

@@ -574,8 +574,10 @@ def _precheck_source(prefix: str, pattern: str, flags: int) -> tuple[str, int] |
     # Only patterns that start with one literal word: ``re`` skips to it in C (~1 ns per
     # character); one that starts with an alternation or a group is tried at many
     # positions (up to ~20 ns per character), and its windows are cheaper.
+    if not source[:2].isalnum():
+        return None
     parts = _top_level_split(source)
-    if parts is None or len(parts) != 1 or not source[:2].isalnum():
+    if parts is None or len(parts) != 1:
         return None
     return source, flags
 
@@ -595,16 +597,18 @@ def _single_source(prefix: str, pattern: str) -> str:
     but the pattern now starts with literals, which re skips to in C instead of testing
     the look-behind at every position."""
     if prefix == WORD_START:
-        sunk = _sink(pattern)
-        if sunk is not None and len(sunk[1]) <= _SINK_MAX_FIRST_CHARS:
+        sunk = _sink(pattern, _SINK_MAX_FIRST_CHARS)
+        if sunk is not None:
             return sunk[0]
     return f"{prefix}(?:{pattern})"
 
 
-def _sink(pattern: str) -> tuple[str, set[str]] | None:
+def _sink(pattern: str, max_first_chars: int) -> tuple[str, set[str]] | None:
     r"""``(?<!\w)(?:pattern)`` with the look-behind after each alternative's leading
     literal, and the literals' first characters; None when an alternative (or a
-    leading group's) does not start with a literal, or a leading group is quantified."""
+    leading group's) does not start with a literal, a leading group is quantified, or
+    the literals start with more than ``max_first_chars`` characters (given up as soon
+    as they do: long multilingual alternations cost tens of ms of start-up otherwise)."""
     alternatives = _top_level_split(pattern)
     if alternatives is None:
         return None
@@ -615,11 +619,13 @@ def _sink(pattern: str) -> tuple[str, set[str]] | None:
             close = _group_end(alt)
             if close is None or (alt[close + 1 : close + 2] and alt[close + 1] in _QUANTIFIERS):
                 return None
-            inner = _sink(alt[3:close])
+            inner = _sink(alt[3:close], max_first_chars)
             if inner is None:
                 return None
             out.append(f"(?:{inner[0]}){alt[close + 1 :]}")
             firsts |= inner[1]
+            if len(firsts) > max_first_chars:
+                return None
             continue
         if alt.startswith("\\b") and alt[2:3].isalnum():
             alt = alt[2:]  # after (?<!\w), \b before a letter always holds
@@ -632,34 +638,46 @@ def _sink(pattern: str) -> tuple[str, set[str]] | None:
             return None
         out.append(f"{alt[:n]}(?<!\\w[\\s\\S]{{{n}}}){alt[n:]}")
         firsts.add(alt[0])
+        if len(firsts) > max_first_chars:
+            return None
     return "|".join(out), firsts
 
 
+# The characters _scan_groups acts on; the letters between them are skipped in C.
+_GROUP_TOKEN_RE = re.compile(r"\\[\s\S]?|[\[\]()|]")
+
+
 def _scan_groups(pattern: str) -> Iterator[tuple[int, str, int]]:
-    """(index, character, group depth after it) for the characters of ``pattern`` outside
-    escapes and character classes."""
-    depth, i, in_class = 0, 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
+    """(index, character, group depth after it) for the group and alternation characters
+    ``( ) |`` of ``pattern`` outside escapes and character classes (a class that is never
+    closed ends the scan with depth -1)."""
+    depth, in_class, skip_to = 0, False, 0
+    for m in _GROUP_TOKEN_RE.finditer(pattern):
+        i = m.start()
+        if i < skip_to:
+            continue
+        c = m.group()
+        if c[0] == "\\":
             continue
         if in_class:
             if c == "]":
                 in_class = False
         elif c == "[":
             in_class = True
-            if pattern[i + 1 : i + 2] == "^":
-                i += 1
-            if pattern[i + 1 : i + 2] == "]":
-                i += 1
-        else:
-            if c == "(":
-                depth += 1
-            elif c == ")":
-                depth -= 1
+            j = i + 1
+            if pattern[j : j + 1] == "^":
+                j += 1
+            if pattern[j : j + 1] == "]":
+                j += 1  # a "]" first in the class is a member
+            skip_to = j
+        elif c == "(":
+            depth += 1
             yield i, c, depth
-        i += 1
+        elif c == ")":
+            depth -= 1
+            yield i, c, depth
+        elif c == "|":
+            yield i, c, depth
     if in_class:
         yield len(pattern), "", -1
 
