@@ -225,16 +225,21 @@ def test_max_scan_chars_is_validated() -> None:
 SPLIT_WORD = "the code\u200bword is here"
 
 
+def codeword_guard(mode: str, action: str) -> Guard:
+    """invisible_text redacting (it strips the zero-width space of SPLIT_WORD), then a
+    scanner that reads the raw text only."""
+    return guard(
+        mode,
+        {"type": "invisible_text", "direction": "input", "action": "redact"},
+        {"type": "test_codeword", "direction": "input", "action": action},
+    )
+
+
 @pytest.mark.usefixtures("test_scanners")
 def test_the_redacted_text_is_scanned_again_by_the_scanners_it_passed() -> None:
     """invisible_text's redaction strips the zero-width space and joins "codeword", which
     a scanner that reads the raw text only passed: it must see what the model gets."""
-    g = guard(
-        "enforce",
-        {"type": "invisible_text", "direction": "input", "action": "redact"},
-        {"type": "test_codeword", "direction": "input", "action": "redact"},
-    )
-    v = g.scan_input(SPLIT_WORD)
+    v = codeword_guard("enforce", "redact").scan_input(SPLIT_WORD)
     assert v.action is Action.REDACT and not v.blocked
     assert v.sanitized_text == "the [X] is here"
     found = next(r for r in v.results if r.scanner == "test_codeword")
@@ -243,24 +248,14 @@ def test_the_redacted_text_is_scanned_again_by_the_scanners_it_passed() -> None:
 
 @pytest.mark.usefixtures("test_scanners")
 def test_a_block_scanner_that_fails_after_redaction_blocks() -> None:
-    g = guard(
-        "enforce",
-        {"type": "invisible_text", "direction": "input", "action": "redact"},
-        {"type": "test_codeword", "direction": "input", "action": "block"},
-    )
-    v = g.scan_input(SPLIT_WORD)
+    v = codeword_guard("enforce", "block").scan_input(SPLIT_WORD)
     assert v.blocked and v.action is Action.BLOCK and v.sanitized_text is None
     assert "test_codeword after redaction" in v.block_reason
 
 
 @pytest.mark.usefixtures("test_scanners")
 def test_monitor_mode_redacts_nothing_and_rescans_nothing() -> None:
-    g = guard(
-        "monitor",
-        {"type": "invisible_text", "direction": "input", "action": "redact"},
-        {"type": "test_codeword", "direction": "input", "action": "redact"},
-    )
-    v = g.scan_input(SPLIT_WORD)
+    v = codeword_guard("monitor", "redact").scan_input(SPLIT_WORD)
     assert v.sanitized_text is None
     assert next(r for r in v.results if r.scanner == "test_codeword").passed
 
