@@ -88,6 +88,7 @@ def _strip(text: str) -> str:
         return text
     return _INVISIBLE_UTF8_RE.sub(b"", data).decode("utf-8", "surrogatepass")
 
+
 # Control characters that are not whitespace (C0 but tab, line feed, vertical tab, form
 # feed, carriage return; DEL; C1). Normalisation keeps them (a rule's \W reads one between
 # two words as the separator it may be meant as); the invisible_text scanner flags them and
@@ -138,6 +139,16 @@ CONFUSABLES: dict[str, str] = {
     "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "σ": "o", "ς": "c",
 }  # fmt: skip
 _CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
+_CONFUSABLE_CLASS = "[" + "".join(CONFUSABLES) + "]"
+# Any look-alike letter at all (a plain character class: ``re`` scans for it in C).
+CONFUSABLE_CHAR_RE = re.compile(_CONFUSABLE_CLASS)
+# A look-alike letter next to a Latin one: a cheap test that a mixed word exists at all.
+_MIXED_PAIR_RE = re.compile(f"[a-z]{_CONFUSABLE_CLASS}|{_CONFUSABLE_CLASS}[a-z]")
+# A word containing a look-alike letter; the substitution folds it only if it also has a
+# Latin letter.
+WORD_WITH_CONFUSABLE_RE = re.compile(rf"\w*{_CONFUSABLE_CLASS}\w*")
+_LATIN_RE = re.compile("[a-z]")
+
 # Latin letters in forms NFKC leaves alone, which a model still reads as the letter:
 # small capitals ("ɪɢɴᴏʀᴇ"), dotless i and j, negative circled and squared letters
 # ("🅸🅶🅽🅾🆁🅴") and regional indicators. Folded in every text (unlike the look-alikes
@@ -153,15 +164,6 @@ _LETTER_FORM_RE = re.compile("[" + "".join(LETTER_FORMS) + "]")
 
 def _fold_letter_forms(text: str) -> str:
     return text.translate(_LETTER_FORM_TABLE) if _LETTER_FORM_RE.search(text) is not None else text
-_CONFUSABLE_CLASS = "[" + "".join(CONFUSABLES) + "]"
-# Any look-alike letter at all (a plain character class: ``re`` scans for it in C).
-CONFUSABLE_CHAR_RE = re.compile(_CONFUSABLE_CLASS)
-# A look-alike letter next to a Latin one: a cheap test that a mixed word exists at all.
-_MIXED_PAIR_RE = re.compile(f"[a-z]{_CONFUSABLE_CLASS}|{_CONFUSABLE_CLASS}[a-z]")
-# A word containing a look-alike letter; the substitution folds it only if it also has a
-# Latin letter.
-WORD_WITH_CONFUSABLE_RE = re.compile(rf"\w*{_CONFUSABLE_CLASS}\w*")
-_LATIN_RE = re.compile("[a-z]")
 
 
 def _fold_if_mixed(match: re.Match[str]) -> str:
@@ -322,8 +324,8 @@ def text_hides_in_token(text: ScanText) -> bool:
     them finds what they split; not those of emoji sequences, which sit beside emoji.
     Kept in the text's cache (secrets, pii and prompt_injection ask). The hidden
     characters are found first (invisibles in the non-ASCII runs only), then their
-    neighbours looked at: a pattern for the token-hidden-token shape is tried at every
-    character (7 ms on 200 KB of README text)."""
+    neighbours looked at (a pattern for the shape, tried at every character, took 7 ms
+    on 200 KB of README text)."""
     cache = text.cache
     found = cache.get("hides_in_token")
     if found is None:
