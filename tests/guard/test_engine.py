@@ -340,3 +340,26 @@ def test_verdict_and_scan_text_built_through_the_instance_dict_equal_the_datacla
         assert st == ScanText(raw=text, normalized=normalize(text))
         assert list(vars(st)) == ["raw", "normalized", "original_length", "cache"]
         assert st.original_length is None and st.cache is not scan_text(text).cache
+
+
+@pytest.mark.usefixtures("test_scanners")
+def test_a_fail_closed_scanner_that_raises_on_the_redacted_text_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recheck keeps the policy's fail mode: a scanner that passed the original and
+    raises on the redacted text blocks when it is fail-closed."""
+    calls = []
+
+    def passes_once(self: BuiltinScanner, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
+        calls.append(text.raw)
+        if len(calls) > 1:
+            raise RuntimeError("second look")
+        return self.result(0.0)
+
+    monkeypatch.setattr(ExplodingScanner, "scan", passes_once)
+    g = guard(
+        "enforce",
+        {"type": "invisible_text", "direction": "input", "action": "redact"},
+        {"type": "test_exploding", "direction": "input", "action": "block", "fail": "closed"},
+    )
+    v = g.scan_input(SPLIT_WORD)
+    assert calls == [SPLIT_WORD, "the codeword is here"]
+    assert v.blocked and "failed closed after redaction" in v.block_reason and v.sanitized_text is None

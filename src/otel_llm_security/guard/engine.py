@@ -298,7 +298,13 @@ class Guard:
                 if not final[i].passed or final[i].error:
                     continue
                 res, elapsed = _run_one(cs, st, pst)
-                if res.passed or res.error:
+                if res.error:
+                    if cs.fail == "closed":  # as in the first scan: no verdict, no text sent
+                        reasons.append(f"{direction} scanner {cs.name} failed closed after redaction ({res.error})")
+                        final[i] = _evolve(res, action=Action.BLOCK)
+                        return Action.BLOCK, None
+                    continue
+                if res.passed:
                     continue
                 taken = cs.action
                 if taken is Action.REDACT and res.sanitized is None:
