@@ -421,8 +421,8 @@ class PrefilterGroup:
         return scratch
 
     def ends(self, text: str) -> list[int] | None:
-        """For a group of one pattern compiled with ``single_match=False``: the character
-        offsets in ``text`` (sorted) where a match of the (superset) pattern ends, so
+        """For a group compiled with ``single_match=False``: the character offsets in
+        ``text`` (sorted) where a match of the (superset) pattern (of any) ends, so
         every match the Python pattern has in ``text`` or in any window of it ends at
         one of them. None when Hyperscan cannot say (off, not ready, the pattern not
         translated) or the pattern matches more than MAX_ENDS times."""
@@ -686,13 +686,14 @@ def group(name: str) -> PrefilterGroup:
 _ENDS: dict[str, PrefilterGroup] = {}
 
 
-def ends_group(name: str, source: tuple[str, int]) -> PrefilterGroup:
-    """A database of one rule's pattern reporting every match end (``PrefilterGroup.ends``):
-    the rule sets drop the windows of a rule where it cannot match. Built with the groups
-    (wait_all, build_all: ``prepare`` caches them too), or on first use."""
+def ends_group(name: str, *sources: tuple[str, int]) -> PrefilterGroup:
+    """A database of one rule's pattern (or of several patterns: the ends of any)
+    reporting every match end (``PrefilterGroup.ends``): the rule sets drop the windows of
+    a rule where it cannot match. Built with the groups (wait_all, build_all: ``prepare``
+    caches them too), or on first use."""
     with _GROUPS_LOCK:
         found = PrefilterGroup(name, single_match=False)
-        found.add([source])
+        found.add(sources)
         _ENDS[name] = found
         return found
 

@@ -20,7 +20,7 @@ import dataclasses
 import heapq
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.normalize import (
@@ -626,6 +626,145 @@ _ANNOUNCED = (
     ("reversed", ("revers", "backward"), lambda s: s[::-1]),
 )
 ENCODED_BONUS = 0.1
+
+# Key words split by punctuation a model reads straight through ("ig-nore",
+# "in.struc.tions", "sys_tem", "jail*break"): the rules read words whole, so a text with
+# one is read once more with those words put back together. Only key words (the verbs,
+# nouns and modes of the rule families, in the six languages of the rules): ordinary
+# split words ("well-known", "e.g.", "os.path") are far too common to re-read every text
+# that has one. The probe in the group's Hyperscan scan (a key word with a separator
+# between two of its letters) keeps that search off every other text.
+SPLIT_SEPARATORS = "-._*|~+\u00b7\u2022\u2010\u2011\u2012\u2013\u2014"
+_SPLIT_KEYS_BY_LANGUAGE = {
+    "en": "ignore ignoring disregard forget override bypass circumvent previous prior above earlier "
+    "preceding initial original instructions instruction rules guidelines restrictions "
+    "constraints directives system prompt prompts jailbreak jailbroken developer unrestricted "
+    "unfiltered uncensored unlocked pretend roleplay persona reveal repeat verbatim confidential "
+    "hidden secret safety filters censorship ethics programming anything enabled activated "
+    "enable activate obey comply administrator admin sudo",
+    "fr": "ignorez oublie oubliez précédentes précédents consignes règles système révèle révélez affiche",
+    "de": "ignoriere ignorieren vergiss vergessen anweisungen vorherigen vorigen regeln anleitung "
+    "systemprompt einschränkungen",
+    "es": "ignora ignores olvida olvide instrucciones anteriores reglas sistema restricciones revela",
+    "it": "dimentica ignorare istruzioni precedenti regole restrizioni rivela",
+    "pt": "esqueça esqueca instruções instrucoes regras restrições revele",
+}
+SPLIT_KEY_WORDS = frozenset(w for words in _SPLIT_KEYS_BY_LANGUAGE.values() for w in words.split())
+_SPLIT_SEP = "[" + re.escape(SPLIT_SEPARATORS) + "]"
+_LETTERS = r"[^\W\d_]"
+_SPLIT_KEY_MAX = max(map(len, SPLIT_KEY_WORDS))
+# A separator between two letters (led by the separator, which ``re`` skips to in C).
+_SPLIT_POINT_RE = re.compile(f"{_SPLIT_SEP}(?<={_LETTERS}{_SPLIT_SEP})(?={_LETTERS})")
+# Letters in fragments joined by single separators.
+_SPLIT_WORD_RE = re.compile(f"{_LETTERS}+(?:{_SPLIT_SEP}{_LETTERS}+)+")
+_FRAGMENT_RE = re.compile(f"{_LETTERS}+")
+_LETTER_RE = re.compile(_LETTERS)
+# A text with no separator between two letters has no split word: one look at the
+# group's scan.
+_SPLIT_POINT = hyperscan_prefilter.Probe("prompt_injection", re.compile(f"{_LETTERS}{_SPLIT_SEP}{_LETTERS}"))
+
+
+def _split_literals(word: str) -> set[str]:
+    """Where ``word`` can first be split (see _key_runs_around): its first k letters, a
+    separator and its next letter; after its first letter alone, its next three (a
+    single letter and a separator, "e.", "a-", ends sentences and prefixes everywhere)."""
+    return {word[:k] + c + word[k : k + (3 if k == 1 else 1)] for k in range(1, len(word)) for c in SPLIT_SEPARATORS}
+
+
+# Those places as literals in a database of their own that reports where they end
+# (~7,800 literals: 0.1 s to compile, 0.8 MB), so only they are looked at in Python;
+# "any key word with separators anywhere" as one probe of the group's database took 7 s
+# to compile and 4.5 MB.
+_SPLIT_ENDS = hyperscan_prefilter.ends_group(
+    "prompt_injection.split_keys", *sorted((re.escape(lit), 0) for w in SPLIT_KEY_WORDS for lit in _split_literals(w))
+)
+# Without that database's answer (not built yet, no Hyperscan, or a text with more than
+# MAX_ENDS such places), every separator between two letters is looked at, up to this
+# many per text.
+MAX_SPLIT_POINTS = 4096
+
+
+def _key_runs_around(norm: str, point: int) -> list[tuple[int, int, str]]:
+    """The key words written across the split word that has a separator at ``point``:
+    (start, end, key word) for each run of its consecutive fragments whose letters make
+    a key word of SPLIT_KEY_WORDS, left to right, not overlapping. A fragment cut by the
+    window looked at is no run's first or last."""
+    reach = 2 * _SPLIT_KEY_MAX
+    lo, hi = max(0, point - reach), min(len(norm), point + reach)
+    word = None
+    for found in _SPLIT_WORD_RE.finditer(norm, lo, hi):
+        if found.start() <= point < found.end():
+            word = found
+            break
+        if found.start() > point:
+            break
+    if word is None:
+        return []
+    fragments = [f.span() for f in _FRAGMENT_RE.finditer(norm, word.start(), word.end())]
+    first_cut = word.start() == lo and lo > 0 and _LETTER_RE.match(norm, lo - 1) is not None
+    last_cut = word.end() == hi and hi < len(norm) and _LETTER_RE.match(norm, hi) is not None
+    runs: list[tuple[int, int, str]] = []
+    i = 1 if first_cut else 0
+    last = len(fragments) - (2 if last_cut else 1)
+    while i < last + 1:
+        joined = norm[fragments[i][0] : fragments[i][1]]
+        found_at = -1
+        for j in range(i + 1, last + 1):
+            joined += norm[fragments[j][0] : fragments[j][1]]
+            if len(joined) > _SPLIT_KEY_MAX:
+                break
+            if joined in SPLIT_KEY_WORDS:
+                found_at = j
+                break
+        # one letter then a separator starts a key only before three more letters or
+        # the key's end ("i-gnore", "i-g-nore" is not read)
+        if found_at > 0 and fragments[i][1] - fragments[i][0] == 1:
+            second = fragments[i + 1][1] - fragments[i + 1][0]
+            if second < min(3, len(joined) - 1):
+                found_at = -1
+        if found_at < 0:
+            i += 1
+            continue
+        runs.append((fragments[i][0], fragments[found_at][1], joined))
+        i = found_at + 1
+    return runs
+
+
+def _split_key_spans(norm: str) -> list[tuple[int, int, str]]:
+    """(start, end, key word) of every key word of SPLIT_KEY_WORDS written as consecutive
+    fragments of a split word (letters joined by single separators: "rules.ig-nore" has
+    the fragments "rules", "ig" and "nore"), sorted, not overlapping."""
+    if not _SPLIT_POINT.possible(norm):
+        return []
+    ends = _SPLIT_ENDS.ends(norm)
+    if ends is not None:
+        # each literal ends one letter after its separator, or three after a first letter
+        points: Iterable[int] = (p for e in ends for p in (e - 2, e - 4) if p >= 0 and norm[p] in SPLIT_SEPARATORS)
+    else:
+        points = (m.start() for m in itertools.islice(_SPLIT_POINT_RE.finditer(norm), MAX_SPLIT_POINTS))
+    spans: set[tuple[int, int, str]] = set()
+    for point in points:
+        spans.update(_key_runs_around(norm, point))
+    ordered: list[tuple[int, int, str]] = []
+    for span in sorted(spans):
+        if not ordered or span[0] >= ordered[-1][1]:
+            ordered.append(span)
+    return ordered
+
+
+def _joined_key_words(norm: str) -> str | None:
+    """``norm`` with its split key words put back together, or None when it has none."""
+    spans = _split_key_spans(norm)
+    if not spans:
+        return None
+    parts: list[str] = []
+    last = 0
+    for start, end, word in spans:
+        parts.append(norm[last:start])
+        parts.append(word)
+        last = end
+    parts.append(norm[last:])
+    return "".join(parts)
 STEMS.register(s for _, stems, _ in _ANNOUNCED for s in stems)
 _ANNOUNCED_STEMS = {
     s: hyperscan_prefilter.Probe("prompt_injection", regex)
@@ -892,6 +1031,9 @@ class PromptInjectionScanner(BuiltinScanner):
             text.cache.setdefault(CONTROL_CACHE_KEY, False)
         elif text_has_control(text):
             views.append(("control", strip_control(norm)))
+        joined = _joined_key_words(norm)
+        if joined is not None:
+            views.append(("split", joined))
         if len(norm) <= LEET_WHOLE_CHARS:
             if _LEET_ANY.search(norm):
                 views.append(("leetspeak", _unleet(norm)))
