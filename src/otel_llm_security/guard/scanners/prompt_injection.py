@@ -1017,7 +1017,12 @@ class PromptInjectionScanner(BuiltinScanner):
         # ("Ignore\u200ball\u200bprevious"); it kept the control characters (the rules'
         # \W reads them as separators), so read the text without them too ("ig\x00nore").
         if text_hides_in_token(text):
-            views.append(("separators", normalize(INVISIBLE_RE.sub(" ", text.raw))))
+            separated = normalize(INVISIBLE_RE.sub(" ", text.raw))
+            views.append(("separators", separated))
+            if text_has_control(text):
+                # both kinds: invisibles between the words, control characters inside
+                # them ("Ig\x00nore\u200ball\u200bprevious")
+                views.append(("separators", strip_control(separated)))
         # Marks on the letters ("ïgnörë", "Ign\u0336ore" with a combining stroke): a model
         # reads through them. (Up to LEET_WHOLE_CHARS, like the leetspeak reading: a
         # long text in a language with accents would be read twice.)
