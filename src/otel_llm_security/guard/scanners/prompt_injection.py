@@ -644,7 +644,7 @@ _SPLIT_KEYS_BY_LANGUAGE = {
     "enable activate obey comply administrator admin sudo",
     "fr": "ignorez oublie oubliez précédentes précédents consignes règles système révèle révélez affiche",
     "de": "ignoriere ignorieren vergiss vergessen anweisungen vorherigen vorigen regeln anleitung "
-    "systemprompt einschränkungen",
+    "einschränkungen",
     "es": "ignora ignores olvida olvide instrucciones anteriores reglas sistema restricciones revela",
     "it": "dimentica ignorare istruzioni precedenti regole restrizioni rivela",
     "pt": "esqueça esqueca instruções instrucoes regras restrições revele",
@@ -775,6 +775,102 @@ _ANNOUNCED_STEMS = {
 _SPACED_GATE = hyperscan_prefilter.Probe("prompt_injection", _SPACED_GATE_RE)
 _CONTROL = hyperscan_prefilter.Probe("prompt_injection", CONTROL_RE)
 _LEET_ANY = hyperscan_prefilter.Probe("prompt_injection", _LEET_ANY_RE)
+
+
+# Key words with their inner letters scrambled, first and last in place ("ignroe all
+# prevoius systme instructions", the "typoglycemia" attack: a model reads them, the
+# rules do not). A word is read as the key word when it has the key's length, first and
+# last letter and the same inner letters in another order. Keys of six letters or more,
+# where such an anagram is almost never a word of its own.
+_SCRAMBLE_KEYS_BY_LANGUAGE = {
+    "en": "ignore ignoring disregard forget override bypass previous instructions instruction "
+    "guidelines restrictions system prompt jailbreak developer unrestricted unfiltered "
+    "uncensored pretend reveal confidential hidden secret safety filters programming",
+    "fr": "ignorez oubliez précédentes consignes système",
+    "de": "ignoriere vergiss anweisungen vorherigen regeln",
+    "es": "olvida instrucciones anteriores sistema",
+    "it": "dimentica istruzioni precedenti",
+    "pt": "esqueça instruções anteriores",
+}
+SCRAMBLE_KEY_WORDS = frozenset(
+    w for words in _SCRAMBLE_KEYS_BY_LANGUAGE.values() for w in words.split() if len(w) >= 6
+)
+
+
+def _scramble_signature(word: str) -> tuple[str, str, str]:
+    return word[0], word[-1], "".join(sorted(word[1:-1]))
+
+
+_SCRAMBLED: dict[tuple[str, str, str], str] = {_scramble_signature(w): w for w in SCRAMBLE_KEY_WORDS}
+_SCRAMBLE_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
+
+
+def _scramble_regex(word: str) -> re.Pattern[str]:
+    """A whole word with ``word``'s length, first and last letter and inner letters drawn
+    from its inner letters (a superset of its scramblings)."""
+    inner = re.escape("".join(sorted(set(word[1:-1]))))
+    return re.compile(f"(?<!{_LETTERS}){re.escape(word[0])}[{inner}]{{{len(word) - 2}}}{re.escape(word[-1])}(?!{_LETTERS})")
+
+
+_SCRAMBLE_SOURCES = [(_scramble_regex(w).pattern, 0) for w in sorted(SCRAMBLE_KEY_WORDS)]
+# Whether the text may have one (the key words themselves match too: most texts have
+# none), then where they end (a database of their own reporting every end).
+_SCRAMBLE_ANY = hyperscan_prefilter.ProbeSet(
+    [hyperscan_prefilter.Probe("prompt_injection", re.compile(src)) for src, _ in _SCRAMBLE_SOURCES]
+)
+_SCRAMBLE_ENDS = hyperscan_prefilter.ends_group("prompt_injection.scrambled_keys", *_SCRAMBLE_SOURCES)
+_WORD_RE = re.compile(f"{_LETTERS}+")
+
+
+def _unscramble_word(word: str) -> str | None:
+    """The key word ``word`` is a scrambling of, or None (also for the key itself)."""
+    key = _SCRAMBLED.get(_scramble_signature(word)) if len(word) >= 6 else None
+    return key if key is not None and key != word else None
+
+
+def _scrambled_key_spans(norm: str) -> list[tuple[int, int, str]]:
+    """(start, end, key word) of every whole word of ``norm`` that is a key word of
+    SCRAMBLE_KEY_WORDS with its inner letters in another order, sorted."""
+    if not _SCRAMBLE_ANY.possible(norm):
+        return []
+    ends = _SCRAMBLE_ENDS.ends(norm)
+    spans: list[tuple[int, int, str]] = []
+    if ends is None:
+        for m in _WORD_RE.finditer(norm):
+            key = _unscramble_word(m.group(0))
+            if key is not None:
+                spans.append((m.start(), m.end(), key))
+        return spans
+    size = len(norm)
+    for end in ends:
+        if end < size and _LETTER_RE.match(norm, end) is not None:
+            continue
+        for length in _SCRAMBLE_LENGTHS:
+            start = end - length
+            if start < 0:
+                break
+            if start and _LETTER_RE.match(norm, start - 1) is not None:
+                continue
+            key = _unscramble_word(norm[start:end])
+            if key is not None:
+                spans.append((start, end, key))
+                break
+    return spans
+
+
+def _unscrambled_key_words(norm: str) -> str | None:
+    """``norm`` with its scrambled key words in order, or None when it has none."""
+    spans = _scrambled_key_spans(norm)
+    if not spans:
+        return None
+    parts: list[str] = []
+    last = 0
+    for start, end, word in spans:
+        parts.append(norm[last:start])
+        parts.append(word)
+        last = end
+    parts.append(norm[last:])
+    return "".join(parts)
 
 
 def _printable_ratio(text: str) -> float:
@@ -1039,6 +1135,9 @@ class PromptInjectionScanner(BuiltinScanner):
         joined = _joined_key_words(norm)
         if joined is not None:
             views.append(("split", joined))
+        unscrambled = _unscrambled_key_words(norm)
+        if unscrambled is not None:
+            views.append(("scrambled", unscrambled))
         if len(norm) <= LEET_WHOLE_CHARS:
             if _LEET_ANY.search(norm):
                 views.append(("leetspeak", _unleet(norm)))
