@@ -189,6 +189,12 @@ class Worker:
             from otel_llm_security.capture.instrumentor import OpenAISecurityInstrumentor
 
             OpenAISecurityInstrumentor().instrument(**providers)
+            # The pattern databases are compiled once per machine (then loaded from the
+            # cache), in the background: wait for them, so that no round times the
+            # pure-Python path a fresh machine uses meanwhile.
+            from otel_llm_security.guard.scanners import hyperscan_prefilter
+
+            hyperscan_prefilter.wait_all(timeout=600)
         if cfg == "ours+llmguard":
             # llm-guard logs every scan at INFO to stdout by default; an operator turns that down.
             from llm_guard.util import configure_logger
