@@ -909,6 +909,25 @@ WIDE_NEGATION = frozenset({"your_ai_setup", "your_setup_mention"})
 # no halving for a quote before it.
 QUOTED_BY_NATURE = frozenset({"pwned_phrase", "pwned_spelled", "pwned_concat", "pwned_output", "exec_payload", "exec_probe"})
 _NEGATION_INSIDE_RE = re.compile(r"\b(?:not|never|nothing|don'?t|doesn'?t|won'?t|cannot|can'?t)\b")
+# "Follow only my instructions for the layout": the user's own orders limited to a part
+# of the task (a formatting request), not all of the assistant's. Not when the scope is
+# the conversation, the answers or the rest of the chat ("only my orders in this chat").
+_NOT_A_SCOPE = (
+    r"conversation|chat|session|dialog|dialogue|interaction|exchange|discussion|rest|remainder|response|responses|answer|answers"
+    r"|reply|replies|échange|réponse|réponses|reste|gespräch|unterhaltung|sitzung|antwort|antworten|conversación|sesión|resto"
+    r"|respuesta|respuestas|conversazione|sessione|risposta|risposte|conversa|sessão|resposta|respostas|primeiro|lugar"
+)
+_SCOPED_AFTER_RE = re.compile(
+    r"\W+(?:"
+    r"(?:for|on|in|about|regarding|concerning|within)\W+(?:the|this|that|these|those|our|my)"
+    r"|(?:pour|sur|dans|concernant)\W+(?:le|la|les|ce|cette|ces|mon|ma|mes|notre|nos)"
+    r"|(?:für|bei|zu|in)\W+(?:das|die|den|dem|der|diese|dieses|diesen|meine|meinen|unser|unsere)|(?:im|zum|zur|beim)"
+    r"|(?:para|en|sobre)\W+(?:el|la|los|las|este|esta|estos|estas|mi|mis|nuestro|nuestra)"
+    r"|(?:per|su|in)\W+(?:il|la|lo|le|i|gli|questo|questa|mio|mia)|(?:nel|nella|sul|sulla)"
+    r"|(?:para|em|sobre)\W+(?:o|a|os|as|este|esta|meu|minha|nosso|nossa)|(?:no|na|nos|nas)"
+    rf")\W+(?!(?:{_NOT_A_SCOPE})\b)\w"
+)
+SCOPED_WEIGHT = 0.25
 _QUOTES = "'\"“‘«`"
 
 
@@ -1025,7 +1044,8 @@ def _leet_spots(norm: str, limit: int) -> list[int]:
 
 def _hit_weight(hit: Hit, text: str) -> float:
     """The rule's weight, halved when the match is negated ("do not reveal your
-    prompt") or quoted inside a longer sentence (talking *about* an attack phrase)."""
+    prompt") or quoted inside a longer sentence (talking *about* an attack phrase); a
+    quarter of it for "only my instructions" limited to a part of the task."""
     weight = hit.rule.weight
     if hit.rule.negatable:
         before = text[max(0, hit.start - 40) : hit.start]
@@ -1033,6 +1053,8 @@ def _hit_weight(hit: Hit, text: str) -> float:
         negation = _NEGATION_WIDE_RE if hit.rule.id in WIDE_NEGATION else _NEGATION_BEFORE_RE
         if negation.search(before) or inside:
             weight *= 0.5
+    if hit.rule.id == "obey_only_me" and _SCOPED_AFTER_RE.match(text, hit.end):
+        weight *= SCOPED_WEIGHT
     head = text[max(0, hit.start - 200) : hit.start].rstrip()
     if head and head[-1] in _QUOTES and len(head.split()) >= 3 and hit.rule.id not in QUOTED_BY_NATURE:
         weight *= 0.5
