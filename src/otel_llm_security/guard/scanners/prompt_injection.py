@@ -34,7 +34,7 @@ from otel_llm_security.guard.normalize import (
     text_hides_in_token,
 )
 from otel_llm_security.guard.scanner import ScanResult, ScanText
-from otel_llm_security.guard.scanners import hyperscan_prefilter
+from otel_llm_security.guard.scanners import decoders, hyperscan_prefilter
 from otel_llm_security.guard.scanners.base import (
     STEMS,
     WORD_CHAR_SET,
@@ -779,18 +779,20 @@ _LEET_ANY = hyperscan_prefilter.Probe("prompt_injection", _LEET_ANY_RE)
 
 # Key words with their inner letters scrambled, first and last in place ("ignroe all
 # prevoius systme instructions", the "typoglycemia" attack: a model reads them, the
-# rules do not). A word is read as the key word when it has the key's length, first and
-# last letter and the same inner letters in another order. Keys of six letters or more,
-# where such an anagram is almost never a word of its own.
+# rules do not). A word (a run of ASCII letters and digits, as in the word index) is read
+# as the key word when it has the key's length, first and last letter and the same
+# inner letters in another order. Keys of six letters or more, where such an anagram is
+# almost never a word of its own; ASCII ones, so that the word index answers on the
+# pure-Python path.
 _SCRAMBLE_KEYS_BY_LANGUAGE = {
     "en": "ignore ignoring disregard forget override bypass previous instructions instruction "
     "guidelines restrictions system prompt jailbreak developer unrestricted unfiltered "
     "uncensored pretend reveal confidential hidden secret safety filters programming",
-    "fr": "ignorez oubliez précédentes consignes système",
+    "fr": "ignorez oubliez consignes",
     "de": "ignoriere vergiss anweisungen vorherigen regeln",
     "es": "olvida instrucciones anteriores sistema",
     "it": "dimentica istruzioni precedenti",
-    "pt": "esqueça instruções anteriores",
+    "pt": "esqueca instrucoes",
 }
 SCRAMBLE_KEY_WORDS = frozenset(
     w for words in _SCRAMBLE_KEYS_BY_LANGUAGE.values() for w in words.split() if len(w) >= 6
@@ -803,13 +805,14 @@ def _scramble_signature(word: str) -> tuple[str, str, str]:
 
 _SCRAMBLED: dict[tuple[str, str, str], str] = {_scramble_signature(w): w for w in SCRAMBLE_KEY_WORDS}
 _SCRAMBLE_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
+_SCRAMBLE_EDGES = frozenset((len(w), w[0], w[-1]) for w in SCRAMBLE_KEY_WORDS)
 
 
 def _scramble_regex(word: str) -> re.Pattern[str]:
-    """A whole word with ``word``'s length, first and last letter and inner letters drawn
-    from its inner letters (a superset of its scramblings)."""
+    """``word``'s length, first and last letter and inner letters drawn from its inner
+    letters (a superset of its scramblings, anywhere)."""
     inner = re.escape("".join(sorted(set(word[1:-1]))))
-    return re.compile(f"(?<!{_LETTERS}){re.escape(word[0])}[{inner}]{{{len(word) - 2}}}{re.escape(word[-1])}(?!{_LETTERS})")
+    return re.compile(f"{re.escape(word[0])}[{inner}]{{{len(word) - 2}}}{re.escape(word[-1])}")
 
 
 _SCRAMBLE_SOURCES = [(_scramble_regex(w).pattern, 0) for w in sorted(SCRAMBLE_KEY_WORDS)]
@@ -819,37 +822,62 @@ _SCRAMBLE_ANY = hyperscan_prefilter.ProbeSet(
     [hyperscan_prefilter.Probe("prompt_injection", re.compile(src)) for src, _ in _SCRAMBLE_SOURCES]
 )
 _SCRAMBLE_ENDS = hyperscan_prefilter.ends_group("prompt_injection.scrambled_keys", *_SCRAMBLE_SOURCES)
-_WORD_RE = re.compile(f"{_LETTERS}+")
 
 
 def _unscramble_word(word: str) -> str | None:
     """The key word ``word`` is a scrambling of, or None (also for the key itself)."""
-    key = _SCRAMBLED.get(_scramble_signature(word)) if len(word) >= 6 else None
+    if (len(word), word[:1], word[-1:]) not in _SCRAMBLE_EDGES:
+        return None
+    key = _SCRAMBLED.get(_scramble_signature(word))
     return key if key is not None and key != word else None
 
 
-def _scrambled_key_spans(norm: str) -> list[tuple[int, int, str]]:
-    """(start, end, key word) of every whole word of ``norm`` that is a key word of
-    SCRAMBLE_KEY_WORDS with its inner letters in another order, sorted."""
+_SHORT_SCRAMBLE = 8  # keys up to this long: every scrambling listed (6! = 720 at most)
+_short_scrambles_memo: tuple[frozenset[str], int] | None = None
+
+
+def _short_scrambles() -> tuple[frozenset[str], int]:
+    """Every scrambling of the keys of up to _SHORT_SCRAMBLE letters (the pure-Python
+    path intersects the word index with it, in C), and the length from which words are
+    looked at one by one. Made on first use."""
+    global _short_scrambles_memo
+    if _short_scrambles_memo is None:
+        found = {
+            w[0] + "".join(inner) + w[-1]
+            for w in SCRAMBLE_KEY_WORDS
+            if len(w) <= _SHORT_SCRAMBLE
+            for inner in itertools.permutations(w[1:-1])
+        }
+        _short_scrambles_memo = (frozenset(found - SCRAMBLE_KEY_WORDS), _SHORT_SCRAMBLE + 1)
+    return _short_scrambles_memo
+
+
+def _scrambled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list[tuple[int, int, str]]:
+    """(start, end, key word) of every word of ``norm`` that is a key word of
+    SCRAMBLE_KEY_WORDS with its inner letters in another order, sorted. ``words``: the
+    text's word index (asked on the pure-Python path)."""
     if not _SCRAMBLE_ANY.possible(norm):
         return []
     ends = _SCRAMBLE_ENDS.ends(norm)
     spans: list[tuple[int, int, str]] = []
     if ends is None:
-        for m in _WORD_RE.finditer(norm):
-            key = _unscramble_word(m.group(0))
-            if key is not None:
-                spans.append((m.start(), m.end(), key))
+        short, long_min = _short_scrambles()
+        found = {w: _unscramble_word(w) for w in short.intersection(words())}
+        found.update((w, key) for w in words() if len(w) >= long_min and (key := _unscramble_word(w)) is not None)
+        if found:
+            alternatives = "|".join(map(re.escape, sorted(found, key=len, reverse=True)))
+            for m in re.finditer(f"(?<![{WORD_CHARS}])(?:{alternatives})(?![{WORD_CHARS}])", norm):
+                spans.append((m.start(), m.end(), found[m.group(0)]))
         return spans
     size = len(norm)
     for end in ends:
-        if end < size and _LETTER_RE.match(norm, end) is not None:
+        if end < size and norm[end] in WORD_CHAR_SET:
             continue
         for length in _SCRAMBLE_LENGTHS:
             start = end - length
             if start < 0:
                 break
-            if start and _LETTER_RE.match(norm, start - 1) is not None:
+            if start and norm[start - 1] in WORD_CHAR_SET:
                 continue
             key = _unscramble_word(norm[start:end])
             if key is not None:
@@ -858,9 +886,9 @@ def _scrambled_key_spans(norm: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-def _unscrambled_key_words(norm: str) -> str | None:
+def _unscrambled_key_words(norm: str, words: Callable[[], Iterable[str]]) -> str | None:
     """``norm`` with its scrambled key words in order, or None when it has none."""
-    spans = _scrambled_key_spans(norm)
+    spans = _scrambled_key_spans(norm, words)
     if not spans:
         return None
     parts: list[str] = []
@@ -886,6 +914,19 @@ def _decode_base64(token: str) -> str | None:
     try:
         raw = base64.urlsafe_b64decode(padded) if ("-" in token or "_" in token) else base64.b64decode(padded)
         text = raw.decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
+
+
+# base32 (RFC 4648: upper-case letters and 2-7, as encoders write it)
+_BASE32_TOKEN_RE = re.compile(r"[A-Z2-7]+={0,6}")
+
+
+def _decode_base32(token: str) -> str | None:
+    token = token.rstrip("=")
+    try:
+        text = base64.b32decode(token + "=" * (-len(token) % 8)).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
     return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
@@ -1109,6 +1150,8 @@ class PromptInjectionScanner(BuiltinScanner):
                 decoded = _decode_base64(token)
                 if decoded:
                     views.append(("base64", normalize(decoded)))
+                elif _BASE32_TOKEN_RE.fullmatch(token) and (decoded := _decode_base32(token)):
+                    views.append(("base32", normalize(decoded)))
         if has_hex_word:
             for m in itertools.islice(_hex_candidates(norm), MAX_DECODED_CANDIDATES):
                 # "...load 4967..." matches from the word's trailing "ad": try the pieces too.
@@ -1157,7 +1200,7 @@ class PromptInjectionScanner(BuiltinScanner):
         joined = _joined_key_words(norm)
         if joined is not None:
             views.append(("split", joined))
-        unscrambled = _unscrambled_key_words(norm)
+        unscrambled = _unscrambled_key_words(norm, lambda: word_index(text))
         if unscrambled is not None:
             views.append(("scrambled", unscrambled))
         if len(norm) <= LEET_WHOLE_CHARS:
@@ -1168,6 +1211,7 @@ class PromptInjectionScanner(BuiltinScanner):
             if spots:
                 segment = "\n".join(norm[max(0, p - 150) : p + 150] for p in spots)
                 views.append(("leetspeak", _unleet(segment)))
+        views.extend(decoders.encoded_views(text, lambda: word_index(text)))
         return views
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
