@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +315,9 @@ class PrefilterGroup:
         # False: every match end is reported (:meth:`ends`), for one rule's pattern
         self.single_match = single_match
         self._sources: list[tuple[str, int]] = []
+        # Patterns made when the database is compiled, instead of the sources (which then
+        # only name them, for the cache key): lists too long to build at import time.
+        self.expand: Callable[[], Sequence[tuple[str, int]]] | None = None
         self._lock = threading.Lock()
         self._db: Any = None
         self._always: frozenset[int] = frozenset()
@@ -383,7 +386,7 @@ class PrefilterGroup:
             expressions: list[bytes] = []
             ids: list[int] = []
             always: set[int] = set()
-            for i, (source, flags) in enumerate(self._sources):
+            for i, (source, flags) in enumerate(self.expand() if self.expand is not None else self._sources):
                 try:
                     expressions.append(translate(source, flags).encode("ascii"))
                     ids.append(i)
@@ -686,14 +689,18 @@ def group(name: str) -> PrefilterGroup:
 _ENDS: dict[str, PrefilterGroup] = {}
 
 
-def ends_group(name: str, *sources: tuple[str, int]) -> PrefilterGroup:
+def ends_group(
+    name: str, *sources: tuple[str, int], expand: Callable[[], Sequence[tuple[str, int]]] | None = None
+) -> PrefilterGroup:
     """A database of one rule's pattern (or of several patterns: the ends of any)
     reporting every match end (``PrefilterGroup.ends``): the rule sets drop the windows of
     a rule where it cannot match. Built with the groups (wait_all, build_all: ``prepare``
-    caches them too), or on first use."""
+    caches them too), or on first use. With ``expand``, the patterns are what it returns
+    when the database is compiled, and ``sources`` only name them (the cache key)."""
     with _GROUPS_LOCK:
         found = PrefilterGroup(name, single_match=False)
         found.add(sources)
+        found.expand = expand
         _ENDS[name] = found
         return found
 

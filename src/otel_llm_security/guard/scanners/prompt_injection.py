@@ -804,24 +804,34 @@ def _scramble_signature(word: str) -> tuple[str, str, str]:
 
 
 _SCRAMBLED: dict[tuple[str, str, str], str] = {_scramble_signature(w): w for w in SCRAMBLE_KEY_WORDS}
-_SCRAMBLE_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
 _SCRAMBLE_EDGES = frozenset((len(w), w[0], w[-1]) for w in SCRAMBLE_KEY_WORDS)
+_SHORT_SCRAMBLE = 9  # keys up to this long: every scrambling listed (7! = 5,040 orders at most)
+_SHORT_KEYS = sorted(w for w in SCRAMBLE_KEY_WORDS if len(w) <= _SHORT_SCRAMBLE)
+_short_scrambles_memo: dict[str, str] | None = None
 
 
-def _scramble_regex(word: str) -> re.Pattern[str]:
-    """``word``'s length, first and last letter and inner letters drawn from its inner
-    letters (a superset of its scramblings, anywhere)."""
-    inner = re.escape("".join(sorted(set(word[1:-1]))))
-    return re.compile(f"{re.escape(word[0])}[{inner}]{{{len(word) - 2}}}{re.escape(word[-1])}")
+def _short_scrambles() -> dict[str, str]:
+    """Every scrambling of the keys of up to _SHORT_SCRAMBLE letters (not the key
+    itself) -> its key; ~16,000, made on first use (~13 ms: not at import)."""
+    global _short_scrambles_memo
+    if _short_scrambles_memo is None:
+        found = {w[0] + "".join(inner) + w[-1]: w for w in _SHORT_KEYS for inner in itertools.permutations(w[1:-1])}
+        for key in _SHORT_KEYS:
+            found.pop(key, None)
+        _short_scrambles_memo = found
+    return _short_scrambles_memo
 
 
-_SCRAMBLE_SOURCES = [(_scramble_regex(w).pattern, 0) for w in sorted(SCRAMBLE_KEY_WORDS)]
-# Whether the text may have one (the key words themselves match too: most texts have
-# none), then where they end (a database of their own reporting every end).
-_SCRAMBLE_ANY = hyperscan_prefilter.ProbeSet(
-    [hyperscan_prefilter.Probe("prompt_injection", re.compile(src)) for src, _ in _SCRAMBLE_SOURCES]
+_SHORT_LENGTHS = sorted({len(w) for w in _SHORT_KEYS})
+# Where they end, from a literal database of their own, made from the list when it is
+# compiled (as class patterns such as "i[gnor]{4}e" in the group's database, the keys
+# cost every scan ~12 µs). A text is looked at for scrambled longer keys
+# ("isntructions") only when it has a scrambled short one: those cannot be listed.
+_SCRAMBLE_ENDS = hyperscan_prefilter.ends_group(
+    "prompt_injection.scrambled_keys",
+    *((f"scramblings of {w}", 0) for w in _SHORT_KEYS),
+    expand=lambda: [(re.escape(s), 0) for s in sorted(_short_scrambles())],
 )
-_SCRAMBLE_ENDS = hyperscan_prefilter.ends_group("prompt_injection.scrambled_keys", *_SCRAMBLE_SOURCES)
 
 
 def _unscramble_word(word: str) -> str | None:
@@ -832,57 +842,38 @@ def _unscramble_word(word: str) -> str | None:
     return key if key is not None and key != word else None
 
 
-_SHORT_SCRAMBLE = 8  # keys up to this long: every scrambling listed (6! = 720 at most)
-_short_scrambles_memo: tuple[frozenset[str], int] | None = None
-
-
-def _short_scrambles() -> tuple[frozenset[str], int]:
-    """Every scrambling of the keys of up to _SHORT_SCRAMBLE letters (the pure-Python
-    path intersects the word index with it, in C), and the length from which words are
-    looked at one by one. Made on first use."""
-    global _short_scrambles_memo
-    if _short_scrambles_memo is None:
-        found = {
-            w[0] + "".join(inner) + w[-1]
-            for w in SCRAMBLE_KEY_WORDS
-            if len(w) <= _SHORT_SCRAMBLE
-            for inner in itertools.permutations(w[1:-1])
-        }
-        _short_scrambles_memo = (frozenset(found - SCRAMBLE_KEY_WORDS), _SHORT_SCRAMBLE + 1)
-    return _short_scrambles_memo
-
-
 def _scrambled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list[tuple[int, int, str]]:
     """(start, end, key word) of every word of ``norm`` that is a key word of
-    SCRAMBLE_KEY_WORDS with its inner letters in another order, sorted. ``words``: the
-    text's word index (asked on the pure-Python path)."""
-    if not _SCRAMBLE_ANY.possible(norm):
-        return []
+    SCRAMBLE_KEY_WORDS with its inner letters in another order, sorted; [] unless a
+    short key (up to _SHORT_SCRAMBLE letters) is among them. ``words``: the text's word
+    index (the pure-Python path, and longer keys)."""
     ends = _SCRAMBLE_ENDS.ends(norm)
-    spans: list[tuple[int, int, str]] = []
+    found: dict[str, str] = {}
     if ends is None:
-        short, long_min = _short_scrambles()
-        found = {w: _unscramble_word(w) for w in short.intersection(words())}
-        found.update((w, key) for w in words() if len(w) >= long_min and (key := _unscramble_word(w)) is not None)
-        if found:
-            alternatives = "|".join(map(re.escape, sorted(found, key=len, reverse=True)))
-            for m in re.finditer(f"(?<![{WORD_CHARS}])(?:{alternatives})(?![{WORD_CHARS}])", norm):
-                spans.append((m.start(), m.end(), found[m.group(0)]))
-        return spans
-    size = len(norm)
-    for end in ends:
-        if end < size and norm[end] in WORD_CHAR_SET:
-            continue
-        for length in _SCRAMBLE_LENGTHS:
-            start = end - length
-            if start < 0:
-                break
-            if start and norm[start - 1] in WORD_CHAR_SET:
+        scrambles = _short_scrambles()
+        found = {w: scrambles[w] for w in words() if w in scrambles}
+    else:
+        size = len(norm)
+        for end in ends:
+            if end < size and norm[end] in WORD_CHAR_SET:
                 continue
-            key = _unscramble_word(norm[start:end])
-            if key is not None:
-                spans.append((start, end, key))
-                break
+            for length in _SHORT_LENGTHS:
+                start = end - length
+                if start >= 0 and not (start and norm[start - 1] in WORD_CHAR_SET):
+                    key = _unscramble_word(norm[start:end])
+                    if key is not None:
+                        found[norm[start:end]] = key
+    if not found:
+        return []
+    found.update((w, key) for w in words() if len(w) > _SHORT_SCRAMBLE and (key := _unscramble_word(w)) is not None)
+    size = len(norm)
+    spans = []
+    # led by the words (re skips to their first letters), the word boundaries checked here
+    for m in re.finditer("|".join(map(re.escape, sorted(found, key=len, reverse=True))), norm):
+        start, end = m.span()
+        if (start and norm[start - 1] in WORD_CHAR_SET) or (end < size and norm[end] in WORD_CHAR_SET):
+            continue
+        spans.append((start, end, found[m.group(0)]))
     return spans
 
 
