@@ -15,7 +15,6 @@ ways would cost 25 scans.
 
 from __future__ import annotations
 
-import html
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -25,21 +24,22 @@ from otel_llm_security.guard.scanner import ScanText
 from otel_llm_security.guard.scanners import hyperscan_prefilter
 
 GROUP = "prompt_injection"
+MAX_SHIFT_VIEWS = 2  # shifted or reversed readings per text
 
 # Four or more escapes, each followed by at most 12 other characters (a word between two
 # escaped spaces: "Ignore%20all%20previous"). Each pattern starts with its literal, which
 # ``re`` skips to in C.
-_PERCENT_RE = re.compile(r"%[0-9a-f]{2}(?:[^%\s]{0,12}%[0-9a-f]{2}){3,}")
-_ENTITY_RE = re.compile(r"&(?:#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z][a-z0-9]{1,9});(?:[^&\s]{0,12}&(?:#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z][a-z0-9]{1,9});){3,}")
-_ESCAPE_RE = re.compile(r"\\(?:u[0-9a-f]{4}|x[0-9a-f]{2})(?:[^\\\s]{0,12}\\(?:u[0-9a-f]{4}|x[0-9a-f]{2})){3,}")
+_PERCENT_SOURCE = r"%[0-9a-f]{2}(?:[^%\s]{0,12}%[0-9a-f]{2}){3,}"
+_ENTITY_SOURCE = r"&(?:#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z][a-z0-9]{1,9});(?:[^&\s]{0,12}&(?:#x[0-9a-f]{1,6}|#[0-9]{1,7}|[a-z][a-z0-9]{1,9});){3,}"
+_ESCAPE_SOURCE = r"\\(?:u[0-9a-f]{4}|x[0-9a-f]{2})(?:[^\\\s]{0,12}\\(?:u[0-9a-f]{4}|x[0-9a-f]{2})){3,}"
 _ESCAPE_SUB_RE = re.compile(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
 # Six or more bytes written as 8-bit groups.
-_BINARY_RE = re.compile(r"[01]{8}(?:[ ,]?[01]{8}){5,}")
+_BINARY_SOURCE = r"[01]{8}(?:[ ,]?[01]{8}){5,}"
 _BYTE_RE = re.compile(r"[01]{8}")
 # Braille letters (grade 1), six or more in a row with spaces.
 _BRAILLE_LETTERS = "⠁⠃⠉⠙⠑⠋⠛⠓⠊⠚⠅⠇⠍⠝⠕⠏⠟⠗⠎⠞⠥⠧⠺⠭⠽⠵"
 _BRAILLE_TABLE = str.maketrans(_BRAILLE_LETTERS, "abcdefghijklmnopqrstuvwxyz")
-_BRAILLE_RE = re.compile(f"[{_BRAILLE_LETTERS}][{_BRAILLE_LETTERS} ]{{5,}}")
+_BRAILLE_SOURCE = f"[{_BRAILLE_LETTERS}][{_BRAILLE_LETTERS} ]{{5,}}"
 
 # Key words of the attacks, shifted or reversed: a text with one of them as a word
 # (scanners.base.word_index) is read back.
@@ -49,11 +49,16 @@ SHIFT_KEY_WORDS = (
 )  # fmt: skip
 
 
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_UPPER = _LOWER.upper()
+_SHIFT_TABLES = [
+    str.maketrans(_LOWER + _UPPER, _LOWER[k:] + _LOWER[:k] + _UPPER[k:] + _UPPER[:k]) for k in range(26)
+]
+
+
 def shift_letters(text: str, k: int) -> str:
     """ASCII letters moved ``k`` places along the alphabet (rot13 is ``k`` = 13)."""
-    lower = "abcdefghijklmnopqrstuvwxyz"
-    upper = lower.upper()
-    return text.translate(str.maketrans(lower + upper, lower[k:] + lower[:k] + upper[k:] + upper[:k]))
+    return text.translate(_SHIFT_TABLES[k % 26])
 
 
 # Each key word as it looks encoded -> the shift that encoded it (0: reversed).
@@ -61,17 +66,17 @@ _ENCODED_KEYS: dict[str, int] = {w[::-1]: 0 for w in SHIFT_KEY_WORDS}
 _ENCODED_KEYS.update({shift_letters(w, k): k for k in range(1, 26) for w in SHIFT_KEY_WORDS})
 
 
-def _probe(regex: re.Pattern[str]) -> hyperscan_prefilter.Probe:
-    return hyperscan_prefilter.Probe(GROUP, regex)
+def _probe(source: str) -> hyperscan_prefilter.Probe:
+    return hyperscan_prefilter.Probe(GROUP, source)  # compiled by ``re`` on first use
 
 
-_PERCENT = _probe(_PERCENT_RE)
-_ENTITY = _probe(_ENTITY_RE)
-_ESCAPE = _probe(_ESCAPE_RE)
-_BINARY = _probe(_BINARY_RE)
-_BRAILLE = _probe(_BRAILLE_RE)
+_PERCENT = _probe(_PERCENT_SOURCE)
+_ENTITY = _probe(_ENTITY_SOURCE)
+_ESCAPE = _probe(_ESCAPE_SOURCE)
+_BINARY = _probe(_BINARY_SOURCE)
+_BRAILLE = _probe(_BRAILLE_SOURCE)
 # a superset of "one of _ENCODED_KEYS is a word of the text"
-_KEYS = _probe(re.compile("|".join(sorted(_ENCODED_KEYS))))
+_KEYS = hyperscan_prefilter.Probe(GROUP, "|".join(sorted(_ENCODED_KEYS)))
 ANY = hyperscan_prefilter.ProbeSet([_PERCENT, _ENTITY, _ESCAPE, _BINARY, _BRAILLE, _KEYS])
 
 
@@ -88,7 +93,7 @@ def _unbinary(norm: str) -> str:
         data = bytes(int(b, 2) for b in _BYTE_RE.findall(m.group(0)))
         return " " + data.decode("utf-8", "replace") + " "
 
-    return _BINARY_RE.sub(one, norm)
+    return _BINARY.regex.sub(one, norm)
 
 
 def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[str, str]]:
@@ -104,6 +109,8 @@ def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[
     if "%" in norm and _PERCENT.search(norm):
         decoded.append(("percent", urllib.parse.unquote(text.raw, errors="replace")))
     if "&" in norm and _ENTITY.search(norm):
+        import html  # (its entity tables: on first use, not at import)
+
         decoded.append(("entities", html.unescape(text.raw)))
     if "\\" in norm and _ESCAPE.search(norm):
         decoded.append(("escapes", _unescape(text.raw)))
@@ -117,7 +124,9 @@ def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[
             views.append((encoding, view))
     if _KEYS.possible(norm):
         shifts = sorted({k for w in words() if (k := _ENCODED_KEYS.get(w)) is not None})
-        for k in shifts:
+        # each is one more scan of the whole text: a text with key words in every
+        # shift would cost 26 (a hostile 200 KB one: ~0.7 s)
+        for k in shifts[:MAX_SHIFT_VIEWS]:
             if k == 0:
                 views.append(("reversed", norm[::-1]))
             else:

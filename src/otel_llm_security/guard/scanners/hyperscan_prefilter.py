@@ -726,11 +726,22 @@ class Probe:
     texts where the (superset) scan found it may match; the same answer as
     ``regex.search`` always. Made at import time (before the group is built)."""
 
-    def __init__(self, group_name: str, regex: re.Pattern[str]) -> None:
-        self.regex = regex
+    def __init__(self, group_name: str, regex: re.Pattern[str] | str) -> None:
+        # A pattern given as a string is compiled on its first Python search: ``re``
+        # takes milliseconds for a long alternation, a cost import time should not pay
+        # for a probe that is mostly asked :meth:`possible`.
+        self._regex = regex if isinstance(regex, re.Pattern) else None
+        self._source = regex.pattern if isinstance(regex, re.Pattern) else regex
+        flags = regex.flags if isinstance(regex, re.Pattern) else re.UNICODE
         self._group = group(group_name)
-        self._id = self._group.add([(regex.pattern, regex.flags | WHOLE_TEXT)])
+        self._id = self._group.add([(self._source, flags | WHOLE_TEXT)])
         PROBES.append(self)
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        if self._regex is None:
+            self._regex = re.compile(self._source)
+        return self._regex
 
     def possible(self, text: str) -> bool:
         """False when the group's scan says the regex cannot match ``text`` (True when it
