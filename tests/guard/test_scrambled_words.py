@@ -63,9 +63,10 @@ def test_spans() -> None:
     assert spans("gnorie") == []  # the first letter stays in place
     assert spans("ignroee") == []  # the length too
     assert spans("a prevoius b") == [(2, 10, "previous")]
-    # longer keys are read only beside a scrambled short one (their orders cannot be listed)
-    assert spans("isntructions") == []
-    assert spans("ignroe isntructions") == [(0, 6, "ignore"), (7, 19, "instructions")]
+    # heavier scramblings of the longer keys are read only beside a listed one (their orders cannot be listed)
+    assert spans("isnrtcutoins") == []
+    assert spans("ignroe isnrtcutoins") == [(0, 6, "ignore"), (7, 19, "instructions")]
+    assert spans("isntructions") == [(0, 12, "instructions")]  # one swap: listed
     assert spans("éignroe ignroe1") == [(1, 7, "ignore")]  # words as in the word index: ASCII letters and digits
     assert spans("") == []
     assert all(len(w) >= 6 and w.isascii() for w in pi.SCRAMBLE_KEY_WORDS)

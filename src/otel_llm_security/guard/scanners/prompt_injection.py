@@ -808,31 +808,43 @@ def _scramble_signature(word: str) -> tuple[str, str, str]:
 
 _SCRAMBLED: dict[tuple[str, str, str], str] = {_scramble_signature(w): w for w in SCRAMBLE_KEY_WORDS}
 _SCRAMBLE_EDGES = frozenset((len(w), w[0], w[-1]) for w in SCRAMBLE_KEY_WORDS)
-_SHORT_SCRAMBLE = 9  # keys up to this long: every scrambling listed (7! = 5,040 orders at most)
-_SHORT_KEYS = sorted(w for w in SCRAMBLE_KEY_WORDS if len(w) <= _SHORT_SCRAMBLE)
+_SHORT_SCRAMBLE = 8  # keys up to this long: every order of the inner letters listed (6! = 720)
 _short_scrambles_memo: dict[str, str] | None = None
 
 
 def _short_scrambles() -> dict[str, str]:
-    """Every scrambling of the keys of up to _SHORT_SCRAMBLE letters (not the key
-    itself) -> its key; ~16,000, made on first use (~13 ms: not at import)."""
+    """The listed scramblings (not the key itself) -> their key: every order of the
+    inner letters of the keys of up to _SHORT_SCRAMBLE letters; for longer keys, every
+    swap of two inner letters ("disregrad", "insturctions"). ~3,500, made on first use
+    (not at import)."""
     global _short_scrambles_memo
     if _short_scrambles_memo is None:
-        found = {w[0] + "".join(inner) + w[-1]: w for w in _SHORT_KEYS for inner in itertools.permutations(w[1:-1])}
-        for key in _SHORT_KEYS:
+        found: dict[str, str] = {}
+        for w in sorted(SCRAMBLE_KEY_WORDS):
+            inner = w[1:-1]
+            if len(w) <= _SHORT_SCRAMBLE:
+                orders: Iterable[str] = ("".join(p) for p in itertools.permutations(inner))
+            else:
+                orders = (
+                    inner[:i] + inner[j] + inner[i + 1 : j] + inner[i] + inner[j + 1 :]
+                    for i, j in itertools.combinations(range(len(inner)), 2)
+                )
+            found.update((w[0] + order + w[-1], w) for order in orders)
+        for key in SCRAMBLE_KEY_WORDS:
             found.pop(key, None)
         _short_scrambles_memo = found
     return _short_scrambles_memo
 
 
-_SHORT_LENGTHS = sorted({len(w) for w in _SHORT_KEYS})
+_SHORT_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
 # Where they end, from a literal database of their own, made from the list when it is
 # compiled (as class patterns such as "i[gnor]{4}e" in the group's database, the keys
-# cost every scan ~12 µs). A text is looked at for scrambled longer keys
-# ("isntructions") only when it has a scrambled short one: those cannot be listed.
+# cost every scan ~12 µs; every order of the nine-letter keys too made it 2.2 MB, and
+# prompt_injection ~10 µs slower per call in place). Heavier scramblings of the longer
+# keys ("isnrtcutoins") are read in a text that has a listed one: they cannot be listed.
 _SCRAMBLE_ENDS = hyperscan_prefilter.ends_group(
     "prompt_injection.scrambled_keys",
-    *((f"scramblings of {w}", 0) for w in _SHORT_KEYS),
+    *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'})", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
     expand=lambda: [(re.escape(s), 0) for s in sorted(_short_scrambles())],
 )
 
