@@ -444,6 +444,8 @@ class PrefilterGroup:
             db.scan(data, match_event_handler=_collect_end, context=found, scratch=self._scratch())
         except hyperscan.error:  # stopped by the handler (too many), or never expected
             return None
+        if not found:
+            return found
         if len(found) > MAX_ENDS:
             return None
         return char_offsets(text, data, sorted(set(found)))
@@ -577,15 +579,23 @@ _encoded_memo: tuple[tuple[str, bytes], ...] = ()
 _ENCODED_KEPT = 4
 # Shorter texts are encoded again: cheaper than looking through and updating the memo.
 _ENCODED_MEMO_MIN_CHARS = 4096
+_encoded_last: tuple[str | None, bytes] = (None, b"")
 
 
 def _encode(text: str) -> bytes:
     """``text`` as UTF-8, remembered for the last few long texts: the groups, the
     per-rule databases and the literal searches of a scan share it, and a scan goes back
     and forth between its text and the decoded views."""
-    global _encoded_memo
+    global _encoded_memo, _encoded_last
     if len(text) < _ENCODED_MEMO_MIN_CHARS:
-        return text.encode("utf-8", "surrogatepass")
+        # one slot: prompt_injection's group and its scrambled-keys database scan the
+        # same normalised text one after the other
+        last = _encoded_last
+        if last[0] is text:
+            return last[1]
+        data = text.encode("utf-8", "surrogatepass")
+        _encoded_last = (text, data)
+        return data
     memo = _encoded_memo
     for kept, data in memo:
         if kept is text:
