@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 
 import pytest
+from tests.guard.test_split_words import _rules, spans_both_ways
 
 from otel_llm_security.guard.normalize import normalize, scan_text
-from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners import prompt_injection as pi
 from otel_llm_security.guard.scanners.prompt_injection import PromptInjectionScanner
 
@@ -33,11 +33,6 @@ BENIGN = [
     "Please review the instructions for the hidden-field bug and the secret rotation.",
     "Bpyass is not a word, and neither is prveiuos, but neither asks anything of a model.",
 ]
-
-
-def _rules(text: str) -> list[str]:
-    result = PromptInjectionScanner().scan(scan_text(text))
-    return result.reason.removeprefix("rules: ").split(", ") if result.reason else []
 
 
 @pytest.mark.parametrize(("text", "rule"), ATTACKS)
@@ -100,17 +95,7 @@ def _random_texts() -> list[str]:
 
 
 def test_both_ways_of_finding_the_words_agree() -> None:
-    if not hyperscan_prefilter.installed():
-        pytest.skip("hyperscan is not installed on this platform")
-    assert hyperscan_prefilter.wait_all(timeout=600)
     texts = [normalize(t) for t in _random_texts()]
-    previous = hyperscan_prefilter.set_enabled(True)
-    try:
-        assert pi._SCRAMBLE_ENDS.ends("ignroe") is not None  # the database answers
-        fast = [_spans(t) for t in texts]
-        hyperscan_prefilter.set_enabled(False)
-        slow = [_spans(t) for t in texts]
-    finally:
-        hyperscan_prefilter.set_enabled(previous)
+    fast, slow = spans_both_ways(_spans, texts, pi._SCRAMBLE_ENDS, "ignroe")
     assert sum(1 for s in slow if s) > 500
     assert fast == slow

@@ -755,9 +755,9 @@ def _split_key_spans(norm: str) -> list[tuple[int, int, str]]:
     return ordered
 
 
-def _joined_key_words(norm: str) -> str | None:
-    """``norm`` with its split key words put back together, or None when it has none."""
-    spans = _split_key_spans(norm)
+def _with_words(norm: str, spans: list[tuple[int, int, str]]) -> str | None:
+    """``norm`` with each (start, end) of ``spans`` (sorted, not overlapping) replaced by
+    its word, or None when there are none."""
     if not spans:
         return None
     parts: list[str] = []
@@ -768,6 +768,11 @@ def _joined_key_words(norm: str) -> str | None:
         last = end
     parts.append(norm[last:])
     return "".join(parts)
+
+
+def _joined_key_words(norm: str) -> str | None:
+    """``norm`` with its split key words put back together, or None when it has none."""
+    return _with_words(norm, _split_key_spans(norm))
 STEMS.register(s for _, stems, _ in _ANNOUNCED for s in stems)
 _ANNOUNCED_STEMS = {
     s: hyperscan_prefilter.Probe("prompt_injection", regex)
@@ -894,17 +899,7 @@ def _scrambled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list[
 
 def _unscrambled_key_words(norm: str, words: Callable[[], Iterable[str]]) -> str | None:
     """``norm`` with its scrambled key words in order, or None when it has none."""
-    spans = _scrambled_key_spans(norm, words)
-    if not spans:
-        return None
-    parts: list[str] = []
-    last = 0
-    for start, end, word in spans:
-        parts.append(norm[last:start])
-        parts.append(word)
-        last = end
-    parts.append(norm[last:])
-    return "".join(parts)
+    return _with_words(norm, _scrambled_key_spans(norm, words))
 
 
 def _printable_ratio(text: str) -> float:
