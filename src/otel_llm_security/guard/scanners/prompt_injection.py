@@ -632,8 +632,9 @@ ENCODED_BONUS = 0.1
 # one is read once more with those words put back together. Only key words (the verbs,
 # nouns and modes of the rule families, in the six languages of the rules): ordinary
 # split words ("well-known", "e.g.", "os.path") are far too common to re-read every text
-# that has one. The probe in the group's Hyperscan scan (a key word with a separator
-# between two of its letters) keeps that search off every other text.
+# that has one. Where a key word may be split comes from a literal Hyperscan database
+# (_SPLIT_ENDS), asked only when the group's scan says a separator sits between two
+# letters (_SPLIT_POINT).
 SPLIT_SEPARATORS = "-._*|~+\u00b7\u2022\u2010\u2011\u2012\u2013\u2014"
 _SPLIT_KEYS_BY_LANGUAGE = {
     "en": "ignore ignoring disregard forget override bypass circumvent previous prior above earlier "
@@ -673,9 +674,8 @@ def _split_literals(word: str) -> set[str]:
 
 # Those places as literals in a database of their own that reports where they end
 # (~7,800 literals, listed when it is compiled: 0.1 s, 0.8 MB), so only they are looked
-# at in Python;
-# "any key word with separators anywhere" as one probe of the group's database took 7 s
-# to compile and 4.5 MB.
+# at in Python. "Any key word with separators anywhere" as probes of the group's
+# database took 7 s to compile and 4.5 MB.
 _SPLIT_ENDS = hyperscan_prefilter.ends_group(
     "prompt_injection.split_keys",
     *((f"split {w} ({SPLIT_SEPARATORS})", 0) for w in sorted(SPLIT_KEY_WORDS)),
@@ -814,16 +814,16 @@ def _scramble_signature(word: str) -> tuple[str, str, str]:
 _SCRAMBLED: dict[tuple[str, str, str], str] = {_scramble_signature(w): w for w in SCRAMBLE_KEY_WORDS}
 _SCRAMBLE_EDGES = frozenset((len(w), w[0], w[-1]) for w in SCRAMBLE_KEY_WORDS)
 _SHORT_SCRAMBLE = 8  # keys up to this long: every order of the inner letters listed (6! = 720)
-_short_scrambles_memo: dict[str, str] | None = None
+_listed_scrambles_memo: dict[str, str] | None = None
 
 
-def _short_scrambles() -> dict[str, str]:
+def _listed_scrambles() -> dict[str, str]:
     """The listed scramblings (not the key itself) -> their key: every order of the
     inner letters of the keys of up to _SHORT_SCRAMBLE letters; for longer keys, every
-    swap of two inner letters ("disregrad", "insturctions"). ~3,500, made on first use
+    swap of two inner letters ("disregrad", "insturctions"). ~3,100, made on first use
     (not at import)."""
-    global _short_scrambles_memo
-    if _short_scrambles_memo is None:
+    global _listed_scrambles_memo
+    if _listed_scrambles_memo is None:
         found: dict[str, str] = {}
         for w in sorted(SCRAMBLE_KEY_WORDS):
             inner = w[1:-1]
@@ -837,11 +837,11 @@ def _short_scrambles() -> dict[str, str]:
             found.update((w[0] + order + w[-1], w) for order in orders)
         for key in SCRAMBLE_KEY_WORDS:
             found.pop(key, None)
-        _short_scrambles_memo = found
-    return _short_scrambles_memo
+        _listed_scrambles_memo = found
+    return _listed_scrambles_memo
 
 
-_SHORT_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
+_SCRAMBLE_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
 # Where they end, from a literal database of their own, made from the list when it is
 # compiled (as class patterns such as "i[gnor]{4}e" in the group's database, the keys
 # cost every scan ~12 µs; every order of the nine-letter keys too made it 2.2 MB, and
@@ -850,7 +850,7 @@ _SHORT_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
 _SCRAMBLE_ENDS = hyperscan_prefilter.ends_group(
     "prompt_injection.scrambled_keys",
     *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'})", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
-    expand=lambda: [(re.escape(s), 0) for s in sorted(_short_scrambles())],
+    expand=lambda: [(re.escape(s), 0) for s in sorted(_listed_scrambles())],
 )
 
 
@@ -865,19 +865,19 @@ def _unscramble_word(word: str) -> str | None:
 def _scrambled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list[tuple[int, int, str]]:
     """(start, end, key word) of every word of ``norm`` that is a key word of
     SCRAMBLE_KEY_WORDS with its inner letters in another order, sorted; [] unless a
-    short key (up to _SHORT_SCRAMBLE letters) is among them. ``words``: the text's word
-    index (the pure-Python path, and longer keys)."""
+    listed scrambling (_listed_scrambles) is among them. ``words``: the text's word
+    index (the pure-Python path, and heavier scramblings of the longer keys)."""
     ends = _SCRAMBLE_ENDS.ends(norm)
-    found: dict[str, str] = {}
+    size = len(norm)
     if ends is None:
-        scrambles = _short_scrambles()
-        found = {w: scrambles[w] for w in words() if w in scrambles}
+        listed = _listed_scrambles()
+        found = {w: listed[w] for w in words() if w in listed}
     else:
-        size = len(norm)
+        found = {}
         for end in ends:
             if end < size and norm[end] in WORD_CHAR_SET:
                 continue
-            for length in _SHORT_LENGTHS:
+            for length in _SCRAMBLE_LENGTHS:
                 start = end - length
                 if start >= 0 and not (start and norm[start - 1] in WORD_CHAR_SET):
                     key = _unscramble_word(norm[start:end])
@@ -886,7 +886,6 @@ def _scrambled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list[
     if not found:
         return []
     found.update((w, key) for w in words() if len(w) > _SHORT_SCRAMBLE and (key := _unscramble_word(w)) is not None)
-    size = len(norm)
     spans = []
     # led by the words (re skips to their first letters), the word boundaries checked here
     for m in re.finditer("|".join(map(re.escape, sorted(found, key=len, reverse=True))), norm):
@@ -909,6 +908,11 @@ def _printable_ratio(text: str) -> float:
     return good / len(text)
 
 
+def _readable(text: str) -> str | None:
+    """A decoded payload worth reading: printable text with a letter in it."""
+    return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
+
+
 def _decode_base64(token: str) -> str | None:
     token = token.rstrip("=")
     padded = token + "=" * (-len(token) % 4)
@@ -917,7 +921,7 @@ def _decode_base64(token: str) -> str | None:
         text = raw.decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
+    return _readable(text)
 
 
 # base32 (RFC 4648: upper-case letters and 2-7, as encoders write it)
@@ -930,7 +934,7 @@ def _decode_base32(token: str) -> str | None:
         text = base64.b32decode(token + "=" * (-len(token) % 8)).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
+    return _readable(text)
 
 
 def _decode_hex(token: str) -> str | None:
@@ -938,7 +942,7 @@ def _decode_hex(token: str) -> str | None:
         text = bytes.fromhex(re.sub(r"[ :]", "", token)).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None
-    return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
+    return _readable(text)
 
 
 _NEGATION_BEFORE_RE = re.compile(r"(?:\bnot|\bnever|\bnothing|n['’]t|\bno)\W+(?:\w+\W+){0,2}$")
