@@ -773,6 +773,147 @@ def _with_words(norm: str, spans: list[tuple[int, int, str]]) -> str | None:
 def _joined_key_words(norm: str) -> str | None:
     """``norm`` with its split key words put back together, or None when it has none."""
     return _with_words(norm, _split_key_spans(norm))
+
+
+# Key words written together with no space between them ("ignoreallpreviousinstructions",
+# "IgnoreAllPreviousInstructions" once case-folded, "ignore_all_previous_instructions"):
+# the rules need separators between words. A word (letters and underscores) holding two
+# key words of SPLIT_KEY_WORDS, next to each other or around one or two short words
+# ("all", "your", "toutes"), is read with its pieces apart. One key word inside a
+# longer word ("promptly", "systematic", "enabled_by_default") is not enough. The group's scan says
+# whether a text has such a word (_GLUED); a database of its own says where they end.
+_GLUE_KEYS = "(?:" + "|".join(sorted(map(re.escape, SPLIT_KEY_WORDS), key=lambda w: (-len(w), w))) + ")"
+# (ASCII letters between the keys: Hyperscan's reading of any letter is loose enough
+# to report an end in most words)
+_GLUED_SOURCE = f"{_GLUE_KEYS}(?:_?[a-z]{{1,6}}){{0,2}}_?{_GLUE_KEYS}"
+_GLUED_RE = re.compile(_GLUED_SOURCE)
+_GLUED = hyperscan_prefilter.Probe("prompt_injection", _GLUED_SOURCE)
+_GLUED_ENDS = hyperscan_prefilter.ends_group("prompt_injection.glued_keys", (_GLUED_SOURCE, re.UNICODE))
+_GLUE_KEY_LENGTHS = sorted({len(w) for w in SPLIT_KEY_WORDS}, reverse=True)
+_GLUED_MIN_CHARS = 2 * min(map(len, SPLIT_KEY_WORDS))
+_GLUED_TOKEN_RE = re.compile(r"[^\W\d]+")  # letters and the underscore
+_GLUED_TOKEN_CHAR_RE = re.compile(r"[^\W\d]")
+# The pure-Python path's byte classes (one byte per character, "?" for a non-ASCII one):
+# ASCII letters, "_" and "?" -> "a", the rest -> " "; and the same with the letters kept.
+_GLUED_RUN_CLASSES = bytes(
+    0x61 if chr(b).isascii() and (chr(b).isalpha() or chr(b) in "_?") else 0x20 for b in range(256)
+)
+_GLUED_RUN_BYTES = bytes(b if c == 0x61 else 0x20 for b, c in enumerate(_GLUED_RUN_CLASSES))
+MAX_GLUED_WORDS = 64  # words read apart per text
+# Runs of letters (as bytes) known to hold no glued key words: the words of prompts come
+# back call after call (bounded).
+_RUNS_WITHOUT_GLUED_KEYS: set[bytes] = set()
+_RUNS_MEMO_LIMIT = 20_000
+
+
+def _may_hold_glued_keys(run: bytes) -> bool:
+    """A run of the pure-Python path's byte classes may hold glued key words: it has a
+    match of _GLUED_RE, or a non-ASCII character ("?")."""
+    if b"?" in run or (len(run) >= _GLUED_MIN_CHARS and _GLUED_RE.search(run.decode("ascii")) is not None):
+        return True
+    if len(_RUNS_WITHOUT_GLUED_KEYS) < _RUNS_MEMO_LIMIT:
+        _RUNS_WITHOUT_GLUED_KEYS.add(run)
+    return False
+
+
+def _unglue(token: str) -> str | None:
+    """``token`` (letters and underscores) with its key words apart and the letters
+    between them as words of their own ("ignore all previous instructions"), or None
+    when it holds fewer than two key words. At each place the longest key word that
+    starts there is taken."""
+    words: list[str] = []
+    keys = 0
+    for piece in token.split("_"):
+        filler_start = 0
+        i = 0
+        while i < len(piece):
+            key = next((piece[i : i + n] for n in _GLUE_KEY_LENGTHS if piece[i : i + n] in SPLIT_KEY_WORDS), None)
+            if key is None:
+                i += 1
+                continue
+            if filler_start < i:
+                words.append(piece[filler_start:i])
+            words.append(key)
+            keys += 1
+            i += len(key)
+            filler_start = i
+        if filler_start < len(piece):
+            words.append(piece[filler_start:])
+    return " ".join(words) if keys >= 2 else None
+
+
+def _token_start(norm: str, point: int) -> int:
+    """Where the word of letters and underscores around ``point`` starts."""
+    start = point
+    while start > 0 and _GLUED_TOKEN_CHAR_RE.match(norm, start - 1):
+        start -= 1
+    return start
+
+
+def _glued_tokens(norm: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of the words of letters and underscores of ``norm`` that may hold
+    glued key words, in order: around the ends Hyperscan's database reports, or
+    (without its answer) every such word of _GLUED_MIN_CHARS or more, found on byte
+    classes in C, and only when one may hold them."""
+    ends = _GLUED_ENDS.ends(norm)
+    if ends is not None:
+        last_end = -1
+        for end in ends:
+            if end - 1 >= last_end:
+                token = _GLUED_TOKEN_RE.match(norm, _token_start(norm, end - 1))
+                if token is not None:
+                    last_end = token.end()
+                    yield token.span()
+        return
+    # One byte per character, "?" for each non-ASCII one (a question mark is no letter).
+    data = norm.replace("?", " ").encode("ascii", "replace")
+    # First, whether a run of letters may hold glued keys: the runs not known to be
+    # without them, in C (a run with a non-ASCII character is read below, where its
+    # words are known).
+    runs = set(data.translate(_GLUED_RUN_BYTES).split())
+    runs.difference_update(_RUNS_WITHOUT_GLUED_KEYS)
+    candidates = set(filter(_may_hold_glued_keys, runs))
+    if not candidates:
+        return
+    classes = data.translate(_GLUED_RUN_CLASSES)
+    places: list[tuple[int, int]] = []
+    for run in candidates:  # each found with bytes.find, whole runs only
+        lo = data.find(run)
+        while lo >= 0:
+            hi = lo + len(run)
+            if (lo == 0 or classes[lo - 1] == 0x20) and (hi == len(data) or classes[hi] == 0x20):
+                places.append((lo, hi))
+            lo = data.find(run, hi)
+    for lo, hi in sorted(places):
+        if data.find(b"?", lo, hi) < 0:
+            yield lo, hi  # ASCII letters and underscores: the run is the word
+        else:
+            for token in _GLUED_TOKEN_RE.finditer(norm, lo, hi):
+                if token.end() - token.start() >= _GLUED_MIN_CHARS:
+                    yield token.span()
+
+
+def _glued_key_spans(norm: str) -> list[tuple[int, int, str]]:
+    """(start, end, the word read apart) of the first MAX_GLUED_WORDS words of ``norm``
+    (runs of letters and underscores) that have a match of _GLUED_RE, sorted."""
+    if not _GLUED.possible(norm):
+        return []
+    spans: list[tuple[int, int, str]] = []
+    for start, end in _glued_tokens(norm):
+        word = norm[start:end]
+        # (Hyperscan's ends are a superset's: the same words are read either way)
+        if _GLUED_RE.search(word) is not None and (apart := _unglue(word)) is not None:
+            spans.append((start, end, apart))
+            if len(spans) == MAX_GLUED_WORDS:
+                break
+    return spans
+
+
+def _unglued_key_words(norm: str) -> str | None:
+    """``norm`` with its glued key words apart, or None when it has none."""
+    return _with_words(norm, _glued_key_spans(norm))
+
+
 STEMS.register(s for _, stems, _ in _ANNOUNCED for s in stems)
 _ANNOUNCED_STEMS = {
     s: hyperscan_prefilter.Probe("prompt_injection", regex)
@@ -1205,6 +1346,9 @@ class PromptInjectionScanner(BuiltinScanner):
         joined = _joined_key_words(norm)
         if joined is not None:
             views.append(("split", joined))
+        unglued = _unglued_key_words(norm)
+        if unglued is not None:
+            views.append(("glued", unglued))
         unscrambled = _unscrambled_key_words(norm, lambda: word_index(text))
         if unscrambled is not None:
             views.append(("scrambled", unscrambled))
