@@ -476,6 +476,19 @@ def test_dos_size_tokens_and_repetition() -> None:
     assert fails(flood, prose).passed
 
 
+def test_dos_over_the_size_limit_samples_the_repetition() -> None:
+    """Past max_chars the score is 1.0 either way; the ratio, measured on three samples,
+    still tells a flood from ordinary text, wherever in the text the flood is."""
+    scanner = DenialOfServiceScanner()
+    prose = " ".join(f"sentence {i} talks about topic {i * 7 % 13} and detail {i * 31 % 97}." for i in range(4000))
+    assert len(prose) > 3 * 16_384 and len(prose) > scanner.max_chars
+    r = fails(scanner, prose)
+    assert r.score == 1.0 and "repetitive" not in r.reason
+    assert 1.5 < r.details["compression_ratio"] < 12
+    r = fails(scanner, prose[:60_000] + "spam " * 30_000)
+    assert r.score == 1.0 and "repetitive" in r.reason  # the middle and tail samples
+
+
 def test_dos_bad_options() -> None:
     with pytest.raises(ValueError):
         DenialOfServiceScanner(max_chars=0)

@@ -5,7 +5,9 @@ Over ``max_chars`` characters or ``max_tokens`` estimated tokens
 the score grows with the larger ratio but stays under 0.5. Repetition is measured
 by compressibility: a prompt of at least ``min_repetition_chars`` that zlib
 compresses more than ``max_compression_ratio`` times is a flood ("a a a a ...", one
-paragraph pasted 500 times). Ordinary prose and code compress 2-4x.
+paragraph pasted 500 times). Ordinary prose and code compress 2-4x. A text over
+``max_chars`` or ``max_tokens`` (scored 1.0 whatever its repetition) has its ratio
+measured on three samples of REPETITION_SAMPLE_BYTES.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners.base import BuiltinScanner
 from otel_llm_security.guard.tokens import estimate_tokens
+
+
+REPETITION_SAMPLE_BYTES = 16_384
 
 
 class DenialOfServiceScanner(BuiltinScanner):
@@ -59,7 +64,16 @@ class DenialOfServiceScanner(BuiltinScanner):
         ratio = 0.0
         if chars >= self.min_repetition_chars:
             data = raw.encode("utf-8", "surrogatepass")
-            ratio = len(data) / max(1, len(zlib.compress(data, 1)))
+            if score >= 1.0 and len(data) > 3 * REPETITION_SAMPLE_BYTES:
+                # Over a size limit the score is 1.0 already and the ratio only says
+                # what kind of flood it is: from three samples (head, middle, tail;
+                # zlib looks back 32 KB at most anyway), not the whole text (2 ms per
+                # 200 KB).
+                middle = (len(data) - REPETITION_SAMPLE_BYTES) // 2
+                samples = [data[:REPETITION_SAMPLE_BYTES], data[middle : middle + REPETITION_SAMPLE_BYTES], data[-REPETITION_SAMPLE_BYTES:]]
+                ratio = sum(map(len, samples)) / max(1, sum(len(zlib.compress(s, 1)) for s in samples))
+            else:
+                ratio = len(data) / max(1, len(zlib.compress(data, 1)))
             if ratio > self.max_compression_ratio:
                 score = max(score, 0.8 if ratio < 2 * self.max_compression_ratio else 0.95)
                 reasons.append(f"repetitive (compresses {ratio:.0f}x)")
