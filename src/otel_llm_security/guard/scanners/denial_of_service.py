@@ -19,7 +19,6 @@ from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners.base import BuiltinScanner
 from otel_llm_security.guard.tokens import estimate_tokens
 
-
 REPETITION_SAMPLE_BYTES = 16_384
 
 
