@@ -932,7 +932,8 @@ _LEET_ANY = hyperscan_prefilter.Probe("prompt_injection", _LEET_ANY_RE)
 # as the key word when it has the key's length, first and last letter and the same
 # inner letters in another order. Keys of six letters or more, where such an anagram is
 # almost never a word of its own; ASCII ones, so that the word index answers on the
-# pure-Python path.
+# pure-Python path. The same keys with a typo are read too (_typos, below): both are
+# the "misspelled" reading.
 _SCRAMBLE_KEYS_BY_LANGUAGE = {
     "en": "ignore ignoring disregard forget override bypass previous instructions instruction "
     "guidelines restrictions system prompt jailbreak developer unrestricted unfiltered "
@@ -983,16 +984,43 @@ def _listed_scrambles() -> dict[str, str]:
 
 
 _SCRAMBLE_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
-# Where they end, from a literal database of their own, made from the list when it is
-# compiled (as class patterns such as "i[gnor]{4}e" in the group's database, the keys
+# Where they (and the typos) end, from a literal database of their own, made from the
+# lists when it is compiled (as class patterns such as "i[gnor]{4}e" in the group's database, the keys
 # cost every scan ~12 µs; every order of the nine-letter keys too made it 2.2 MB, and
 # prompt_injection ~10 µs slower per call in place). Heavier scramblings of the longer
 # keys ("isnrtcutoins") are read in a text that has a listed one: they cannot be listed.
 _SCRAMBLE_ENDS = hyperscan_prefilter.ends_group(
     "prompt_injection.scrambled_keys",
-    *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'})", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
-    expand=lambda: [(re.escape(s), 0) for s in sorted(_listed_scrambles())],
+    *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'}), typos", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
+    expand=lambda: [(re.escape(s), 0) for s in sorted({*_listed_scrambles(), *_typos()})],
 )
+
+# The same keys with a typo: one letter dropped ("ignor", "instructons", "sytem") or
+# doubled ("iggnore", "previouss"), as written to slip past word filters. Not the
+# first letter dropped, nor a plural's last "s" ("filter", "guideline" are words), and
+# not the drops that are words of their own.
+_TYPOS_THAT_ARE_WORDS = frozenset({"forge", "revel", "precedent", "regen"})
+_typos_memo: dict[str, str] | None = None
+
+
+def _typos() -> dict[str, str]:
+    """The keys' typos -> their key (~700, made on first use)."""
+    global _typos_memo
+    if _typos_memo is None:
+        found: dict[str, str] = {}
+        for key in sorted(SCRAMBLE_KEY_WORDS):
+            last = len(key) - 1
+            dropped = (key[:i] + key[i + 1 :] for i in range(1, len(key)) if not (i == last and key[i] == "s"))
+            doubled = (key[: i + 1] + key[i] + key[i + 1 :] for i in range(len(key)))
+            for typo in itertools.chain(dropped, doubled):
+                found.setdefault(typo, key)
+        for word in (*SCRAMBLE_KEY_WORDS, *SPLIT_KEY_WORDS, *_TYPOS_THAT_ARE_WORDS):
+            found.pop(word, None)
+        _typos_memo = found
+    return _typos_memo
+
+
+_MISSPELLED_LENGTHS = sorted({n + d for n in _SCRAMBLE_LENGTHS for d in (-1, 0, 1)})
 
 
 def _unscramble_word(word: str) -> str | None:
@@ -1003,27 +1031,30 @@ def _unscramble_word(word: str) -> str | None:
     return key if key is not None and key != word else None
 
 
-def _scrambled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list[tuple[int, int, str]]:
+def _misspelled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list[tuple[int, int, str]]:
     """(start, end, key word) of every word of ``norm`` that is a key word of
-    SCRAMBLE_KEY_WORDS with its inner letters in another order, sorted; [] unless a
-    listed scrambling (_listed_scrambles) is among them. ``words``: the text's word
-    index (the pure-Python path, and heavier scramblings of the longer keys)."""
+    SCRAMBLE_KEY_WORDS with its inner letters in another order or with a typo (_typos),
+    sorted; [] unless a listed one (_listed_scrambles, _typos) is among them. ``words``:
+    the text's word index (the pure-Python path, and heavier scramblings of the longer
+    keys)."""
     ends = _SCRAMBLE_ENDS.ends(norm)
     size = len(norm)
+    typos = _typos()
     if ends is None:
         listed = _listed_scrambles()
-        found = {w: listed[w] for w in words() if w in listed}
+        found = {w: key for w in words() if (key := listed.get(w) or typos.get(w)) is not None}
     else:
         found = {}
         for end in ends:
             if end < size and norm[end] in WORD_CHAR_SET:
                 continue
-            for length in _SCRAMBLE_LENGTHS:
+            for length in _MISSPELLED_LENGTHS:
                 start = end - length
                 if start >= 0 and not (start and norm[start - 1] in WORD_CHAR_SET):
-                    key = _unscramble_word(norm[start:end])
+                    word = norm[start:end]
+                    key = _unscramble_word(word) or typos.get(word)
                     if key is not None:
-                        found[norm[start:end]] = key
+                        found[word] = key
     if not found:
         return []
     found.update((w, key) for w in words() if len(w) > _SHORT_SCRAMBLE and (key := _unscramble_word(w)) is not None)
@@ -1037,9 +1068,10 @@ def _scrambled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list[
     return spans
 
 
-def _unscrambled_key_words(norm: str, words: Callable[[], Iterable[str]]) -> str | None:
-    """``norm`` with its scrambled key words in order, or None when it has none."""
-    return _with_words(norm, _scrambled_key_spans(norm, words))
+def _respelled_key_words(norm: str, words: Callable[[], Iterable[str]]) -> str | None:
+    """``norm`` with its scrambled and mistyped key words spelled right, or None when it
+    has none."""
+    return _with_words(norm, _misspelled_key_spans(norm, words))
 
 
 def _printable_ratio(text: str) -> float:
@@ -1349,9 +1381,9 @@ class PromptInjectionScanner(BuiltinScanner):
         unglued = _unglued_key_words(norm)
         if unglued is not None:
             views.append(("glued", unglued))
-        unscrambled = _unscrambled_key_words(norm, lambda: word_index(text))
-        if unscrambled is not None:
-            views.append(("scrambled", unscrambled))
+        respelled = _respelled_key_words(norm, lambda: word_index(text))
+        if respelled is not None:
+            views.append(("misspelled", respelled))
         if len(norm) <= LEET_WHOLE_CHARS:
             if _LEET_ANY.search(norm):
                 views.append(("leetspeak", _unleet(norm)))
