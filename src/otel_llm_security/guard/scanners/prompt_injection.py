@@ -1147,6 +1147,8 @@ _SCOPED_AFTER_RE = re.compile(
     rf")\W+(?!(?:{_NOT_A_SCOPE})\b)\w"
 )
 SCOPED_WEIGHT = 0.25
+# the rules a task scope after the match weakens (like WIDE_NEGATION, QUOTED_BY_NATURE)
+SCOPED_BY_TASK = frozenset({"obey_only_me"})
 _QUOTES = "'\"“‘«`"
 
 
@@ -1272,7 +1274,7 @@ def _hit_weight(hit: Hit, text: str) -> float:
         negation = _NEGATION_WIDE_RE if hit.rule.id in WIDE_NEGATION else _NEGATION_BEFORE_RE
         if negation.search(before) or inside:
             weight *= 0.5
-    if hit.rule.id == "obey_only_me" and _SCOPED_AFTER_RE.match(text, hit.end):
+    if hit.rule.id in SCOPED_BY_TASK and _SCOPED_AFTER_RE.match(text, hit.end):
         weight *= SCOPED_WEIGHT
     head = text[max(0, hit.start - 200) : hit.start].rstrip()
     if head and head[-1] in _QUOTES and len(head.split()) >= 3 and hit.rule.id not in QUOTED_BY_NATURE:
