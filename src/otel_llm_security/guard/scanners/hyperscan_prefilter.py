@@ -817,8 +817,9 @@ def wait_all(timeout: float | None = None) -> bool:
 def forget() -> None:
     """Drops the scan results remembered for the last text (benchmarks that scan one
     text object again and again)."""
-    global _encoded_memo
+    global _encoded_memo, _encoded_last
     _encoded_memo = ()
+    _encoded_last = (None, b"")
     with _GROUPS_LOCK:
         for g in _GROUPS.values():
             g._last = None
