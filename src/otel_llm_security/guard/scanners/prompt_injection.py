@@ -613,8 +613,15 @@ _LEET_ANY_RE = re.compile(r"[013457@$!|](?:(?<=[a-z].)[a-z]|(?<=[013457@$])[a-z]
 _SPACED_GATE_RE = re.compile(r"[ \t.\-_*|]\w[ \t.\-_*|]{1,3}\w[ \t.\-_*|]{1,3}\w[ \t.\-_*|]{1,3}\w(?:[ \t.\-_*|]|(?!\w))")
 
 
+_DOTTED_LETTERS_RE = re.compile(r"\w\.\w\.\w")
+
+
 def _unspace(run: str) -> str:
-    """Single letters joined into words; a dot, or two or more separators, ends a word."""
+    """Single letters joined into words; a dot, or two or more separators, ends a word.
+    Letters joined by dots with no space ("i.g.n.o.r.e a.l.l") make words that spaces
+    end."""
+    if _DOTTED_LETTERS_RE.search(run):
+        return re.sub(r"[.\-_*|]", "", re.sub(r"[ \t]+", " ", run))
     marked = re.sub(r"\.\s*|[ \t]{2,}|\s*/\s*", "\x00", run)
     return re.sub(r"[ \t\-_*|]", "", marked).replace("\x00", " ")
 MAX_DECODED_CANDIDATES = 16
