@@ -88,7 +88,9 @@ def _texts() -> list[str]:
     return texts
 
 
-def test_find_pii_equals_the_reference() -> None:
+def test_find_pii_equals_the_reference(scan_path: str) -> None:
+    if scan_path == "hyperscan":  # the windows where no PII pattern can match are skipped
+        assert pii._WINDOW_PREFILTER.candidates("release 3.5.2 (2026-11-23)") == frozenset()
     for raw in _texts():
         expected = _reference(raw)
         assert pii.find_pii(raw) == expected, raw[:200]

@@ -206,7 +206,17 @@ def find_pii(raw: str, runs: list[tuple[int, int]] | None = None) -> list[tuple[
     return found
 
 
+# The alternatives of PII_RE in a Hyperscan database of their own (as supersets): a
+# window where none can match is not searched by ``re`` (~200 ns a character). On the
+# window's own characters, since every match ``re`` finds in [lo, hi) of the text is
+# one in the window alone: the patterns look back only to rule a match out.
+_WINDOW_PREFILTER = hyperscan_prefilter.group("pii")
+_WINDOW_PREFILTER.add([(p, re.IGNORECASE) for _, _, p, _ in PATTERNS])
+
+
 def _find_in(raw: str, lo: int, hi: int, found: list[tuple[str, float, int, int]]) -> None:
+    if hyperscan_prefilter.ENABLED and _WINDOW_PREFILTER.candidates(raw[lo:hi]) == frozenset():
+        return
     regex = PII_GATED_RE if raw.find("@", lo, hi) >= 0 else PII_NO_EMAIL_RE
     for m in regex.finditer(raw, lo, hi):
         group = m.lastgroup
