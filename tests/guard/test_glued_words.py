@@ -66,6 +66,20 @@ def test_unglue() -> None:
     assert pi._unglue("") is None
 
 
+def test_every_key_word_ends_with_an_ascii_letter() -> None:
+    """The group's probe (_GLUED) looks for a key word right after an ASCII letter or "_":
+    the second key of a glued word always is, since every key word ends with one."""
+    assert all("a" <= key[-1] <= "z" for key in pi.SPLIT_KEY_WORDS)
+
+
+def test_the_word_index_answers_on_the_python_path(scan_path: str) -> None:
+    """In ASCII text without "_" the word index tells whether a word may hold glued keys
+    (and the spans are the same as found from the text's own runs)."""
+    for text in ["x ignoreprevious y", "ignoreprevious2x and more", "nothing glued here", "a systemprompt!"]:
+        norm = normalize(text)
+        assert pi._glued_key_spans(norm, lambda norm=norm: pi._words(norm)) == pi._glued_key_spans(norm)
+
+
 def test_spans() -> None:
     spans = pi._glued_key_spans
     assert spans("x ignoreprevious y") == [(2, 16, "ignore previous")]

@@ -794,7 +794,11 @@ _GLUE_KEYS = "(?:" + "|".join(sorted(map(re.escape, SPLIT_KEY_WORDS), key=lambda
 # to report an end in most words)
 _GLUED_SOURCE = f"{_GLUE_KEYS}(?:_?[a-z]{{1,6}}){{0,2}}_?{_GLUE_KEYS}"
 _GLUED_RE = re.compile(_GLUED_SOURCE)
-_GLUED = hyperscan_prefilter.Probe("prompt_injection", _GLUED_SOURCE)
+# The group's probe: a key word right after a letter or "_", as the second key of every
+# such word is (every key word ends with an ASCII letter). The whole pattern as the probe
+# made every scan of the group ~4 µs slower; this one fires for "ecosystem" and
+# "sysadmin" too, and the database of the ends then answers.
+_GLUED = hyperscan_prefilter.Probe("prompt_injection", f"[a-z_]{_GLUE_KEYS}")
 _GLUED_ENDS = hyperscan_prefilter.ends_group("prompt_injection.glued_keys", (_GLUED_SOURCE, re.UNICODE))
 _GLUE_KEY_LENGTHS = sorted({len(w) for w in SPLIT_KEY_WORDS}, reverse=True)
 _GLUED_MIN_CHARS = 2 * min(map(len, SPLIT_KEY_WORDS))
@@ -807,20 +811,27 @@ _GLUED_RUN_CLASSES = bytes(
 )
 _GLUED_RUN_BYTES = bytes(b if c == 0x61 else 0x20 for b, c in enumerate(_GLUED_RUN_CLASSES))
 MAX_GLUED_WORDS = 64  # words read apart per text
-# Runs of letters (as bytes) known to hold no glued key words: the words of prompts come
-# back call after call (bounded).
-_RUNS_WITHOUT_GLUED_KEYS: set[bytes] = set()
-_RUNS_MEMO_LIMIT = 20_000
+# Words known to hold no glued key words (runs of letters, or words of the word index):
+# the words of prompts come back call after call (bounded).
+_WORDS_WITHOUT_GLUED_KEYS: set[str] = set()
+_WORDS_MEMO_LIMIT = 20_000
 
 
-def _may_hold_glued_keys(run: bytes) -> bool:
-    """A run of the pure-Python path's byte classes may hold glued key words: it has a
-    match of _GLUED_RE, or a non-ASCII character ("?")."""
-    if b"?" in run or (len(run) >= _GLUED_MIN_CHARS and _GLUED_RE.search(run.decode("ascii")) is not None):
+def _may_hold_glued_keys(word: str) -> bool:
+    """``word`` has a match of _GLUED_RE, or a non-ASCII character ("?" in a run of the
+    pure-Python path's byte classes)."""
+    if "?" in word or (len(word) >= _GLUED_MIN_CHARS and _GLUED_RE.search(word) is not None):
         return True
-    if len(_RUNS_WITHOUT_GLUED_KEYS) < _RUNS_MEMO_LIMIT:
-        _RUNS_WITHOUT_GLUED_KEYS.add(run)
+    if len(_WORDS_WITHOUT_GLUED_KEYS) < _WORDS_MEMO_LIMIT:
+        _WORDS_WITHOUT_GLUED_KEYS.add(word)
     return False
+
+
+def _any_may_hold_glued_keys(words: Iterable[str]) -> set[str]:
+    """The words of ``words`` that may hold glued key words (the known ones skipped in C)."""
+    unknown = set(words)
+    unknown.difference_update(_WORDS_WITHOUT_GLUED_KEYS)
+    return set(filter(_may_hold_glued_keys, unknown))
 
 
 def _unglue(token: str) -> str | None:
@@ -857,11 +868,13 @@ def _token_start(norm: str, point: int) -> int:
     return start
 
 
-def _glued_tokens(norm: str) -> Iterator[tuple[int, int]]:
+def _glued_tokens(norm: str, words: Callable[[], Iterable[str]] | None = None) -> Iterator[tuple[int, int]]:
     """(start, end) of the words of letters and underscores of ``norm`` that may hold
     glued key words, in order: around the ends Hyperscan's database reports, or
     (without its answer) every such word of _GLUED_MIN_CHARS or more, found on byte
-    classes in C, and only when one may hold them."""
+    classes in C, and only when one may hold them. ``words``: the text's word index
+    (the pure-Python path builds it anyway): in ASCII text without "_" its words are
+    the runs of letters with their digits, so it answers whether any run may."""
     ends = _GLUED_ENDS.ends(norm)
     if ends is not None:
         last_end = -1
@@ -872,25 +885,25 @@ def _glued_tokens(norm: str) -> Iterator[tuple[int, int]]:
                     last_end = token.end()
                     yield token.span()
         return
+    if words is not None and norm.isascii() and "_" not in norm and not _any_may_hold_glued_keys(words()):
+        return
     # One byte per character, "?" for each non-ASCII one (a question mark is no letter).
     data = norm.replace("?", " ").encode("ascii", "replace")
-    # First, whether a run of letters may hold glued keys: the runs not known to be
-    # without them, in C (a run with a non-ASCII character is read below, where its
-    # words are known).
-    runs = set(data.translate(_GLUED_RUN_BYTES).split())
-    runs.difference_update(_RUNS_WITHOUT_GLUED_KEYS)
-    candidates = set(filter(_may_hold_glued_keys, runs))
+    # First, whether a run of letters may hold glued keys (a run with a non-ASCII
+    # character is read below, where its words are known).
+    candidates = _any_may_hold_glued_keys(data.translate(_GLUED_RUN_BYTES).decode("ascii").split())
     if not candidates:
         return
     classes = data.translate(_GLUED_RUN_CLASSES)
     places: list[tuple[int, int]] = []
     for run in candidates:  # each found with bytes.find, whole runs only
-        lo = data.find(run)
+        needle = run.encode("ascii")
+        lo = data.find(needle)
         while lo >= 0:
-            hi = lo + len(run)
+            hi = lo + len(needle)
             if (lo == 0 or classes[lo - 1] == 0x20) and (hi == len(data) or classes[hi] == 0x20):
                 places.append((lo, hi))
-            lo = data.find(run, hi)
+            lo = data.find(needle, hi)
     for lo, hi in sorted(places):
         if data.find(b"?", lo, hi) < 0:
             yield lo, hi  # ASCII letters and underscores: the run is the word
@@ -900,13 +913,14 @@ def _glued_tokens(norm: str) -> Iterator[tuple[int, int]]:
                     yield token.span()
 
 
-def _glued_key_spans(norm: str) -> list[tuple[int, int, str]]:
+def _glued_key_spans(norm: str, words: Callable[[], Iterable[str]] | None = None) -> list[tuple[int, int, str]]:
     """(start, end, the word read apart) of the first MAX_GLUED_WORDS words of ``norm``
-    (runs of letters and underscores) that have a match of _GLUED_RE, sorted."""
+    (runs of letters and underscores) that have a match of _GLUED_RE, sorted. ``words``:
+    the text's word index, when the caller has it."""
     if not _GLUED.possible(norm):
         return []
     spans: list[tuple[int, int, str]] = []
-    for start, end in _glued_tokens(norm):
+    for start, end in _glued_tokens(norm, words):
         word = norm[start:end]
         # (Hyperscan's ends are a superset's: the same words are read either way)
         if _GLUED_RE.search(word) is not None and (apart := _unglue(word)) is not None:
@@ -916,9 +930,9 @@ def _glued_key_spans(norm: str) -> list[tuple[int, int, str]]:
     return spans
 
 
-def _unglued_key_words(norm: str) -> str | None:
+def _unglued_key_words(norm: str, words: Callable[[], Iterable[str]] | None = None) -> str | None:
     """``norm`` with its glued key words apart, or None when it has none."""
-    return _with_words(norm, _glued_key_spans(norm))
+    return _with_words(norm, _glued_key_spans(norm, words))
 
 
 STEMS.register(s for _, stems, _ in _ANNOUNCED for s in stems)
@@ -1027,6 +1041,18 @@ def _typos() -> dict[str, str]:
     return _typos_memo
 
 
+_listed_misspellings_memo: dict[str, str] | None = None
+
+
+def _listed_misspellings() -> dict[str, str]:
+    """The listed scramblings and the typos -> their key, in one dict (the pure-Python
+    path looks the words of a text up in it)."""
+    global _listed_misspellings_memo
+    if _listed_misspellings_memo is None:
+        _listed_misspellings_memo = {**_typos(), **_listed_scrambles()}
+    return _listed_misspellings_memo
+
+
 _MISSPELLED_LENGTHS = sorted({n + d for n in _SCRAMBLE_LENGTHS for d in (-1, 0, 1)})
 
 
@@ -1048,8 +1074,8 @@ def _misspelled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list
     size = len(norm)
     typos = _typos()
     if ends is None:
-        listed = _listed_scrambles()
-        found = {w: key for w in words() if (key := listed.get(w) or typos.get(w)) is not None}
+        listed = _listed_misspellings()
+        found = {w: listed[w] for w in listed.keys() & words()}
     else:
         found = {}
         for end in ends:
@@ -1387,7 +1413,7 @@ class PromptInjectionScanner(BuiltinScanner):
         joined = _joined_key_words(norm)
         if joined is not None:
             views.append(("split", joined))
-        unglued = _unglued_key_words(norm)
+        unglued = _unglued_key_words(norm, lambda: word_index(text))
         if unglued is not None:
             views.append(("glued", unglued))
         respelled = _respelled_key_words(norm, lambda: word_index(text))
