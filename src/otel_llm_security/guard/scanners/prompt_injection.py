@@ -787,19 +787,20 @@ def _joined_key_words(norm: str) -> str | None:
 # the rules need separators between words. A word (letters and underscores) holding two
 # key words of SPLIT_KEY_WORDS, next to each other or around one or two short words
 # ("all", "your", "toutes"), is read with its pieces apart. One key word inside a
-# longer word ("promptly", "systematic", "enabled_by_default") is not enough. The group's scan says
-# whether a text has such a word (_GLUED); a database of its own says where they end.
+# longer word ("promptly", "systematic", "enabled_by_default") is not enough.
 _GLUE_KEYS = "(?:" + "|".join(sorted(map(re.escape, SPLIT_KEY_WORDS), key=lambda w: (-len(w), w))) + ")"
-# (ASCII letters between the keys: Hyperscan's reading of any letter is loose enough
-# to report an end in most words)
+# (ASCII letters between the keys, as the filler words are)
 _GLUED_SOURCE = f"{_GLUE_KEYS}(?:_?[a-z]{{1,6}}){{0,2}}_?{_GLUE_KEYS}"
 _GLUED_RE = re.compile(_GLUED_SOURCE)
-# The group's probe: a key word right after a letter or "_", as the second key of every
-# such word is (every key word ends with an ASCII letter). The whole pattern as the probe
-# made every scan of the group ~4 µs slower; this one fires for "ecosystem" and
-# "sysadmin" too, and the database of the ends then answers.
-_GLUED = hyperscan_prefilter.Probe("prompt_injection", f"[a-z_]{_GLUE_KEYS}")
-_GLUED_ENDS = hyperscan_prefilter.ends_group("prompt_injection.glued_keys", (_GLUED_SOURCE, re.UNICODE))
+# Where to look: a key word right after a letter or "_", as the second key of every
+# such word is (every key word ends with an ASCII letter); it also finds "ecosystem" and
+# "sysadmin", whose words _GLUED_RE then rules out. A probe of the group's scan says
+# whether a text has one, a database of its own where they end. (The whole pattern as
+# the probe made every scan of the group ~4 µs slower, and as the database of ends
+# ~1 ms per 200 KB.)
+_GLUED_PLACE_SOURCE = f"[a-z_]{_GLUE_KEYS}"
+_GLUED = hyperscan_prefilter.Probe("prompt_injection", _GLUED_PLACE_SOURCE)
+_GLUED_ENDS = hyperscan_prefilter.ends_group("prompt_injection.glued_keys", (_GLUED_PLACE_SOURCE, re.UNICODE))
 _GLUE_KEY_LENGTHS = sorted({len(w) for w in SPLIT_KEY_WORDS}, reverse=True)
 _GLUED_MIN_CHARS = 2 * min(map(len, SPLIT_KEY_WORDS))
 _GLUED_TOKEN_RE = re.compile(r"[^\W\d]+")  # letters and the underscore
