@@ -491,25 +491,29 @@ def _collect_end(pattern_id: int, start: int, end: int, flags: int, ends: list[i
 # A text's non-ASCII runs on its UTF-8 bytes (byte start, byte end, characters before
 # the run), for turning match ends (byte offsets) into character offsets; for the last text.
 _HIGH_BYTES = bytes(0x2E if b < 0x80 else 0x4E for b in range(256))
-_runs_memo: tuple[str, list[tuple[int, int, int]]] | None = None
+_runs_memo: tuple[str, list[tuple[int, int, int, int]]] | None = None
 
 
-def _byte_runs(text: str, data: bytes) -> list[tuple[int, int, int]]:
+def _byte_runs(text: str, data: bytes) -> list[tuple[int, int, int, int]]:
+    """The runs of non-ASCII bytes of ``data`` (``text`` encoded): (first byte, end
+    byte, the character offset of the first, the characters in the run). Remembered
+    for the last text."""
     global _runs_memo
     memo = _runs_memo
     if memo is not None and memo[0] is text:
         return memo[1]
     marks = data.translate(_HIGH_BYTES)
     find = marks.find
-    runs: list[tuple[int, int, int]] = []
+    runs: list[tuple[int, int, int, int]] = []
     shift = 0  # bytes minus characters before the run
     b0 = find(b"N")
     while b0 >= 0:
         b1 = find(b".", b0)
         if b1 < 0:
             b1 = len(marks)
-        runs.append((b0, b1, b0 - shift))
-        shift += b1 - b0 - len(data[b0:b1].decode("utf-8", "surrogatepass"))
+        chars = len(data[b0:b1].decode("utf-8", "surrogatepass"))
+        runs.append((b0, b1, b0 - shift, chars))
+        shift += b1 - b0 - chars
         b0 = find(b"N", b1)
     _runs_memo = (text, runs)
     return runs
@@ -566,10 +570,9 @@ def char_offsets(text: str, data: bytes, offsets: list[int]) -> list[int]:
         if k < 0:
             out.append(b)
             continue
-        b0, b1, c0 = runs[k]
+        b0, b1, c0, chars = runs[k]
         if b >= b1:  # after the run: its characters, then ASCII
-            n = len(data[b0:b1].decode("utf-8", "surrogatepass"))
-            out.append(c0 + n + (b - b1))
+            out.append(c0 + chars + (b - b1))
         else:  # inside it: the characters that start before b
             out.append(c0 + sum(1 for x in data[b0:b] if x < 0x80 or x >= 0xC0))
     return out
