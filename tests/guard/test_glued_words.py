@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from tests.guard.test_split_words import spans_both_ways
+from tests.guard.test_split_words import _rules, spans_both_ways
 
 from otel_llm_security.guard.normalize import normalize, scan_text
 from otel_llm_security.guard.scanners import prompt_injection as pi
@@ -38,11 +38,6 @@ BENIGN = [
     "The unfilteredresults column holds the raw rows; see hiddenfield for the form.",
     "Use ThreadPoolExecutor and DataFrame.groupby for the instructionset simulator.",
 ]
-
-
-def _rules(text: str) -> list[str]:
-    result = PromptInjectionScanner().scan(scan_text(text))
-    return result.reason.removeprefix("rules: ").split(", ") if result.reason else []
 
 
 @pytest.mark.parametrize(("text", "rule"), ATTACKS)
