@@ -47,6 +47,7 @@ from otel_llm_security.guard.scanners.base import (
     ascii_bytes,
     noisy_or,
     stem_regex,
+    whole_words,
     word_index,
 )
 
@@ -1013,8 +1014,8 @@ _SCRAMBLE_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
 # keys ("isnrtcutoins") are read in a text that has a listed one: they cannot be listed.
 _SCRAMBLE_ENDS = hyperscan_prefilter.ends_group(
     "prompt_injection.scrambled_keys",
-    *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'}), typos", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
-    expand=lambda: [(re.escape(s), 0) for s in sorted({*_listed_scrambles(), *_typos()})],
+    *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'}), typos, split by a space", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
+    expand=lambda: [(re.escape(s), 0) for s in sorted({*_listed_scrambles(), *_typos(), *_space_splits()})],
 )
 
 # The same keys with a typo: one letter dropped ("ignor", "instructons", "sytem") or
@@ -1042,6 +1043,50 @@ def _typos() -> dict[str, str]:
     return _typos_memo
 
 
+# The same keys split in two by one space ("ig nore", "previo us", "instruc tions"): a
+# model reads the word whole, the rules read two words. Both pieces at least two letters
+# long ("i gnore": a lone "a" or "i" before a word is ordinary English), and not the
+# splits that are phrases of their own ("for GET requests", "a jail break").
+_SPLITS_THAT_ARE_PHRASES = frozenset({"for get", "guide lines", "jail break"})
+_space_splits_memo: dict[str, str] | None = None
+
+
+def _space_splits() -> dict[str, str]:
+    """The keys split in two by one space -> their key (~240, made on first use)."""
+    global _space_splits_memo
+    if _space_splits_memo is None:
+        splits = {key[:i] + " " + key[i:]: key for key in sorted(SCRAMBLE_KEY_WORDS) for i in range(2, len(key) - 1)}
+        _space_splits_memo = {split: key for split, key in splits.items() if split not in _SPLITS_THAT_ARE_PHRASES}
+    return _space_splits_memo
+
+
+_space_split_heads_memo: dict[str, tuple[tuple[str, str], ...]] | None = None
+
+
+def _space_split_heads() -> dict[str, tuple[tuple[str, str], ...]]:
+    """The first pieces of _space_splits -> (second piece, key) for each: the pure-Python
+    path finds both pieces in the word index."""
+    global _space_split_heads_memo
+    if _space_split_heads_memo is None:
+        heads: dict[str, list[tuple[str, str]]] = {}
+        for split, key in _space_splits().items():
+            head, tail = split.split(" ")
+            heads.setdefault(head, []).append((tail, key))
+        _space_split_heads_memo = {head: tuple(tails) for head, tails in heads.items()}
+    return _space_split_heads_memo
+
+
+def _space_splits_in(norm: str, words: list[str]) -> dict[str, str]:
+    """The splits of _space_splits whose two pieces are both words of ``words``
+    (``norm``'s word index: next to each other or not)."""
+    heads = _space_split_heads()
+    present = heads.keys() & words
+    if not present:
+        return {}
+    known = whole_words(norm, words)
+    return {f"{head} {tail}": key for head in present for tail, key in heads[head] if tail in known}
+
+
 _listed_misspellings_memo: dict[str, str] | None = None
 
 
@@ -1065,18 +1110,22 @@ def _unscramble_word(word: str) -> str | None:
     return key if key is not None and key != word else None
 
 
-def _misspelled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list[tuple[int, int, str]]:
+def _misspelled_key_spans(norm: str, words: Callable[[], list[str]]) -> list[tuple[int, int, str]]:
     """(start, end, key word) of every word of ``norm`` that is a key word of
-    SCRAMBLE_KEY_WORDS with its inner letters in another order or with a typo (_typos),
-    sorted; [] unless a listed one (_listed_scrambles, _typos) is among them. ``words``:
-    the text's word index (the pure-Python path, and heavier scramblings of the longer
-    keys)."""
+    SCRAMBLE_KEY_WORDS with its inner letters in another order, with a typo (_typos) or
+    split in two by a space (_space_splits), sorted; [] unless a listed one
+    (_listed_scrambles, _typos, _space_splits) is among them. ``words``: the text's word
+    index (the pure-Python path, and heavier scramblings of the longer keys)."""
     ends = _SCRAMBLE_ENDS.ends(norm)
     size = len(norm)
     typos = _typos()
+    splits = _space_splits()
     if ends is None:
         listed = _listed_misspellings()
-        found = {w: listed[w] for w in listed.keys() & words()}
+        index = words()
+        found = {w: listed[w] for w in listed.keys() & index}
+        # (each found split is looked for below: its pieces may not be next to each other)
+        found.update(_space_splits_in(norm, index))
     else:
         found = {}
         for end in ends:
@@ -1086,7 +1135,7 @@ def _misspelled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list
                 start = end - length
                 if start >= 0 and not (start and norm[start - 1] in WORD_CHAR_SET):
                     word = norm[start:end]
-                    key = _unscramble_word(word) or typos.get(word)
+                    key = _unscramble_word(word) or typos.get(word) or splits.get(word)
                     if key is not None:
                         found[word] = key
     if not found:
@@ -1102,9 +1151,9 @@ def _misspelled_key_spans(norm: str, words: Callable[[], Iterable[str]]) -> list
     return spans
 
 
-def _respelled_key_words(norm: str, words: Callable[[], Iterable[str]]) -> str | None:
-    """``norm`` with its scrambled and mistyped key words spelled right, or None when it
-    has none."""
+def _respelled_key_words(norm: str, words: Callable[[], list[str]]) -> str | None:
+    """``norm`` with its scrambled, mistyped and split key words spelled right, or None
+    when it has none."""
     return _with_words(norm, _misspelled_key_spans(norm, words))
 
 
