@@ -1014,7 +1014,7 @@ _SCRAMBLE_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
 # keys ("isnrtcutoins") are read in a text that has a listed one: they cannot be listed.
 _SCRAMBLE_ENDS = hyperscan_prefilter.ends_group(
     "prompt_injection.scrambled_keys",
-    *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'}), typos, split by a space", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
+    *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'}), typos, split into two or three pieces by spaces", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
     expand=lambda: [(re.escape(s), 0) for s in sorted({*_listed_scrambles(), *_typos(), *_space_splits()})],
 )
 
@@ -1043,48 +1043,60 @@ def _typos() -> dict[str, str]:
     return _typos_memo
 
 
-# The same keys split in two by one space ("ig nore", "previo us", "instruc tions"): a
-# model reads the word whole, the rules read two words. Both pieces at least two letters
-# long ("i gnore": a lone "a" or "i" before a word is ordinary English), and not the
-# splits that are phrases of their own ("for GET requests", "a jail break").
+# The same keys split by single spaces into two or three pieces ("ig nore", "previo us",
+# "in struc tions"): a model reads the word whole, the rules read two or three words.
+# Every piece at least two letters long ("i gnore": a lone "a" or "i" before a word is
+# ordinary English), and not the splits that are phrases of their own ("for GET
+# requests", "a jail break").
 _SPLITS_THAT_ARE_PHRASES = frozenset({"for get", "guide lines", "jail break"})
+MIN_SPLIT_PIECE = 2
 _space_splits_memo: dict[str, str] | None = None
 
 
 def _space_splits() -> dict[str, str]:
-    """The keys split in two by one space -> their key (~240, made on first use)."""
+    """The keys split into two or three pieces by single spaces -> their key (~680, made
+    on first use)."""
     global _space_splits_memo
     if _space_splits_memo is None:
-        splits = {key[:i] + " " + key[i:]: key for key in sorted(SCRAMBLE_KEY_WORDS) for i in range(2, len(key) - 1)}
+        splits: dict[str, str] = {}
+        least = MIN_SPLIT_PIECE
+        for key in sorted(SCRAMBLE_KEY_WORDS):
+            n = len(key)
+            for i in range(least, n - least + 1):
+                splits[f"{key[:i]} {key[i:]}"] = key
+                for j in range(i + least, n - least + 1):
+                    splits[f"{key[:i]} {key[i:j]} {key[j:]}"] = key
         _space_splits_memo = {split: key for split, key in splits.items() if split not in _SPLITS_THAT_ARE_PHRASES}
     return _space_splits_memo
 
 
-_space_split_heads_memo: dict[str, tuple[tuple[str, str], ...]] | None = None
+_space_split_heads_memo: dict[str, tuple[tuple[tuple[str, ...], str, str], ...]] | None = None
 
 
-def _space_split_heads() -> dict[str, tuple[tuple[str, str], ...]]:
-    """The first pieces of _space_splits -> (second piece, key) for each: the pure-Python
-    path finds both pieces in the word index."""
+def _space_split_heads() -> dict[str, tuple[tuple[tuple[str, ...], str, str], ...]]:
+    """The first pieces of _space_splits -> (the other pieces, the split, its key) for
+    each: the pure-Python path finds every piece in the word index."""
     global _space_split_heads_memo
     if _space_split_heads_memo is None:
-        heads: dict[str, list[tuple[str, str]]] = {}
+        heads: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
         for split, key in _space_splits().items():
-            head, tail = split.split(" ")
-            heads.setdefault(head, []).append((tail, key))
-        _space_split_heads_memo = {head: tuple(tails) for head, tails in heads.items()}
+            head, *rest = split.split(" ")
+            heads.setdefault(head, []).append((tuple(rest), split, key))
+        _space_split_heads_memo = {head: tuple(splits) for head, splits in heads.items()}
     return _space_split_heads_memo
 
 
 def _space_splits_in(norm: str, words: list[str]) -> dict[str, str]:
-    """The splits of _space_splits whose two pieces are both words of ``words``
-    (``norm``'s word index: next to each other or not)."""
+    """The splits of _space_splits whose pieces are all words of ``words`` (``norm``'s
+    word index: next to each other or not)."""
     heads = _space_split_heads()
     present = heads.keys() & words
     if not present:
         return {}
     known = whole_words(norm, words)
-    return {f"{head} {tail}": key for head in present for tail, key in heads[head] if tail in known}
+    return {
+        split: key for head in present for rest, split, key in heads[head] if all(piece in known for piece in rest)
+    }
 
 
 _listed_misspellings_memo: dict[str, str] | None = None
@@ -1099,7 +1111,7 @@ def _listed_misspellings() -> dict[str, str]:
     return _listed_misspellings_memo
 
 
-_MISSPELLED_LENGTHS = sorted({n + d for n in _SCRAMBLE_LENGTHS for d in (-1, 0, 1)})
+_MISSPELLED_LENGTHS = sorted({n + d for n in _SCRAMBLE_LENGTHS for d in (-1, 0, 1, 2)})  # (a split: +1 or +2)
 
 
 def _unscramble_word(word: str) -> str | None:
@@ -1113,7 +1125,7 @@ def _unscramble_word(word: str) -> str | None:
 def _misspelled_key_spans(norm: str, words: Callable[[], list[str]]) -> list[tuple[int, int, str]]:
     """(start, end, key word) of every word of ``norm`` that is a key word of
     SCRAMBLE_KEY_WORDS with its inner letters in another order, with a typo (_typos) or
-    split in two by a space (_space_splits), sorted; [] unless a listed one
+    split by spaces (_space_splits), sorted; [] unless a listed one
     (_listed_scrambles, _typos, _space_splits) is among them. ``words``: the text's word
     index (the pure-Python path, and heavier scramblings of the longer keys)."""
     ends = _SCRAMBLE_ENDS.ends(norm)
