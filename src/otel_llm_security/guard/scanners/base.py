@@ -377,6 +377,18 @@ class RuleSet:
         self._rule_bits = rule_bits
         self._required = [encode_clauses(c) for c in required]
 
+    @property
+    def stems(self) -> frozenset[str]:
+        """The anchor stems of the rules (``stem$``: the whole word)."""
+        return self._all_stems_set
+
+    @property
+    def key_words(self) -> frozenset[str]:
+        """The whole words the rules' matches contain (see scanners.literals), of every rule."""
+        if self._required is None:
+            self._setup_required()
+        return self._key_words
+
     def required(self, i: int) -> tuple[frozenset[bytes], ...]:
         """The whole-word clauses of rule ``i`` (see scanners.literals)."""
         if self._required is None:

@@ -1339,23 +1339,78 @@ def _hex_candidates(norm: str) -> Iterator[re.Match[str]]:
         pos = classes.find(b"h" * 24, end)
 
 
-def _leet_spots(norm: str, limit: int) -> list[int]:
-    """The starts of the first ``limit`` matches of ``_LEET_TRIGGER_RE.finditer(norm)``:
+def _iter_leet_spots(norm: str) -> Iterator[int]:
+    """The starts of the matches of ``_LEET_TRIGGER_RE.finditer(norm)``, in order:
     every match is 3 characters long and at most one alternative matches at a position,
     so the leftmost non-overlapping matches are the candidates of both alternatives in
     order, each taken when it starts at or after the end of the last one taken."""
     data = ascii_bytes(norm)
     mids = (m.start() - 1 for m in _LEET_MID_RE.finditer(data.translate(_LEET_MID_CLASSES)))
     leads = (m.start() for m in _LEET_LEAD_RE.finditer(data.translate(_LEET_LEAD_CLASSES)))
-    spots: list[int] = []
     end = 0
     for p in heapq.merge(mids, leads):
         if p >= end:
-            spots.append(p)
+            yield p
             end = p + 3
-            if len(spots) == limit:
+
+
+def _leet_spots(norm: str, limit: int) -> list[int]:
+    """The starts of the first ``limit`` matches of ``_LEET_TRIGGER_RE.finditer(norm)``."""
+    return list(itertools.islice(_iter_leet_spots(norm), limit))
+
+
+# In a long text, a leetspeak spot is worth reading around only when its word reads as
+# a word the rules look for ("1gn0r3", "pr3v10us", "byp4ss"): ordinals, hashes, handles
+# and names ("11th", "s3fs", "@click", "b8555ef2...") are most of the spots in ordinary
+# text, and they used up the LEET_MAX_SPOTS read before an attack further on. The rules' words: their anchor stems of three letters or more
+# (as a word's start: "ai" starts "aith", which "41th" reads as), the whole words their
+# patterns contain, and the key words of the split reading; a word of the rules is
+# looked for in the runs of three letters or more that the word reads as ("y0u 4re n0w
+# d4n": "you", "are", "now", "dan").
+_LEET_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$!|")
+_LEET_WORD_RE = re.compile(r"[a-z]{3,}")
+_leet_vocabulary_memo: tuple[frozenset[str], frozenset[str], tuple[int, ...]] | None = None
+
+
+def _leet_vocabulary() -> tuple[frozenset[str], frozenset[str], tuple[int, ...]]:
+    """(whole words, stems a word may start with, their lengths) of the rules (built on
+    first use: the rule sets' whole words are)."""
+    global _leet_vocabulary_memo
+    if _leet_vocabulary_memo is None:
+        stems = WORD_SET.stems | OTHER_SET.stems
+        words = SPLIT_KEY_WORDS | WORD_SET.key_words | OTHER_SET.key_words | {s[:-1] for s in stems if s.endswith("$")}
+        prefixes = frozenset(s for s in stems if not s.endswith("$") and len(s) >= 3)
+        _leet_vocabulary_memo = (frozenset(words), prefixes, tuple(sorted({len(s) for s in prefixes})))
+    return _leet_vocabulary_memo
+
+
+def _leet_word_matters(norm: str, spot: int) -> bool:
+    """The word around the leetspeak spot at ``spot`` (its letters, digits and @$!|),
+    read back, holds a word of the rules or one that starts with a rule's stem."""
+    start = spot
+    floor = max(0, spot - 64)
+    while start > floor and norm[start - 1] in _LEET_TOKEN_CHARS:
+        start -= 1
+    end = spot + 3
+    ceiling = min(len(norm), spot + 64)
+    while end < ceiling and norm[end] in _LEET_TOKEN_CHARS:
+        end += 1
+    words, prefixes, lengths = _leet_vocabulary()
+    for word in _LEET_WORD_RE.findall(norm[start:end].translate(_LEET_TABLE)):
+        if word in words:
+            return True
+        for n in lengths:
+            if n > len(word):
                 break
-    return spots
+            if word[:n] in prefixes:
+                return True
+    return False
+
+
+def _leet_spots_that_matter(norm: str, limit: int) -> list[int]:
+    """The first ``limit`` leetspeak spots (_iter_leet_spots) whose word reads back as a
+    word of the rules (_leet_word_matters)."""
+    return list(itertools.islice((p for p in _iter_leet_spots(norm) if _leet_word_matters(norm, p)), limit))
 
 
 def _hit_weight(hit: Hit, text: str) -> float:
@@ -1482,10 +1537,11 @@ class PromptInjectionScanner(BuiltinScanner):
         if respelled is not None:
             views.append(("misspelled", respelled))
         if len(norm) <= LEET_WHOLE_CHARS:
+            # (whole: a leetspeak word without a spot of its own, "wh04m!", is read too)
             if _LEET_ANY.search(norm):
                 views.append(("leetspeak", _unleet(norm)))
-        elif _LEET_ANY.search(norm):
-            spots = _leet_spots(norm, LEET_MAX_SPOTS)
+        elif _LEET_ANY.possible(norm):
+            spots = _leet_spots_that_matter(norm, LEET_MAX_SPOTS)
             if spots:
                 segment = "\n".join(norm[max(0, p - 150) : p + 150] for p in spots)
                 views.append(("leetspeak", _unleet(segment)))
