@@ -1070,19 +1070,23 @@ def _space_splits() -> dict[str, str]:
     return _space_splits_memo
 
 
-_space_split_heads_memo: dict[str, tuple[tuple[tuple[str, ...], str, str], ...]] | None = None
+_SplitsByLastPiece = dict[str, tuple[tuple[frozenset[str], str, str], ...]]
+_space_split_heads_memo: dict[str, _SplitsByLastPiece] | None = None
 
 
-def _space_split_heads() -> dict[str, tuple[tuple[tuple[str, ...], str, str], ...]]:
-    """The first pieces of _space_splits -> (the other pieces, the split, its key) for
-    each: the pure-Python path finds every piece in the word index."""
+def _space_split_heads() -> dict[str, _SplitsByLastPiece]:
+    """The first pieces of _space_splits -> their last pieces -> (the middle piece, if
+    any; the split; its key) for each: the pure-Python path finds every piece in the
+    word index ("an", "in", "is" start dozens of splits, and most texts have them)."""
     global _space_split_heads_memo
     if _space_split_heads_memo is None:
-        heads: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        heads: dict[str, dict[str, list[tuple[frozenset[str], str, str]]]] = {}
         for split, key in _space_splits().items():
-            head, *rest = split.split(" ")
-            heads.setdefault(head, []).append((tuple(rest), split, key))
-        _space_split_heads_memo = {head: tuple(splits) for head, splits in heads.items()}
+            head, *middle, last = split.split(" ")
+            heads.setdefault(head, {}).setdefault(last, []).append((frozenset(middle), split, key))
+        _space_split_heads_memo = {
+            head: {last: tuple(splits) for last, splits in by_last.items()} for head, by_last in heads.items()
+        }
     return _space_split_heads_memo
 
 
@@ -1090,13 +1094,16 @@ def _space_splits_in(norm: str, words: list[str]) -> dict[str, str]:
     """The splits of _space_splits whose pieces are all words of ``words`` (``norm``'s
     word index: next to each other or not)."""
     heads = _space_split_heads()
-    present = heads.keys() & words
-    if not present:
-        return {}
     known = whole_words(norm, words)
-    return {
-        split: key for head in present for rest, split, key in heads[head] if all(piece in known for piece in rest)
-    }
+    found: dict[str, str] = {}
+    # (each intersection iterates its argument: the smaller side)
+    for head in known.intersection(heads):
+        by_last = heads[head]
+        for last in known.intersection(by_last):
+            for middle, split, key in by_last[last]:
+                if middle <= known:
+                    found[split] = key
+    return found
 
 
 _listed_misspellings_memo: dict[str, str] | None = None
