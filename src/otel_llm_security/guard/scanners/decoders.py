@@ -3,8 +3,9 @@
 prompt_injection decodes base64, hex, announced rot13 and reversed text, leetspeak and
 spaced letters itself. These are the other encodings of the usual red-team probes: web
 and programming escapes (percent-encoding, HTML entities, ``\\u``/``\\x`` escapes),
-8-bit binary, base32, Braille letters, and letter shifts (rot13 and every other Caesar
-shift) or reversed text with no word announcing them.
+quoted-printable escapes, 8-bit binary, base32, uuencoded lines, ascii85/base85 that a
+word announces, Braille letters, the NATO spelling alphabet, and letter shifts (rot13
+and every other Caesar shift) or reversed text with no word announcing them.
 
 Each reading has a gate: a probe of the prompt_injection group's Hyperscan scan (a text
 that cannot have the encoding costs nothing more), then the gate's own regex. The
@@ -15,6 +16,8 @@ ways would cost 25 scans.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from otel_llm_security.guard.normalize import normalize
 from otel_llm_security.guard.scanner import ScanText
 from otel_llm_security.guard.scanners import hyperscan_prefilter
+from otel_llm_security.guard.scanners.base import whole_words
 
 GROUP = "prompt_injection"
 MAX_SHIFT_VIEWS = 2  # shifted or reversed readings per text
@@ -40,6 +44,44 @@ _BYTE_RE = re.compile(r"[01]{8}")
 _BRAILLE_LETTERS = "⠁⠃⠉⠙⠑⠋⠛⠓⠊⠚⠅⠇⠍⠝⠕⠏⠟⠗⠎⠞⠥⠧⠺⠭⠽⠵"
 _BRAILLE_TABLE = str.maketrans(_BRAILLE_LETTERS, "abcdefghijklmnopqrstuvwxyz")
 _BRAILLE_SOURCE = f"[{_BRAILLE_LETTERS}][{_BRAILLE_LETTERS} ]{{5,}}"
+
+# Quoted-printable: four or more "=XX" escapes, as percent-encoding above.
+_QP_SOURCE = r"=[0-9a-f]{2}(?:[^=\s]{0,12}=[0-9a-f]{2}){3,}"
+# uuencoded lines (binascii.b2a_uu: a length character, then four characters per three
+# bytes, all in " " to "`"): in the normalised text a line of 61 characters of that
+# range (lower-cased) that starts with "m", the length of a full 45-byte line, or a
+# "begin 644 name" header; read on the raw text, line by line.
+_UU_SOURCE = r"(?:\n|^)m[ -@\[-`a-z]{60}(?:\n|$)|begin [0-7]{3,4} \S"
+# (the same in Python as three patterns, each led by a literal that ``re`` skips to in C)
+_UU_LINE_SOURCE = r"m[ -@\[-`a-z]{60}(?:\n|$)"
+_UU_LINE_RE = re.compile(rf"\n{_UU_LINE_SOURCE}")
+_UU_FIRST_LINE_RE = re.compile(_UU_LINE_SOURCE)
+_UU_HEADER_RE = re.compile(r"begin [0-7]{3,4} \S")
+_UU_RAW_LINE_RE = re.compile(r"^[!-M][ -`]{4,60}$")
+MAX_UU_LINES = 256
+# ascii85 / base85 (base64.a85encode, b85encode), announced by its name or written
+# between Adobe's "<~" and "~>": their alphabets hold most punctuation, so a token alone
+# says nothing; each token of 10 or more characters is tried.
+_A85_NAMES = ("ascii85", "base85", "<~")
+_A85_SOURCE = "|".join(map(re.escape, _A85_NAMES))
+_A85_TOKEN_RE = re.compile(r"<~[!-u\s]{10,}?~>|[!-~]{10,}")
+MAX_A85_TOKENS = 16
+# The NATO spelling alphabet: six or more of its words in a row, one letter each.
+_NATO_WORDS = {
+    "alfa": "a", "alpha": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e", "foxtrot": "f",
+    "golf": "g", "hotel": "h", "india": "i", "juliett": "j", "juliet": "j", "kilo": "k", "lima": "l",
+    "mike": "m", "november": "n", "oscar": "o", "papa": "p", "quebec": "q", "romeo": "r", "sierra": "s",
+    "tango": "t", "uniform": "u", "victor": "v", "whiskey": "w", "whisky": "w", "x-ray": "x", "xray": "x",
+    "yankee": "y", "zulu": "z",
+}  # fmt: skip
+_NATO_WORD = "(?:" + "|".join(sorted(map(re.escape, _NATO_WORDS), key=lambda w: (-len(w), w))) + ")"
+_NATO_SOURCE = rf"{_NATO_WORD}(?:[ \t,./|-]{{1,3}}{_NATO_WORD}){{5,}}"
+# The pure-Python path reads texts up to NATO_PYTHON_MAX_CHARS only, and asks the word
+# index first (the pattern is a long alternation of ordinary words, ~0.1 ms per KB):
+# two of the words at least ("x-ray" is "x" and "ray").
+_NATO_INDEX_WORDS = frozenset(w for word in _NATO_WORDS for w in word.split("-"))
+NATO_PYTHON_MAX_CHARS = 20_000
+_NATO_WORD_RE = re.compile(rf"{_NATO_WORD}|[^ \t]+| {{2,}}|\t")
 
 # Key words of the attacks, shifted or reversed: a text with one of them as a word
 # (scanners.base.word_index) is read back.
@@ -73,11 +115,15 @@ def _probe(source: str) -> hyperscan_prefilter.Probe:
 _PERCENT = _probe(_PERCENT_SOURCE)
 _ENTITY = _probe(_ENTITY_SOURCE)
 _ESCAPE = _probe(_ESCAPE_SOURCE)
+_QP = _probe(_QP_SOURCE)
 _BINARY = _probe(_BINARY_SOURCE)
+_UU = _probe(_UU_SOURCE)
+_A85 = _probe(_A85_SOURCE)
 _BRAILLE = _probe(_BRAILLE_SOURCE)
+_NATO = _probe(_NATO_SOURCE)
 # a superset of "one of _ENCODED_KEYS is a word of the text"
 _KEYS = hyperscan_prefilter.Probe(GROUP, "|".join(sorted(_ENCODED_KEYS)))
-ANY = hyperscan_prefilter.ProbeSet([_PERCENT, _ENTITY, _ESCAPE, _BINARY, _BRAILLE, _KEYS])
+ANY = hyperscan_prefilter.ProbeSet([_PERCENT, _ENTITY, _ESCAPE, _QP, _BINARY, _UU, _A85, _BRAILLE, _NATO, _KEYS])
 
 
 def _unescape(text: str) -> str:
@@ -96,10 +142,72 @@ def _unbinary(norm: str) -> str:
     return _BINARY.regex.sub(one, norm)
 
 
+def _unqp(raw: str) -> str:
+    return binascii.a2b_qp(raw.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
+
+
+def _ununcode(raw: str) -> str | None:
+    """The bytes of ``raw``'s uuencoded lines (at most MAX_UU_LINES), as text; None when
+    no line decodes."""
+    pieces: list[str] = []
+    for line in raw.splitlines():
+        line = line.rstrip("\r")
+        if not _UU_RAW_LINE_RE.match(line):
+            continue
+        try:
+            pieces.append(binascii.a2b_uu(line).decode("utf-8", "replace"))
+        except (binascii.Error, ValueError):
+            continue
+        if len(pieces) == MAX_UU_LINES:
+            break
+    return "".join(pieces) or None
+
+
+def _un85(raw: str) -> str | None:
+    """The tokens of ``raw`` that decode as ascii85 or base85 to printable text, one per
+    line; None when none does."""
+    out: list[str] = []
+    for m in _A85_TOKEN_RE.finditer(raw):
+        token = m.group(0)
+        for decode in (
+            lambda t: base64.a85decode(t, adobe=t.startswith("<~")),
+            base64.b85decode,
+        ):
+            try:
+                data = decode(token)
+            except (ValueError, binascii.Error):
+                continue
+            decoded = data.decode("utf-8", "replace")
+            if decoded and sum(c.isprintable() or c in "\n\t" for c in decoded) > 0.95 * len(decoded):
+                out.append(decoded)
+                break
+        if len(out) == MAX_A85_TOKENS:
+            break
+    return "\n".join(out) or None
+
+
+def _unnato(norm: str) -> str:
+    """Each run of NATO words read as letters: words of one run written with single spaces
+    between them spell one word; punctuation, two spaces or a tab end it."""
+
+    def one(m: re.Match[str]) -> str:
+        letters: list[str] = []
+        for piece in _NATO_WORD_RE.findall(m.group(0)):  # (single spaces are not pieces)
+            letter = _NATO_WORDS.get(piece)
+            if letter is not None:
+                letters.append(letter)
+            elif piece != "-":
+                letters.append(" ")
+        return " " + "".join(letters) + " "
+
+    return _NATO.regex.sub(one, norm)
+
+
 def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[str, str]]:
     """(encoding, normalised decoded text) for each of these encodings ``text`` may hide
     a payload in; [] for most texts (one look at the group's scan). ``words``: the
-    text's word index (made only when a shifted or reversed key word may be there)."""
+    text's word index (made only when a shifted or reversed key word may be there, or,
+    on the pure-Python path, NATO words)."""
     norm = text.normalized
     if not ANY.possible(norm):
         return []
@@ -114,10 +222,38 @@ def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[
         decoded.append(("entities", html.unescape(text.raw)))
     if "\\" in norm and _ESCAPE.search(norm):
         decoded.append(("escapes", _unescape(text.raw)))
+    if "=" in norm and _QP.search(norm):
+        decoded.append(("quoted-printable", _unqp(text.raw)))
     if "01" in norm and _BINARY.search(norm):
         decoded.append(("binary", _unbinary(norm)))
+    if (
+        _UU.possible(norm)
+        and (
+            _UU_LINE_RE.search(norm)
+            or _UU_FIRST_LINE_RE.match(norm)
+            or ("begin " in norm and _UU_HEADER_RE.search(norm))
+        )
+        and (uu := _ununcode(text.raw)) is not None
+    ):
+        decoded.append(("uuencode", uu))
+    if (
+        _A85.possible(norm)
+        and ("85" in norm or "<~" in norm)
+        and any(name in norm for name in _A85_NAMES)
+        and (b85 := _un85(text.raw)) is not None
+    ):
+        decoded.append(("base85", b85))
     if not norm.isascii() and _BRAILLE.search(norm):
         decoded.append(("braille", norm.translate(_BRAILLE_TABLE)))
+    if (
+        _NATO.possible(norm)
+        and (
+            hyperscan_prefilter.ENABLED
+            or (len(norm) <= NATO_PYTHON_MAX_CHARS and len(_NATO_INDEX_WORDS & whole_words(norm, words())) >= 2)
+        )
+        and _NATO.regex.search(norm)
+    ):
+        decoded.append(("nato", _unnato(norm)))
     for encoding, raw in decoded:
         view = normalize(raw)
         if view != norm:

@@ -1552,7 +1552,9 @@ class PromptInjectionScanner(BuiltinScanner):
             if spots:
                 segment = "\n".join(norm[max(0, p - 150) : p + 150] for p in spots)
                 views.append(("leetspeak", _unleet(segment)))
-        views.extend(decoders.encoded_views(text, lambda: word_index(text)))
+        for encoding, view in decoders.encoded_views(text, lambda: word_index(text)):
+            # the NATO alphabet spells words with no space between them
+            views.append((encoding, (_unglued_key_words(view) or view) if encoding == "nato" else view))
         return views
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
