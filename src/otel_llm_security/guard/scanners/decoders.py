@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -65,7 +66,8 @@ MAX_UU_LINES = 256
 _A85_NAMES = ("ascii85", "base85", "<~")
 _A85_SOURCE = "|".join(map(re.escape, _A85_NAMES))
 _A85_TOKEN_RE = re.compile(r"<~[!-u\s]{10,}?~>|[!-~]{10,}")
-MAX_A85_TOKENS = 16
+MAX_A85_TOKENS = 16  # decoded
+MAX_A85_TRIES = 256  # tokens tried (a hostile text has tens of thousands)
 # The NATO spelling alphabet: six or more of its words in a row, one letter each.
 _NATO_WORDS = {
     "alfa": "a", "alpha": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e", "foxtrot": "f",
@@ -167,7 +169,7 @@ def _un85(raw: str) -> str | None:
     """The tokens of ``raw`` that decode as ascii85 or base85 to printable text, one per
     line; None when none does."""
     out: list[str] = []
-    for m in _A85_TOKEN_RE.finditer(raw):
+    for m in itertools.islice(_A85_TOKEN_RE.finditer(raw), MAX_A85_TRIES):
         token = m.group(0)
         for decode in (
             lambda t: base64.a85decode(t, adobe=t.startswith("<~")),
