@@ -78,6 +78,9 @@ _NATO_WORDS = {
 }  # fmt: skip
 _NATO_WORD = "(?:" + "|".join(sorted(map(re.escape, _NATO_WORDS), key=lambda w: (-len(w), w))) + ")"
 _NATO_SOURCE = rf"{_NATO_WORD}(?:[ \t,./|-]{{1,3}}{_NATO_WORD}){{5,}}"
+# (its probe in the group's scan: two of the words in a row, a superset a fraction of
+# the size in the database)
+_NATO_PROBE_SOURCE = rf"{_NATO_WORD}[ \t,./|-]{{1,3}}{_NATO_WORD}"
 # The pure-Python path reads texts up to NATO_PYTHON_MAX_CHARS only, and asks the word
 # index first (the pattern is a long alternation of ordinary words, ~0.1 ms per KB):
 # two of the words at least ("x-ray" is "x" and "ray").
@@ -122,7 +125,8 @@ _BINARY = _probe(_BINARY_SOURCE)
 _UU = _probe(_UU_SOURCE)
 _A85 = _probe(_A85_SOURCE)
 _BRAILLE = _probe(_BRAILLE_SOURCE)
-_NATO = _probe(_NATO_SOURCE)
+_NATO = _probe(_NATO_PROBE_SOURCE)
+_NATO_RE = re.compile(_NATO_SOURCE)
 # a superset of "one of _ENCODED_KEYS is a word of the text"
 _KEYS = hyperscan_prefilter.Probe(GROUP, "|".join(sorted(_ENCODED_KEYS)))
 ANY = hyperscan_prefilter.ProbeSet([_PERCENT, _ENTITY, _ESCAPE, _QP, _BINARY, _UU, _A85, _BRAILLE, _NATO, _KEYS])
@@ -202,7 +206,7 @@ def _unnato(norm: str) -> str:
                 letters.append(" ")
         return " " + "".join(letters) + " "
 
-    return _NATO.regex.sub(one, norm)
+    return _NATO_RE.sub(one, norm)
 
 
 def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[str, str]]:
@@ -253,7 +257,7 @@ def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[
             hyperscan_prefilter.ENABLED
             or (len(norm) <= NATO_PYTHON_MAX_CHARS and len(_NATO_INDEX_WORDS & whole_words(norm, words())) >= 2)
         )
-        and _NATO.regex.search(norm)
+        and _NATO_RE.search(norm)
     ):
         decoded.append(("nato", _unnato(norm)))
     for encoding, raw in decoded:
