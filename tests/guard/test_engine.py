@@ -62,7 +62,10 @@ def test_scanners(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def guard(mode: str, *scanners: dict) -> Guard:
-    return Guard.from_policy({"mode": mode, "scanners": list(scanners)})
+    # A generous global budget: these tests are about actions and modes, and a slow host's
+    # first scan (patterns compiled on first use) can overrun the default 50 ms and be
+    # recorded as a timeout. The budget tests set their scanner's own budget_ms.
+    return Guard.from_policy({"mode": mode, "budget_ms": 60_000, "scanners": list(scanners)})
 
 
 def test_default_guard_from_environment_is_monitor_with_builtins() -> None:
