@@ -55,9 +55,19 @@ class CodewordScanner(BuiltinScanner):
         return self.result(0.9, [Threat.SECRET], "codeword", sanitized=text.raw.replace("codeword", "[X]"))
 
 
+class SlowCodewordScanner(CodewordScanner):
+    """CodewordScanner that takes 20 ms (inline: its late result is in hand)."""
+
+    kind = "test_slow_codeword"
+
+    def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
+        time.sleep(0.02)
+        return super().scan(text, prompt)
+
+
 @pytest.fixture
 def test_scanners(monkeypatch: pytest.MonkeyPatch) -> None:
-    for cls in (ExplodingScanner, SlowScanner, SlowInlineScanner, CodewordScanner):
+    for cls in (ExplodingScanner, SlowScanner, SlowInlineScanner, CodewordScanner, SlowCodewordScanner):
         monkeypatch.setitem(registry.BUILTIN, cls.kind, f"{__name__}:{cls.__name__}")
 
 
@@ -366,3 +376,16 @@ def test_a_fail_closed_scanner_that_raises_on_the_redacted_text_blocks(monkeypat
     v = g.scan_input(SPLIT_WORD)
     assert calls == [SPLIT_WORD, "the codeword is here"]
     assert v.blocked and "failed closed after redaction" in v.block_reason and v.sanitized_text is None
+
+
+@pytest.mark.usefixtures("test_scanners")
+def test_redactor_over_budget_fail_open_still_redacts_never_sends_the_original() -> None:
+    """A redacting scanner that overran its budget but found something: its redacted text
+    is sent (enforce), and the verdict never says "redact" while the original goes out."""
+    g = Guard.from_policy(
+        {"mode": "enforce", "scanners": [{"type": "test_slow_codeword", "action": "redact", "budget_ms": 1, "fail": "open"}]}
+    )
+    v = g.scan_input("my codeword is here")
+    assert v.results[0].error == "timeout"
+    assert v.action is Action.REDACT and not v.blocked
+    assert v.sanitized_text == "my [X] is here"

@@ -239,6 +239,15 @@ class Guard:
                 taken = Action.BLOCK if cs.fail == "closed" else Action.WARN
                 if not res.passed and cs.fail == "open":
                     taken = _stronger(taken, cs.action)
+                    if taken is Action.REDACT:
+                        # An inline scanner that overran its budget still found something
+                        # and may hold the redacted text: send that, as on time; without
+                        # it (or on a sample) block, as on time. Never record "redact"
+                        # and send the original.
+                        if res.sanitized is not None and st.original_length is None:
+                            redactors.append((cs, res))
+                        else:
+                            taken = Action.BLOCK
                 if taken is Action.BLOCK:
                     reasons.append(f"{direction} scanner {cs.name} failed closed ({res.error})")
             elif not res.passed:
