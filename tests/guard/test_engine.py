@@ -8,7 +8,7 @@ import time
 import pytest
 
 from otel_llm_security.attributes import Action, Mode, Threat, scanner_score_attribute
-from otel_llm_security.guard import registry
+from otel_llm_security.guard import registry, setup_time
 from otel_llm_security.guard.engine import Guard
 from otel_llm_security.guard.errors import LLMSecurityBlockedError, PolicyError
 from otel_llm_security.guard.scanner import ScanResult, ScanText
@@ -65,9 +65,44 @@ class SlowCodewordScanner(CodewordScanner):
         return super().scan(text, prompt)
 
 
+class SlowSetUpScanner(BuiltinScanner):
+    """Spends 300 ms on one-time set-up at its first scan (as a pattern compiled on first
+    use), or, with ``in_set_up`` False, the same 300 ms scanning."""
+
+    kind = "test_slow_set_up"
+    in_set_up = True
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self.ready = False
+
+    def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
+        if not self.ready:
+            if self.in_set_up:
+                with setup_time.one_time():
+                    time.sleep(0.3)
+            else:
+                time.sleep(0.3)
+            self.ready = True
+        return self.result(0.0)
+
+
+class SlowScanningScanner(SlowSetUpScanner):
+    kind = "test_slow_scanning"
+    in_set_up = False
+
+
 @pytest.fixture
 def test_scanners(monkeypatch: pytest.MonkeyPatch) -> None:
-    for cls in (ExplodingScanner, SlowScanner, SlowInlineScanner, CodewordScanner, SlowCodewordScanner):
+    for cls in (
+        ExplodingScanner,
+        SlowScanner,
+        SlowInlineScanner,
+        CodewordScanner,
+        SlowCodewordScanner,
+        SlowSetUpScanner,
+        SlowScanningScanner,
+    ):
         monkeypatch.setitem(registry.BUILTIN, cls.kind, f"{__name__}:{cls.__name__}")
 
 
@@ -389,3 +424,22 @@ def test_redactor_over_budget_fail_open_still_redacts_never_sends_the_original()
     assert v.results[0].error == "timeout"
     assert v.action is Action.REDACT and not v.blocked
     assert v.sanitized_text == "my [X] is here"
+
+
+@pytest.mark.usefixtures("test_scanners")
+def test_one_time_set_up_does_not_count_against_the_budget() -> None:
+    """A fail-closed scanner whose first scan compiles what it needs is not a timeout:
+    an app's first call is not blocked for that. The time is still recorded."""
+    g = Guard.from_policy({"mode": "enforce", "scanners": [{"type": "test_slow_set_up", "budget_ms": 100, "fail": "closed"}]})
+    first = g.scan_input("hello")
+    assert not first.blocked and first.results[0].error is None
+    assert first.results[0].duration_ms >= 300
+    assert not g.scan_input("hello again").blocked
+
+
+@pytest.mark.usefixtures("test_scanners")
+def test_the_same_time_spent_scanning_is_a_timeout() -> None:
+    g = Guard.from_policy({"mode": "enforce", "scanners": [{"type": "test_slow_scanning", "budget_ms": 100, "fail": "closed"}]})
+    first = g.scan_input("hello")
+    assert first.blocked and first.results[0].error == "timeout"
+    assert "failed closed (timeout)" in first.block_reason

@@ -8,7 +8,8 @@ call is handled per the scanner's ``fail`` setting (``open``: continue with a wa
 ``closed``: block).
 
 Built-in scanners run inline (they are linear and take microseconds to a few ms), and
-an overrun is detected afterwards. Scanners that declare ``isolated = True`` (the
+an overrun is detected afterwards; their one-time set-up in the process (a pattern's
+first compile: see :mod:`~otel_llm_security.guard.setup_time`) does not count. Scanners that declare ``isolated = True`` (the
 llm-guard adapter and the ML scanner, which can take much longer) run on a small
 thread pool, and the caller stops waiting when the budget is spent.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_llm_security.attributes import ACTION_SEVERITY, Action, Direction, Mode, Threat
+from otel_llm_security.guard import setup_time
 from otel_llm_security.guard.errors import LLMSecurityBlockedError, PolicyError
 from otel_llm_security.guard.normalize import scan_text
 from otel_llm_security.guard.policy import (
@@ -451,7 +453,7 @@ def _run_one(cs: ConfiguredScanner, st: ScanText, pst: ScanText | None) -> tuple
         log.warning("scanner %s raised %s", cs.name, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
         return _failed_result(cs, type(exc).__name__, (time.perf_counter() - t0) * 1000.0, None), None
     elapsed = (time.perf_counter() - t0) * 1000.0
-    if elapsed > cs.budget_ms:
+    if elapsed > cs.budget_ms and elapsed - setup_time.spent_since(t0) * 1000.0 > cs.budget_ms:
         return _failed_result(cs, "timeout", elapsed, res), None
     return res, elapsed
 

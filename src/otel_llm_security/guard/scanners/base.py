@@ -32,6 +32,7 @@ from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners import hyperscan_prefilter
 from otel_llm_security.guard.scanners.literals import encode_clauses, required_words_cached
+from otel_llm_security.guard.setup_time import compile_pattern, one_time
 
 # A text's word index, or a function that builds it when asked (the Hyperscan path
 # mostly does without it).
@@ -192,7 +193,7 @@ def stem_regex(stem: str) -> re.Pattern[str] | None:
             source = f"{re.escape(needle)}(?<![{WORD_CHARS}][\\s\\S]{{{len(needle)}}})"
             if stem.endswith("$"):
                 source += f"(?![{WORD_CHARS}])"
-            regex = re.compile(source)
+            regex = compile_pattern(source)
         _STEM_RES[stem] = regex
     return regex  # type: ignore[return-value]
 
@@ -346,13 +347,13 @@ class RuleSet:
         """All rules as one alternation (compiled on first use)."""
         regex = self._combined
         if regex is None:
-            regex = self._combined = re.compile(*self._combined_source)
+            regex = self._combined = compile_pattern(*self._combined_source)
         return regex
 
     def _pattern(self, i: int) -> re.Pattern[str]:
         regex = self._single[i]
         if regex is None:
-            regex = self._single[i] = re.compile(*self._single_sources[i])
+            regex = self._single[i] = compile_pattern(*self._single_sources[i])
         return regex
 
     def present_stems(self, words: list[str]) -> frozenset[str]:
@@ -360,6 +361,10 @@ class RuleSet:
         return STEMS.present(words) & self._all_stems_set
 
     def _setup_required(self) -> None:
+        with one_time():
+            self._build_required()
+
+    def _build_required(self) -> None:
         required = [required_words_cached(src, flags) for src, flags in self._required_sources]
         word_bits: dict[str, int] = {}
         rule_bits: list[int] = []
@@ -504,7 +509,7 @@ class RuleSet:
                 if len(text) <= _PRECHECK_CHARS and self._precheck_sources[i] is not None:
                     precheck = self._prechecks[i]
                     if precheck is None:
-                        precheck = self._prechecks[i] = re.compile(*self._precheck_sources[i])  # type: ignore[misc]
+                        precheck = self._prechecks[i] = compile_pattern(*self._precheck_sources[i])  # type: ignore[misc]
                     if precheck.search(text) is None:
                         continue
                 spans = self._windows(i, text, is_present, occurrences)
@@ -760,7 +765,7 @@ _START = operator.methodcaller("start")
 def _literal_re(needle: str) -> re.Pattern[str]:
     regex = _LITERAL_RES.get(needle)
     if regex is None:
-        regex = _LITERAL_RES[needle] = re.compile(re.escape(needle))
+        regex = _LITERAL_RES[needle] = compile_pattern(re.escape(needle))
     return regex
 
 

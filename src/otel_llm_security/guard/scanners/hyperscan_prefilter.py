@@ -48,6 +48,7 @@ from otel_llm_security.attributes import ENV_CACHE_DIR, ENV_HYPERSCAN
 from otel_llm_security.guard.scanners._sre import C
 from otel_llm_security.guard.scanners._sre import compiler as sre_compile
 from otel_llm_security.guard.scanners._sre import parser as sre_parse
+from otel_llm_security.guard.setup_time import compile_pattern, one_time
 
 # The wheel exists for x86_64 (Linux, macOS, Windows) and macOS arm64 only. Imported on
 # the first scan (the import costs ~14 ms of start-up otherwise).
@@ -362,6 +363,10 @@ class PrefilterGroup:
             if self._started:
                 return
             self._started = True
+        with one_time():  # importing hyperscan and loading from the cache: once per process
+            self._load_or_compile(background)
+
+    def _load_or_compile(self, background: bool) -> None:
         t0 = time.perf_counter()
         try:
             _import()
@@ -753,7 +758,7 @@ class Probe:
     @property
     def regex(self) -> re.Pattern[str]:
         if self._regex is None:
-            self._regex = re.compile(self._source)
+            self._regex = compile_pattern(self._source)
         return self._regex
 
     def possible(self, text: str) -> bool:

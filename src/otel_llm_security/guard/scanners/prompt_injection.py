@@ -50,6 +50,7 @@ from otel_llm_security.guard.scanners.base import (
     whole_words,
     word_index,
 )
+from otel_llm_security.guard.setup_time import one_time
 
 PI, JB, LEAK = Threat.PROMPT_INJECTION, Threat.JAILBREAK, Threat.SYSTEM_PROMPT_LEAK
 
@@ -989,20 +990,21 @@ def _listed_scrambles() -> dict[str, str]:
     (not at import)."""
     global _listed_scrambles_memo
     if _listed_scrambles_memo is None:
-        found: dict[str, str] = {}
-        for w in sorted(SCRAMBLE_KEY_WORDS):
-            inner = w[1:-1]
-            if len(w) <= _SHORT_SCRAMBLE:
-                orders: Iterable[str] = ("".join(p) for p in itertools.permutations(inner))
-            else:
-                orders = (
-                    inner[:i] + inner[j] + inner[i + 1 : j] + inner[i] + inner[j + 1 :]
-                    for i, j in itertools.combinations(range(len(inner)), 2)
-                )
-            found.update((w[0] + order + w[-1], w) for order in orders)
-        for key in SCRAMBLE_KEY_WORDS:
-            found.pop(key, None)
-        _listed_scrambles_memo = found
+        with one_time():
+            found: dict[str, str] = {}
+            for w in sorted(SCRAMBLE_KEY_WORDS):
+                inner = w[1:-1]
+                if len(w) <= _SHORT_SCRAMBLE:
+                    orders: Iterable[str] = ("".join(p) for p in itertools.permutations(inner))
+                else:
+                    orders = (
+                        inner[:i] + inner[j] + inner[i + 1 : j] + inner[i] + inner[j + 1 :]
+                        for i, j in itertools.combinations(range(len(inner)), 2)
+                    )
+                found.update((w[0] + order + w[-1], w) for order in orders)
+            for key in SCRAMBLE_KEY_WORDS:
+                found.pop(key, None)
+            _listed_scrambles_memo = found
     return _listed_scrambles_memo
 
 
@@ -1030,16 +1032,17 @@ def _typos() -> dict[str, str]:
     """The keys' typos -> their key (~700, made on first use)."""
     global _typos_memo
     if _typos_memo is None:
-        found: dict[str, str] = {}
-        for key in sorted(SCRAMBLE_KEY_WORDS):
-            last = len(key) - 1
-            dropped = (key[:i] + key[i + 1 :] for i in range(1, len(key)) if not (i == last and key[i] == "s"))
-            doubled = (key[: i + 1] + key[i] + key[i + 1 :] for i in range(len(key)))
-            for typo in itertools.chain(dropped, doubled):
-                found.setdefault(typo, key)
-        for word in (*SCRAMBLE_KEY_WORDS, *SPLIT_KEY_WORDS, *_TYPOS_THAT_ARE_WORDS):
-            found.pop(word, None)
-        _typos_memo = found
+        with one_time():
+            found: dict[str, str] = {}
+            for key in sorted(SCRAMBLE_KEY_WORDS):
+                last = len(key) - 1
+                dropped = (key[:i] + key[i + 1 :] for i in range(1, len(key)) if not (i == last and key[i] == "s"))
+                doubled = (key[: i + 1] + key[i] + key[i + 1 :] for i in range(len(key)))
+                for typo in itertools.chain(dropped, doubled):
+                    found.setdefault(typo, key)
+            for word in (*SCRAMBLE_KEY_WORDS, *SPLIT_KEY_WORDS, *_TYPOS_THAT_ARE_WORDS):
+                found.pop(word, None)
+            _typos_memo = found
     return _typos_memo
 
 
@@ -1058,15 +1061,16 @@ def _space_splits() -> dict[str, str]:
     on first use)."""
     global _space_splits_memo
     if _space_splits_memo is None:
-        splits: dict[str, str] = {}
-        least = MIN_SPLIT_PIECE
-        for key in sorted(SCRAMBLE_KEY_WORDS):
-            n = len(key)
-            for i in range(least, n - least + 1):
-                splits[f"{key[:i]} {key[i:]}"] = key
-                for j in range(i + least, n - least + 1):
-                    splits[f"{key[:i]} {key[i:j]} {key[j:]}"] = key
-        _space_splits_memo = {split: key for split, key in splits.items() if split not in _SPLITS_THAT_ARE_PHRASES}
+        with one_time():
+            splits: dict[str, str] = {}
+            least = MIN_SPLIT_PIECE
+            for key in sorted(SCRAMBLE_KEY_WORDS):
+                n = len(key)
+                for i in range(least, n - least + 1):
+                    splits[f"{key[:i]} {key[i:]}"] = key
+                    for j in range(i + least, n - least + 1):
+                        splits[f"{key[:i]} {key[i:j]} {key[j:]}"] = key
+            _space_splits_memo = {split: key for split, key in splits.items() if split not in _SPLITS_THAT_ARE_PHRASES}
     return _space_splits_memo
 
 
@@ -1080,13 +1084,14 @@ def _space_split_heads() -> dict[str, _SplitsByLastPiece]:
     word index ("an", "in", "is" start dozens of splits, and most texts have them)."""
     global _space_split_heads_memo
     if _space_split_heads_memo is None:
-        heads: dict[str, dict[str, list[tuple[frozenset[str], str, str]]]] = {}
-        for split, key in _space_splits().items():
-            head, *middle, last = split.split(" ")
-            heads.setdefault(head, {}).setdefault(last, []).append((frozenset(middle), split, key))
-        _space_split_heads_memo = {
-            head: {last: tuple(splits) for last, splits in by_last.items()} for head, by_last in heads.items()
-        }
+        with one_time():
+            heads: dict[str, dict[str, list[tuple[frozenset[str], str, str]]]] = {}
+            for split, key in _space_splits().items():
+                head, *middle, last = split.split(" ")
+                heads.setdefault(head, {}).setdefault(last, []).append((frozenset(middle), split, key))
+            _space_split_heads_memo = {
+                head: {last: tuple(splits) for last, splits in by_last.items()} for head, by_last in heads.items()
+            }
     return _space_split_heads_memo
 
 
@@ -1384,10 +1389,11 @@ def _leet_vocabulary() -> tuple[frozenset[str], frozenset[str], tuple[int, ...]]
     first use: the rule sets' whole words are)."""
     global _leet_vocabulary_memo
     if _leet_vocabulary_memo is None:
-        stems = WORD_SET.stems | OTHER_SET.stems
-        words = SPLIT_KEY_WORDS | WORD_SET.key_words | OTHER_SET.key_words | {s[:-1] for s in stems if s.endswith("$")}
-        prefixes = frozenset(s for s in stems if not s.endswith("$") and len(s) >= 3)
-        _leet_vocabulary_memo = (frozenset(words), prefixes, tuple(sorted({len(s) for s in prefixes})))
+        with one_time():
+            stems = WORD_SET.stems | OTHER_SET.stems
+            words = SPLIT_KEY_WORDS | WORD_SET.key_words | OTHER_SET.key_words | {s[:-1] for s in stems if s.endswith("$")}
+            prefixes = frozenset(s for s in stems if not s.endswith("$") and len(s) >= 3)
+            _leet_vocabulary_memo = (frozenset(words), prefixes, tuple(sorted({len(s) for s in prefixes})))
     return _leet_vocabulary_memo
 
 
