@@ -132,6 +132,18 @@ _KEYS = hyperscan_prefilter.Probe(GROUP, "|".join(sorted(_ENCODED_KEYS)))
 ANY = hyperscan_prefilter.ProbeSet([_PERCENT, _ENTITY, _ESCAPE, _QP, _BINARY, _UU, _A85, _BRAILLE, _NATO, _KEYS])
 
 
+def printable_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    good = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+    return good / len(text)
+
+
+def readable(text: str) -> str | None:
+    """A decoded payload worth reading: printable text with a letter in it."""
+    return text if printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
+
+
 def _unescape(text: str) -> str:
     def one(m: re.Match[str]) -> str:
         code = int(m.group(1) or m.group(2), 16)
@@ -183,8 +195,8 @@ def _un85(raw: str) -> str | None:
                 data = decode(token)
             except (ValueError, binascii.Error):
                 continue
-            decoded = data.decode("utf-8", "replace")
-            if decoded and sum(c.isprintable() or c in "\n\t" for c in decoded) > 0.95 * len(decoded):
+            decoded = readable(data.decode("utf-8", "replace"))
+            if decoded is not None:
                 out.append(decoded)
                 break
         if len(out) == MAX_A85_TOKENS:

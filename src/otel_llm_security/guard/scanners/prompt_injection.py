@@ -1181,18 +1181,6 @@ def _respelled_key_words(norm: str, words: Callable[[], list[str]]) -> str | Non
     return _with_words(norm, _misspelled_key_spans(norm, words))
 
 
-def _printable_ratio(text: str) -> float:
-    if not text:
-        return 0.0
-    good = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
-    return good / len(text)
-
-
-def _readable(text: str) -> str | None:
-    """A decoded payload worth reading: printable text with a letter in it."""
-    return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
-
-
 def _decode_base64(token: str) -> str | None:
     token = token.rstrip("=")
     padded = token + "=" * (-len(token) % 4)
@@ -1201,7 +1189,7 @@ def _decode_base64(token: str) -> str | None:
         text = raw.decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    return _readable(text)
+    return decoders.readable(text)
 
 
 # base32 (RFC 4648: upper-case letters and 2-7, as encoders write it)
@@ -1214,7 +1202,7 @@ def _decode_base32(token: str) -> str | None:
         text = base64.b32decode(token + "=" * (-len(token) % 8)).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
-    return _readable(text)
+    return decoders.readable(text)
 
 
 def _decode_hex(token: str) -> str | None:
@@ -1222,7 +1210,7 @@ def _decode_hex(token: str) -> str | None:
         text = bytes.fromhex(re.sub(r"[ :]", "", token)).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None
-    return _readable(text)
+    return decoders.readable(text)
 
 
 _NEGATION_BEFORE_RE = re.compile(r"(?:\bnot|\bnever|\bnothing|n['’]t|\bno)\W+(?:\w+\W+){0,2}$")
