@@ -4,8 +4,9 @@ prompt_injection decodes base64, hex, announced rot13 and reversed text, leetspe
 spaced letters itself. These are the other encodings of the usual red-team probes: web
 and programming escapes (percent-encoding, HTML entities, ``\\u``/``\\x`` escapes),
 quoted-printable escapes, 8-bit binary, base32, uuencoded lines, ascii85/base85 that a
-word announces, Braille letters, the NATO spelling alphabet, and letter shifts (rot13
-and every other Caesar shift) or reversed text with no word announcing them.
+word announces, Braille letters, upside-down and parenthesized letters, the NATO
+spelling alphabet, and letter shifts (rot13 and every other Caesar shift) or reversed
+text with no word announcing them.
 
 Each reading has a gate: a probe of the prompt_injection group's Hyperscan scan (a text
 that cannot have the encoding costs nothing more), then the gate's own regex. The
@@ -45,6 +46,20 @@ _BYTE_RE = re.compile(r"[01]{8}")
 _BRAILLE_LETTERS = "⠁⠃⠉⠙⠑⠋⠛⠓⠊⠚⠅⠇⠍⠝⠕⠏⠟⠗⠎⠞⠥⠧⠺⠭⠽⠵"
 _BRAILLE_TABLE = str.maketrans(_BRAILLE_LETTERS, "abcdefghijklmnopqrstuvwxyz")
 _BRAILLE_SOURCE = f"[{_BRAILLE_LETTERS}][{_BRAILLE_LETTERS} ]{{5,}}"
+# Upside-down text ("ǝɹouƃᴉ llɐ" is "all ignore" turned over): letters turned (and the
+# symmetric ones kept: "u" is a turned "n", "p" a "d", "b" a "q"), the line written
+# backwards. Four or more turned letters close together; read back by turning every
+# letter over and reversing the text (the raw text: ones NFKC folds stay turned).
+_TURNED_LETTERS = "ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ"
+_UPSIDE_DOWN_SOURCE = f"[{_TURNED_LETTERS}](?:[^{_TURNED_LETTERS}\\n]{{0,6}}[{_TURNED_LETTERS}]){{3,}}"
+_UPSIDE_DOWN_TABLE = str.maketrans(
+    {**dict(zip(_TURNED_LETTERS, "acefghijkmrtvwy", strict=True)), "ı": "i", "ן": "l", "˙": ".", "¿": "?", "¡": "!",  # noqa: RUF001
+     "u": "n", "n": "u", "p": "d", "d": "p", "b": "q", "q": "b"}
+)  # fmt: skip
+# Parenthesized letters ("⒤⒢⒩⒪⒭⒠", which NFKC writes "(i)(g)(n)(o)(r)(e)"), four or
+# more in a row.
+_PARENTHESIZED_SOURCE = r"(?:\([a-z]\)){4,}"
+_PARENTHESIZED_LETTER_RE = re.compile(r"\(([a-z])\)")
 
 # Quoted-printable: four or more "=XX" escapes, as percent-encoding above.
 _QP_SOURCE = r"=[0-9a-f]{2}(?:[^=\s]{0,12}=[0-9a-f]{2}){3,}"
@@ -125,11 +140,15 @@ _BINARY = _probe(_BINARY_SOURCE)
 _UU = _probe(_UU_SOURCE)
 _A85 = _probe(_A85_SOURCE)
 _BRAILLE = _probe(_BRAILLE_SOURCE)
+_UPSIDE_DOWN = _probe(_UPSIDE_DOWN_SOURCE)
+_PARENTHESIZED = _probe(_PARENTHESIZED_SOURCE)
 _NATO = _probe(_NATO_PROBE_SOURCE)
 _NATO_RE = re.compile(_NATO_SOURCE)
 # a superset of "one of _ENCODED_KEYS is a word of the text"
 _KEYS = hyperscan_prefilter.Probe(GROUP, "|".join(sorted(_ENCODED_KEYS)))
-ANY = hyperscan_prefilter.ProbeSet([_PERCENT, _ENTITY, _ESCAPE, _QP, _BINARY, _UU, _A85, _BRAILLE, _NATO, _KEYS])
+ANY = hyperscan_prefilter.ProbeSet(
+    [_PERCENT, _ENTITY, _ESCAPE, _QP, _BINARY, _UU, _A85, _BRAILLE, _UPSIDE_DOWN, _PARENTHESIZED, _NATO, _KEYS]
+)
 
 
 def printable_ratio(text: str) -> float:
@@ -263,6 +282,10 @@ def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[
         decoded.append(("base85", b85))
     if not norm.isascii() and _BRAILLE.search(norm):
         decoded.append(("braille", norm.translate(_BRAILLE_TABLE)))
+    if not norm.isascii() and _UPSIDE_DOWN.search(norm):
+        decoded.append(("upside-down", text.raw.casefold()[::-1].translate(_UPSIDE_DOWN_TABLE)))
+    if ")(" in norm and _PARENTHESIZED.search(norm):
+        decoded.append(("parenthesized", _PARENTHESIZED_LETTER_RE.sub(r"\1", norm)))
     if (
         _NATO.possible(norm)
         and (
