@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -87,6 +88,21 @@ class SlowSetUpScanner(BuiltinScanner):
         return self.result(0.0)
 
 
+class WarmedScanner(BuiltinScanner):
+    """An isolated scanner that notes each text it scans (and fails on request)."""
+
+    kind = "test_warmed"
+    isolated = True
+    seen: ClassVar[list[str]] = []
+    fail = False
+
+    def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
+        self.seen.append(text.raw)
+        if self.fail:
+            raise RuntimeError("cannot warm up")
+        return self.result(0.0)
+
+
 class SlowScanningScanner(SlowSetUpScanner):
     kind = "test_slow_scanning"
     in_set_up = False
@@ -102,6 +118,7 @@ def test_scanners(monkeypatch: pytest.MonkeyPatch) -> None:
         SlowCodewordScanner,
         SlowSetUpScanner,
         SlowScanningScanner,
+        WarmedScanner,
     ):
         monkeypatch.setitem(registry.BUILTIN, cls.kind, f"{__name__}:{cls.__name__}")
 
@@ -443,3 +460,35 @@ def test_the_same_time_spent_scanning_is_a_timeout() -> None:
     first = g.scan_input("hello")
     assert first.blocked and first.results[0].error == "timeout"
     assert "failed closed (timeout)" in first.block_reason
+
+
+def _wait_for(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+@pytest.mark.usefixtures("test_scanners")
+def test_an_isolated_scanner_is_warmed_up_on_the_pool_when_built() -> None:
+    """Its one-time set-up (llm-guard's Secrets, the ML model's first inference) is paid
+    at build, not by the app's first call; a failing warm-up is logged, never raised."""
+    WarmedScanner.seen.clear()
+    g = Guard.from_policy({"scanners": [{"type": "test_warmed"}]})
+    assert _wait_for(lambda: len(WarmedScanner.seen) == 1)
+    assert "support ticket" in WarmedScanner.seen[0]
+    assert g.scan_input("the app's text").action is Action.ALLOW
+    assert WarmedScanner.seen[-1] == "the app's text"
+
+
+@pytest.mark.usefixtures("test_scanners")
+def test_a_failing_warm_up_is_logged_and_the_guard_still_builds(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    WarmedScanner.seen.clear()
+    monkeypatch.setattr(WarmedScanner, "fail", True)
+    with caplog.at_level("WARNING", logger="otel_llm_security.guard.engine"):
+        g = Guard.from_policy({"mode": "enforce", "scanners": [{"type": "test_warmed", "fail": "closed"}]})
+        assert _wait_for(lambda: any("warm-up" in r.getMessage() for r in caplog.records))
+    v = g.scan_input("x")
+    assert v.results[0].error == "RuntimeError" and v.blocked  # the real scan records its failure
