@@ -1,4 +1,4 @@
-"""The performance scripts of bench/ owned here (overhead.py, startup.py, scaling.py, phases.py) run in their tiny mode and print their tables.
+"""The performance scripts of bench/ owned here (overhead.py, startup.py, scaling.py, phases.py, cold.py) run in their tiny mode and print their tables.
 
 No timing is asserted (the machines are shared and noisy): only that each script
 finishes, prints its machine line and the header of each table, and (for startup.py)
@@ -60,3 +60,13 @@ def test_phases_quick_prints_every_step_and_scanner() -> None:
         row = next((line for line in out.splitlines() if line.startswith("|") and line.split("|")[1].strip() == step), None)
         assert row is not None and not row.endswith("| - |"), (step, out)  # each step was timed
     assert "| input:prompt_injection |" in out and "| output:insecure_output |" in out
+
+
+@pytest.mark.slow
+def test_cold_quick_prints_warm_and_cold_for_every_step() -> None:
+    out = run("cold.py", "--quick")
+    assert "### µs per step" in out
+    for step in ("prompt_injection scanner", "guard: scan_input", "guard: scan_output"):
+        row = next(line for line in out.splitlines() if line.startswith(f"| {step} "))
+        cells = [cell.strip() for cell in row.split("|")[2:-1]]
+        assert len(cells) == 4 and all(cells) and cells[-1].startswith("x"), row

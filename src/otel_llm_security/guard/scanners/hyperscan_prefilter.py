@@ -415,6 +415,12 @@ class PrefilterGroup:
         self._ready.set()
         self._finished.set()
 
+    @property
+    def size_bytes(self) -> int:
+        """The database's size (0 until it is ready, or when no pattern compiled)."""
+        db = self._db
+        return int(db.size()) if db is not None else 0
+
     def wait(self, timeout: float | None = None) -> bool:
         """Builds the database if not started, and waits for it; True when ready."""
         self.start()
