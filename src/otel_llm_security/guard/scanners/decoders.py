@@ -49,7 +49,8 @@ _BRAILLE_SOURCE = f"[{_BRAILLE_LETTERS}][{_BRAILLE_LETTERS} ]{{5,}}"
 # Upside-down text ("ǝɹouƃᴉ llɐ" is "all ignore" turned over): letters turned (and the
 # symmetric ones kept: "u" is a turned "n", "p" a "d", "b" a "q"), the line written
 # backwards. Four or more turned letters close together; read back by turning every
-# letter over and reversing the text (the raw text: ones NFKC folds stay turned).
+# letter over (the raw text: ones NFKC folds stay turned), reversed and, for turned
+# letters written in reading order ("ᴉƃuoɹǝ"), as they stand.
 _TURNED_LETTERS = "ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎ"
 _UPSIDE_DOWN_SOURCE = f"[{_TURNED_LETTERS}](?:[^{_TURNED_LETTERS}\\n]{{0,6}}[{_TURNED_LETTERS}]){{3,}}"
 _UPSIDE_DOWN_TABLE = str.maketrans(
@@ -283,7 +284,9 @@ def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[
     if not norm.isascii() and _BRAILLE.search(norm):
         decoded.append(("braille", norm.translate(_BRAILLE_TABLE)))
     if not norm.isascii() and _UPSIDE_DOWN.search(norm):
-        decoded.append(("upside-down", text.raw.casefold()[::-1].translate(_UPSIDE_DOWN_TABLE)))
+        turned_back = text.raw.casefold().translate(_UPSIDE_DOWN_TABLE)
+        decoded.append(("upside-down", turned_back[::-1]))
+        decoded.append(("turned", turned_back))  # turned letters in reading order
     if ")(" in norm and _PARENTHESIZED.search(norm):
         decoded.append(("parenthesized", _PARENTHESIZED_LETTER_RE.sub(r"\1", norm)))
     if (
