@@ -85,11 +85,13 @@ def test_spans() -> None:
     assert spans("isntructions") == [(0, 12, "instructions")]  # one swap: listed
     assert spans("éignroe ignroe1") == [(1, 7, "ignore")]  # words as in the word index: ASCII letters and digits
     assert spans("") == []
-    # split into two or three pieces by single spaces: every piece of two letters or more, whole words
+    # split into two or three pieces by single spaces: pieces of two letters or more, whole words
     assert spans("ig nore") == [(0, 7, "ignore")]
     assert spans("igno re prev ious") == [(0, 7, "ignore"), (8, 17, "previous")]
     assert spans("in struc tions") == [(0, 14, "instructions")]
-    assert spans("i gnore instruction s ig n ore") == []  # a piece of one letter
+    # one letter split off either end of a key in two pieces; not in three, nor in the middle
+    assert spans("i gnore instruction s") == [(0, 7, "ignore"), (8, 21, "instructions")]
+    assert spans("ig n ore i gno re igno r e") == []
     assert spans("in st ru ctions") == []  # four pieces
     assert spans("xig nore ig norex ig  nore") == []  # whole words, one space
     assert spans("for get guide lines") == []  # phrases of their own

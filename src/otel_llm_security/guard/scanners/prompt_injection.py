@@ -1027,7 +1027,7 @@ _SCRAMBLE_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
 # keys ("isnrtcutoins") are read in a text that has a listed one: they cannot be listed.
 _SCRAMBLE_ENDS = hyperscan_prefilter.ends_group(
     "prompt_injection.scrambled_keys",
-    *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'}), typos, split into two or three pieces by spaces", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
+    *((f"scramblings of {w} ({'orders' if len(w) <= _SHORT_SCRAMBLE else 'swaps'}), typos, split into two or three pieces by spaces or one letter off an end", 0) for w in sorted(SCRAMBLE_KEY_WORDS)),
     expand=lambda: [(re.escape(s), 0) for s in sorted({*_listed_scrambles(), *_typos(), *_space_splits()})],
 )
 
@@ -1059,16 +1059,17 @@ def _typos() -> dict[str, str]:
 
 # The same keys split by single spaces into two or three pieces ("ig nore", "previo us",
 # "in struc tions"): a model reads the word whole, the rules read two or three words.
-# Every piece at least two letters long ("i gnore": a lone "a" or "i" before a word is
-# ordinary English), and not the splits that are phrases of their own ("for GET
-# requests", "a jail break").
+# Every piece at least two letters long, except one letter split off either end of a
+# key in two pieces ("i gnore", "previou s": the rest is no word, so "a" or "i" before
+# it is not ordinary English), and not the splits that are phrases of their own ("for
+# GET requests", "a jail break").
 _SPLITS_THAT_ARE_PHRASES = frozenset({"for get", "guide lines", "jail break"})
 MIN_SPLIT_PIECE = 2
 _space_splits_memo: dict[str, str] | None = None
 
 
 def _space_splits() -> dict[str, str]:
-    """The keys split into two or three pieces by single spaces -> their key (~680, made
+    """The keys split into two or three pieces by single spaces -> their key (~770, made
     on first use)."""
     global _space_splits_memo
     if _space_splits_memo is None:
@@ -1077,6 +1078,8 @@ def _space_splits() -> dict[str, str]:
             least = MIN_SPLIT_PIECE
             for key in sorted(SCRAMBLE_KEY_WORDS):
                 n = len(key)
+                splits[f"{key[0]} {key[1:]}"] = key
+                splits[f"{key[:-1]} {key[-1]}"] = key
                 for i in range(least, n - least + 1):
                     splits[f"{key[:i]} {key[i:]}"] = key
                     for j in range(i + least, n - least + 1):
