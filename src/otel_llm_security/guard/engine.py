@@ -9,9 +9,10 @@ call is handled per the scanner's ``fail`` setting (``open``: continue with a wa
 
 Built-in scanners run inline (they are linear and take microseconds to a few ms), and
 an overrun is detected afterwards; their one-time set-up in the process (a pattern's
-first compile: see :mod:`~otel_llm_security.guard.setup_time`) does not count. Scanners that declare ``isolated = True`` (the
-llm-guard adapter and the ML scanner, which can take much longer) run on a small
-thread pool, and the caller stops waiting when the budget is spent.
+first compile: see :mod:`~otel_llm_security.guard.setup_time`) does not count.
+Scanners that declare ``isolated = True`` (the llm-guard adapter and the ML scanner,
+which can take much longer) run on a small thread pool, and the caller stops waiting
+when the budget is spent; each gets one warm-up scan on that pool when it is built.
 """
 
 from __future__ import annotations
