@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 # (thread ident, perf_counter at the start, seconds): only the latest entries matter,
-# those of the scan in progress, so old ones fall off.
-_SPENT: deque[tuple[int, float, float]] = deque(maxlen=1024)
+# those of the scan in progress, so old ones fall off. A first scan of a large text can
+# compile ~300 rule patterns and ~700 stem patterns one by one: room for all of them.
+_SPENT: deque[tuple[int, float, float]] = deque(maxlen=8192)
 _local = threading.local()
 
 
