@@ -87,3 +87,22 @@ def test_loading_or_compiling_a_hyperscan_database_is_set_up(tmp_path, monkeypat
     t0 = time.perf_counter()
     group.start(background=False)
     assert group.wait(60) and setup_time.spent_since(t0) > 0.0
+
+
+def test_built_once_builds_on_first_use_only_and_times_it_as_set_up() -> None:
+    builds: list[int] = []
+
+    @setup_time.built_once
+    def table() -> dict[str, int]:
+        """A table."""
+        builds.append(1)
+        time.sleep(0.01)
+        return {"a": 1}
+
+    assert builds == [] and table.__doc__ == "A table."
+    t0 = time.perf_counter()
+    first = table()
+    assert setup_time.spent_since(t0) >= 0.01
+    t1 = time.perf_counter()
+    assert table() is first and builds == [1]
+    assert setup_time.spent_since(t1) == 0.0

@@ -12,12 +12,16 @@ compares that with the budget (the recorded duration still includes it).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # (thread ident, perf_counter at the start, seconds): only the latest entries matter,
 # those of the scan in progress, so old ones fall off. A first scan of a large text can
@@ -45,6 +49,18 @@ def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile`` for a pattern compiled on first use, timed as set-up."""
     with one_time():
         return re.compile(pattern, flags)
+
+
+def built_once(build: Callable[[], T]) -> Callable[[], T]:
+    """A table built on first use (not at import), once, as set-up; later calls return it."""
+
+    @functools.cache
+    @functools.wraps(build)
+    def built() -> T:
+        with one_time():
+            return build()
+
+    return built
 
 
 def spent_since(started: float) -> float:

@@ -50,7 +50,7 @@ from otel_llm_security.guard.scanners.base import (
     whole_words,
     word_index,
 )
-from otel_llm_security.guard.setup_time import one_time
+from otel_llm_security.guard.setup_time import built_once
 
 PI, JB, LEAK = Threat.PROMPT_INJECTION, Threat.JAILBREAK, Threat.SYSTEM_PROMPT_LEAK
 
@@ -991,32 +991,28 @@ def _scramble_signature(word: str) -> tuple[str, str, str]:
 _SCRAMBLED: dict[tuple[str, str, str], str] = {_scramble_signature(w): w for w in SCRAMBLE_KEY_WORDS}
 _SCRAMBLE_EDGES = frozenset((len(w), w[0], w[-1]) for w in SCRAMBLE_KEY_WORDS)
 _SHORT_SCRAMBLE = 8  # keys up to this long: every order of the inner letters listed (6! = 720)
-_listed_scrambles_memo: dict[str, str] | None = None
 
 
+@built_once
 def _listed_scrambles() -> dict[str, str]:
     """The listed scramblings (not the key itself) -> their key: every order of the
     inner letters of the keys of up to _SHORT_SCRAMBLE letters; for longer keys, every
     swap of two inner letters ("disregrad", "insturctions"). ~3,100, made on first use
     (not at import)."""
-    global _listed_scrambles_memo
-    if _listed_scrambles_memo is None:
-        with one_time():
-            found: dict[str, str] = {}
-            for w in sorted(SCRAMBLE_KEY_WORDS):
-                inner = w[1:-1]
-                if len(w) <= _SHORT_SCRAMBLE:
-                    orders: Iterable[str] = ("".join(p) for p in itertools.permutations(inner))
-                else:
-                    orders = (
-                        inner[:i] + inner[j] + inner[i + 1 : j] + inner[i] + inner[j + 1 :]
-                        for i, j in itertools.combinations(range(len(inner)), 2)
-                    )
-                found.update((w[0] + order + w[-1], w) for order in orders)
-            for key in SCRAMBLE_KEY_WORDS:
-                found.pop(key, None)
-            _listed_scrambles_memo = found
-    return _listed_scrambles_memo
+    found: dict[str, str] = {}
+    for w in sorted(SCRAMBLE_KEY_WORDS):
+        inner = w[1:-1]
+        if len(w) <= _SHORT_SCRAMBLE:
+            orders: Iterable[str] = ("".join(p) for p in itertools.permutations(inner))
+        else:
+            orders = (
+                inner[:i] + inner[j] + inner[i + 1 : j] + inner[i] + inner[j + 1 :]
+                for i, j in itertools.combinations(range(len(inner)), 2)
+            )
+        found.update((w[0] + order + w[-1], w) for order in orders)
+    for key in SCRAMBLE_KEY_WORDS:
+        found.pop(key, None)
+    return found
 
 
 _SCRAMBLE_LENGTHS = sorted({len(w) for w in SCRAMBLE_KEY_WORDS})
@@ -1036,25 +1032,21 @@ _SCRAMBLE_ENDS = hyperscan_prefilter.ends_group(
 # first letter dropped, nor a plural's last "s" ("filter", "guideline" are words), and
 # not the drops that are words of their own.
 _TYPOS_THAT_ARE_WORDS = frozenset({"forge", "revel", "precedent", "regen"})
-_typos_memo: dict[str, str] | None = None
 
 
+@built_once
 def _typos() -> dict[str, str]:
     """The keys' typos -> their key (~700, made on first use)."""
-    global _typos_memo
-    if _typos_memo is None:
-        with one_time():
-            found: dict[str, str] = {}
-            for key in sorted(SCRAMBLE_KEY_WORDS):
-                last = len(key) - 1
-                dropped = (key[:i] + key[i + 1 :] for i in range(1, len(key)) if not (i == last and key[i] == "s"))
-                doubled = (key[: i + 1] + key[i] + key[i + 1 :] for i in range(len(key)))
-                for typo in itertools.chain(dropped, doubled):
-                    found.setdefault(typo, key)
-            for word in (*SCRAMBLE_KEY_WORDS, *SPLIT_KEY_WORDS, *_TYPOS_THAT_ARE_WORDS):
-                found.pop(word, None)
-            _typos_memo = found
-    return _typos_memo
+    found: dict[str, str] = {}
+    for key in sorted(SCRAMBLE_KEY_WORDS):
+        last = len(key) - 1
+        dropped = (key[:i] + key[i + 1 :] for i in range(1, len(key)) if not (i == last and key[i] == "s"))
+        doubled = (key[: i + 1] + key[i] + key[i + 1 :] for i in range(len(key)))
+        for typo in itertools.chain(dropped, doubled):
+            found.setdefault(typo, key)
+    for word in (*SCRAMBLE_KEY_WORDS, *SPLIT_KEY_WORDS, *_TYPOS_THAT_ARE_WORDS):
+        found.pop(word, None)
+    return found
 
 
 # The same keys split by single spaces into two or three pieces ("ig nore", "previo us",
@@ -1065,48 +1057,38 @@ def _typos() -> dict[str, str]:
 # GET requests", "a jail break").
 _SPLITS_THAT_ARE_PHRASES = frozenset({"for get", "guide lines", "jail break"})
 MIN_SPLIT_PIECE = 2
-_space_splits_memo: dict[str, str] | None = None
 
 
+@built_once
 def _space_splits() -> dict[str, str]:
     """The keys split into two or three pieces by single spaces -> their key (~770, made
     on first use)."""
-    global _space_splits_memo
-    if _space_splits_memo is None:
-        with one_time():
-            splits: dict[str, str] = {}
-            least = MIN_SPLIT_PIECE
-            for key in sorted(SCRAMBLE_KEY_WORDS):
-                n = len(key)
-                splits[f"{key[0]} {key[1:]}"] = key
-                splits[f"{key[:-1]} {key[-1]}"] = key
-                for i in range(least, n - least + 1):
-                    splits[f"{key[:i]} {key[i:]}"] = key
-                    for j in range(i + least, n - least + 1):
-                        splits[f"{key[:i]} {key[i:j]} {key[j:]}"] = key
-            _space_splits_memo = {split: key for split, key in splits.items() if split not in _SPLITS_THAT_ARE_PHRASES}
-    return _space_splits_memo
+    splits: dict[str, str] = {}
+    least = MIN_SPLIT_PIECE
+    for key in sorted(SCRAMBLE_KEY_WORDS):
+        n = len(key)
+        splits[f"{key[0]} {key[1:]}"] = key
+        splits[f"{key[:-1]} {key[-1]}"] = key
+        for i in range(least, n - least + 1):
+            splits[f"{key[:i]} {key[i:]}"] = key
+            for j in range(i + least, n - least + 1):
+                splits[f"{key[:i]} {key[i:j]} {key[j:]}"] = key
+    return {split: key for split, key in splits.items() if split not in _SPLITS_THAT_ARE_PHRASES}
 
 
 _SplitsByLastPiece = dict[str, tuple[tuple[frozenset[str], str, str], ...]]
-_space_split_heads_memo: dict[str, _SplitsByLastPiece] | None = None
 
 
+@built_once
 def _space_split_heads() -> dict[str, _SplitsByLastPiece]:
     """The first pieces of _space_splits -> their last pieces -> (the middle piece, if
     any; the split; its key) for each: the pure-Python path finds every piece in the
     word index ("an", "in", "is" start dozens of splits, and most texts have them)."""
-    global _space_split_heads_memo
-    if _space_split_heads_memo is None:
-        with one_time():
-            heads: dict[str, dict[str, list[tuple[frozenset[str], str, str]]]] = {}
-            for split, key in _space_splits().items():
-                head, *middle, last = split.split(" ")
-                heads.setdefault(head, {}).setdefault(last, []).append((frozenset(middle), split, key))
-            _space_split_heads_memo = {
-                head: {last: tuple(splits) for last, splits in by_last.items()} for head, by_last in heads.items()
-            }
-    return _space_split_heads_memo
+    heads: dict[str, dict[str, list[tuple[frozenset[str], str, str]]]] = {}
+    for split, key in _space_splits().items():
+        head, *middle, last = split.split(" ")
+        heads.setdefault(head, {}).setdefault(last, []).append((frozenset(middle), split, key))
+    return {head: {last: tuple(splits) for last, splits in by_last.items()} for head, by_last in heads.items()}
 
 
 def _space_splits_in(norm: str, words: list[str]) -> dict[str, str]:
@@ -1125,16 +1107,11 @@ def _space_splits_in(norm: str, words: list[str]) -> dict[str, str]:
     return found
 
 
-_listed_misspellings_memo: dict[str, str] | None = None
-
-
+@built_once
 def _listed_misspellings() -> dict[str, str]:
     """The listed scramblings and the typos -> their key, in one dict (the pure-Python
     path looks the words of a text up in it)."""
-    global _listed_misspellings_memo
-    if _listed_misspellings_memo is None:
-        _listed_misspellings_memo = {**_typos(), **_listed_scrambles()}
-    return _listed_misspellings_memo
+    return {**_typos(), **_listed_scrambles()}
 
 
 _MISSPELLED_LENGTHS = sorted({n + d for n in _SCRAMBLE_LENGTHS for d in (-1, 0, 1, 2)})  # (a split: +1 or +2)
@@ -1383,20 +1360,16 @@ def _leet_spots(norm: str, limit: int) -> list[int]:
 # d4n": "you", "are", "now", "dan").
 _LEET_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$!|")
 _LEET_WORD_RE = re.compile(r"[a-z]{3,}")
-_leet_vocabulary_memo: tuple[frozenset[str], frozenset[str], tuple[int, ...]] | None = None
 
 
+@built_once
 def _leet_vocabulary() -> tuple[frozenset[str], frozenset[str], tuple[int, ...]]:
     """(whole words, stems a word may start with, their lengths) of the rules (built on
     first use: the rule sets' whole words are)."""
-    global _leet_vocabulary_memo
-    if _leet_vocabulary_memo is None:
-        with one_time():
-            stems = WORD_SET.stems | OTHER_SET.stems
-            words = SPLIT_KEY_WORDS | WORD_SET.key_words | OTHER_SET.key_words | {s[:-1] for s in stems if s.endswith("$")}
-            prefixes = frozenset(s for s in stems if not s.endswith("$") and len(s) >= 3)
-            _leet_vocabulary_memo = (frozenset(words), prefixes, tuple(sorted({len(s) for s in prefixes})))
-    return _leet_vocabulary_memo
+    stems = WORD_SET.stems | OTHER_SET.stems
+    words = SPLIT_KEY_WORDS | WORD_SET.key_words | OTHER_SET.key_words | {s[:-1] for s in stems if s.endswith("$")}
+    prefixes = frozenset(s for s in stems if not s.endswith("$") and len(s) >= 3)
+    return frozenset(words), prefixes, tuple(sorted({len(s) for s in prefixes}))
 
 
 def _leet_word_matters(norm: str, spot: int) -> bool:
