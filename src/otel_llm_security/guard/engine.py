@@ -406,9 +406,9 @@ def _warm_up(scanner: Scanner) -> None:
     is logged: the scanner's real scans record their own."""
     text = scan_text(_WARM_UP_TEXT)
     try:
-        scanner.scan(text, text if getattr(scanner, "direction", "input") == "output" else None)
+        scanner.scan(text, text if scanner.direction == "output" else None)
     except Exception as exc:
-        log.warning("scanner %s failed its warm-up scan: %s", getattr(scanner, "name", scanner), type(exc).__name__)
+        log.warning("scanner %s failed its warm-up scan: %s", scanner.name, type(exc).__name__)
 
 
 def _failed_result(cs: ConfiguredScanner, error: str, duration_ms: float, partial: ScanResult | None) -> ScanResult:

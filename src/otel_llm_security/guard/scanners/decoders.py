@@ -152,7 +152,7 @@ ANY = hyperscan_prefilter.ProbeSet(
 )
 
 
-def printable_ratio(text: str) -> float:
+def _printable_ratio(text: str) -> float:
     if not text:
         return 0.0
     good = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
@@ -161,7 +161,7 @@ def printable_ratio(text: str) -> float:
 
 def readable(text: str) -> str | None:
     """A decoded payload worth reading: printable text with a letter in it."""
-    return text if printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
+    return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
 
 
 def _unescape(text: str) -> str:
