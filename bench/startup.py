@@ -12,6 +12,11 @@ environment overrides, measured with ``time.perf_counter`` and ``VmRSS`` from
   an instrumented app does anyway), then imports ``otel_llm_security`` and calls
   ``OpenAISecurityInstrumentor().instrument()``: the cost this package adds. This is
   the figure the target (< 150 ms, < 20 MB) applies to.
+* ``warm app, 1st call after the warm-up``: the same, but the app's first LLM call
+  comes once the warm-up that ``instrument()`` starts in a daemon thread has finished
+  (guard/warm_up.py), as in a server whose first request comes after start-up. With
+  ``--no-warm-up`` (``OTEL_LLM_SECURITY_WARM_UP=false``) there is no warm-up to wait for:
+  the before/after of the warm-up, in the 1st-call column.
 * ``cold``: nothing imported before: ``openai`` and the OTel SDK are loaded by the
   import/instrument step itself (the whole start-up cost of an otherwise empty app).
 
@@ -67,6 +72,14 @@ t2 = time.perf_counter()
 rss1 = rss_kb()
 new = set(sys.modules) - before_mods
 heavy = sorted(m for m in {heavy!r} if m in sys.modules)
+import threading
+from otel_llm_security.guard import warm_up
+warm_up_threads = [t for t in threading.enumerate() if t.name == warm_up.THREAD_NAME]
+if {after_warm_up!r}:  # an app whose first LLM call comes once it has started
+    for t in warm_up_threads:
+        t.join()
+warm_up_ms = (time.perf_counter() - t2) * 1e3
+rss2 = rss_kb()
 # The first call after instrument() (what is compiled or loaded lazily is paid here),
 # and the second, on the replay transport with the ~1,500-char prompt of bench/overhead.py.
 sys.path.insert(0, {bench!r})
@@ -80,7 +93,8 @@ for _ in range(2):
     client.chat.completions.create(model=c.MODEL, messages=[{{"role": "user", "content": c.PROMPT}}])
     calls.append((time.perf_counter() - t3) * 1e3)
 print(json.dumps({{"import_ms": (t1 - t0) * 1e3, "total_ms": (t2 - t0) * 1e3, "rss_mb": (rss1 - rss0) / 1024,
-                  "modules": len(new), "heavy": heavy, "first_call_ms": calls[0], "second_call_ms": calls[1]}}))
+                  "modules": len(new), "heavy": heavy, "first_call_ms": calls[0], "second_call_ms": calls[1],
+                  "warm_up_started": bool(warm_up_threads), "warm_up_ms": warm_up_ms, "rss_then_mb": (rss2 - rss0) / 1024}}))
 """
 
 
@@ -120,13 +134,17 @@ PHASES = {
 }
 
 
-# Set by main(): the bytecode cache directory of the children (None: no bytecode cache).
+# Set by main(): the bytecode cache directory of the children (None: no bytecode cache),
+# and whether instrument() starts no warm-up in them.
 PYCACHE: str | None = None
+NO_WARM_UP = False
 
 
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_LLM_SECURITY_", "OTEL_PYTHON"))}
     env["OTEL_LLM_SECURITY_HASH_KEY"] = "bench-key"  # avoids the one-time random-key warning on stderr
+    if NO_WARM_UP:
+        env["OTEL_LLM_SECURITY_WARM_UP"] = "false"
     if PYCACHE is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = PYCACHE
@@ -145,9 +163,10 @@ def run_phases() -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_child(warm: bool, importtime: bool = False) -> dict | str:
+def run_child(warm: bool, importtime: bool = False, after_warm_up: bool = False) -> dict | str:
     env = child_env()
-    cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", CHILD.format(warm=warm, heavy=HEAVY, bench=str(c.ROOT / "bench"))]
+    code = CHILD.format(warm=warm, heavy=HEAVY, bench=str(c.ROOT / "bench"), after_warm_up=after_warm_up)
+    cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", code]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=c.ROOT, timeout=120)
     if proc.returncode != 0:
         raise SystemExit(f"child failed: {proc.stderr[-2000:]}")
@@ -180,9 +199,11 @@ def main() -> None:
     ap.add_argument("--bytecode", choices=("cached", "none"), default="cached",
                     help="cached (default): children use a bytecode cache, as an installed package does; "
                          "none: every child compiles the checkout's modules from source")
+    ap.add_argument("--no-warm-up", action="store_true", help="children run with OTEL_LLM_SECURITY_WARM_UP=false")
     args = ap.parse_args()
     runs = 2 if args.quick else args.runs
-    global PYCACHE
+    global PYCACHE, NO_WARM_UP
+    NO_WARM_UP = args.no_warm_up
     with tempfile.TemporaryDirectory(prefix="bench-startup-pycache-") as tmp:
         if args.bytecode == "cached":
             PYCACHE = tmp
@@ -193,11 +214,13 @@ def main() -> None:
 
 def _main(args: argparse.Namespace, runs: int) -> None:
     c.print_machine()
+    print("Warm-up: " + ("off (OTEL_LLM_SECURITY_WARM_UP=false)" if NO_WARM_UP else "on (the default)"))
     print("Bytecode: " + ("cached (PYTHONPYCACHEPREFIX, filled by an untimed run first)" if PYCACHE is not None
                           else "none (PYTHONDONTWRITEBYTECODE=1: every process compiles the checkout from source)"))
-    results: dict[str, list[dict]] = {"warm app": [], "cold": []}
+    results: dict[str, list[dict]] = {"warm app": [], "warm app, 1st call after the warm-up": [], "cold": []}
     for _ in range(runs):  # interleaved
         results["warm app"].append(run_child(True))  # type: ignore[arg-type]
+        results["warm app, 1st call after the warm-up"].append(run_child(True, after_warm_up=True))  # type: ignore[arg-type]
         results["cold"].append(run_child(False))  # type: ignore[arg-type]
     print(f"\n### import otel_llm_security + instrument() (default policy), {runs} fresh processes per case\n")
     rows = []
@@ -216,6 +239,12 @@ def _main(args: argparse.Namespace, runs: int) -> None:
         ])
     print(c.table(["case", "import ms", "import+instrument ms", "spread ms", "added RSS MB", "1st call ms", "2nd call ms", "modules loaded",
                    "heavy modules loaded (" + ", ".join(HEAVY) + ")"], rows))
+    waited = results["warm app, 1st call after the warm-up"]
+    started = sum(r["warm_up_started"] for r in waited)
+    print(f"\nWarm-up (guard/warm_up.py, a daemon thread started by instrument()): running after instrument() returned in "
+          f"{started}/{len(waited)} processes; finished {c.median(r['warm_up_ms'] for r in waited):.1f} ms after it returned "
+          f"(median; the 1st call of the middle case starts then), added RSS then "
+          f"{c.median(r['rss_then_mb'] for r in waited):.1f} MB (the loaded pattern databases and compiled rules).")
     warm = results["warm app"]
     t, m = c.median(r["total_ms"] for r in warm), c.median(r["rss_mb"] for r in warm)
     heavy = sorted({x for r in warm for x in r["heavy"]})

@@ -236,4 +236,5 @@ ENV_FAIL_CLOSED = "OTEL_LLM_SECURITY_FAIL_CLOSED"
 ENV_STREAM_WINDOW = "OTEL_LLM_SECURITY_STREAM_WINDOW"
 ENV_STORE = "OTEL_LLM_SECURITY_STORE"
 ENV_HYPERSCAN = "OTEL_LLM_SECURITY_HYPERSCAN"  # diagnostic: 0 turns the pattern prefilter off
+ENV_WARM_UP = "OTEL_LLM_SECURITY_WARM_UP"  # false: no warm-up scans at instrument()
 ENV_CACHE_DIR = "OTEL_LLM_SECURITY_CACHE_DIR"  # compiled pattern databases (otel-llm-security prepare)

@@ -487,7 +487,7 @@ def test_an_isolated_scanner_is_warmed_up_on_the_pool_when_built() -> None:
 def test_a_failing_warm_up_is_logged_and_the_guard_still_builds(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
     WarmedScanner.seen.clear()
     monkeypatch.setattr(WarmedScanner, "fail", True)
-    with caplog.at_level("WARNING", logger="otel_llm_security.guard.engine"):
+    with caplog.at_level("WARNING", logger="otel_llm_security.guard.warm_up"):
         g = Guard.from_policy({"mode": "enforce", "scanners": [{"type": "test_warmed", "fail": "closed"}]})
         assert _wait_for(lambda: any("warm-up" in r.getMessage() for r in caplog.records))
     v = g.scan_input("x")

@@ -15,7 +15,9 @@ and ``scan_output(text, prompt)``; default ``Guard.from_environment()``) and
 ``settings`` (:class:`~otel_llm_security.record.settings.RecordSettings`; default read
 from the environment) and ``stream_window`` (characters per incremental output scan of
 a stream in enforce mode, 0 for none; default ``OTEL_LLM_SECURITY_STREAM_WINDOW`` or
-2048, see :mod:`otel_llm_security.capture.windows`).
+2048, see :mod:`otel_llm_security.capture.windows`). It then starts the guard's warm-up
+scans in a daemon thread (:mod:`otel_llm_security.guard.warm_up`;
+``OTEL_LLM_SECURITY_WARM_UP=false`` turns them off).
 
 The hook is ``SyncAPIClient.post`` / ``AsyncAPIClient.post``. The client binds
 ``post`` into a resource (``client.chat``, ``client.responses``, ...) when that resource
@@ -59,10 +61,13 @@ class OpenAISecurityInstrumentor(BaseInstrumentor):
         return _INSTRUMENTS
 
     def _instrument(self, **kwargs: Any) -> None:
+        from otel_llm_security.guard import warm_up
+
         settings = kwargs.get("settings") or RecordSettings.from_environment()
         guard = kwargs.get("guard")
         if guard is None:
             guard = default_guard()
+        warm = warm_up.enabled()  # a bad value is an error before anything is hooked
         recorder = Recorder(
             settings,
             tracer_provider=kwargs.get("tracer_provider"),
@@ -72,6 +77,9 @@ class OpenAISecurityInstrumentor(BaseInstrumentor):
         patch.runtime = Runtime(recorder, guard, stream_window=kwargs.get("stream_window"))
         wrap_function_wrapper(_MODULE, "SyncAPIClient.post", patch.sync_post)
         wrap_function_wrapper(_MODULE, "AsyncAPIClient.post", patch.async_post)
+        start_warm_up = getattr(guard, "start_warm_up", None)  # an app's own guard may have none
+        if warm and start_warm_up is not None:  # the scanners' set-up, before the app's first call
+            start_warm_up()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import openai._base_client as base

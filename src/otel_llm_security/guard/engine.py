@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_llm_security.attributes import ACTION_SEVERITY, Action, Direction, Mode, Threat
-from otel_llm_security.guard import setup_time
+from otel_llm_security.guard import setup_time, warm_up
 from otel_llm_security.guard.errors import LLMSecurityBlockedError, PolicyError
 from otel_llm_security.guard.normalize import scan_text
 from otel_llm_security.guard.policy import (
@@ -93,6 +93,8 @@ class Guard:
         self.mode: Mode = policy.mode
         self.input_scanners: tuple[ConfiguredScanner, ...] = tuple(s for s in scanners if s.scanner.direction == "input")
         self.output_scanners: tuple[ConfiguredScanner, ...] = tuple(s for s in scanners if s.scanner.direction == "output")
+        # The warm-up thread of start_warm_up() until a scan has waited for it.
+        self._warming: threading.Thread | None = None
         # Verdict is frozen: a direction without scanners answers with one shared instance.
         self._empty = {
             d: dataclasses.replace(Verdict.empty(self.mode), direction=d) for d in ("input", "output")
@@ -136,6 +138,20 @@ class Guard:
         """OTEL_LLM_SECURITY_POLICY (path; default: the shipped fast built-ins),
         OTEL_LLM_SECURITY_MODE, OTEL_LLM_SECURITY_FAIL_CLOSED and per-scanner overrides."""
         return cls.from_policy(policy_from_environment(env))
+
+    def start_warm_up(self) -> threading.Thread:
+        """Runs the inline scanners' one-time set-up in a daemon thread
+        (:mod:`~otel_llm_security.guard.warm_up`; ``instrument()`` calls this). A scan
+        that starts while it runs waits for it (at most ``warm_up.SCAN_WAIT_S``) instead
+        of doing the same work at the same time."""
+        self._warming = warm_up.start_in_background(self)
+        return self._warming
+
+    def _wait_for_warm_up(self) -> None:
+        warming = self._warming
+        if warming is not None:
+            warming.join(warm_up.SCAN_WAIT_S)
+            self._warming = None
 
     def prepare(self, timeout: float | None = 300.0) -> list[Any]:
         """Loads or compiles the pattern databases of the scanners now, in the calling
@@ -204,6 +220,8 @@ class Guard:
     ) -> Verdict:
         if not scanners:
             return self._empty[direction]
+        if self._warming is not None:
+            self._wait_for_warm_up()
         started = time.perf_counter()
         limit = self.policy.max_scan_chars
         st = _sampled_scan_text(text, limit)
@@ -390,25 +408,8 @@ def _build(index: int, entry: ScannerPolicy) -> Scanner:
     if entry.action is Action.REDACT and not getattr(scanner, "can_redact", False):
         raise PolicyError(f"{key}.action: scanner {entry.resolved_name!r} cannot redact; use warn or block")
     if getattr(scanner, "isolated", False):
-        _pool().submit(_warm_up, scanner)
+        _pool().submit(warm_up.warm_up_scanner, scanner)
     return scanner
-
-
-_WARM_UP_TEXT = "Hello, please summarise this support ticket about a login error."
-
-
-def _warm_up(scanner: Scanner) -> None:
-    """One scan of a short benign text on the scan pool, started when an isolated
-    scanner is built, so the app's first call does not pay the scanner's one-time
-    set-up (llm-guard's Secrets: 160 ms for its first scan, 7 ms after; the ML scanner:
-    46 ms, then 20), which a budget cannot subtract (the caller waits on another thread)
-    and which would turn a tight budget into a timeout. Not waited for. A failure here
-    is logged: the scanner's real scans record their own."""
-    text = scan_text(_WARM_UP_TEXT)
-    try:
-        scanner.scan(text, text if scanner.direction == "output" else None)
-    except Exception as exc:
-        log.warning("scanner %s failed its warm-up scan: %s", scanner.name, type(exc).__name__)
 
 
 def _failed_result(cs: ConfiguredScanner, error: str, duration_ms: float, partial: ScanResult | None) -> ScanResult:

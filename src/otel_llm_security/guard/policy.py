@@ -194,7 +194,8 @@ def write_default_policy_json() -> Path:
     return out
 
 
-def _parse_bool(var: str, value: str) -> bool:
+def parse_bool(var: str, value: str) -> bool:
+    """A boolean environment value (true/false, 1/0, yes/no, on/off); else a PolicyError naming ``var``."""
     v = value.strip().lower()
     if v in _TRUE:
         return True
@@ -219,7 +220,7 @@ def apply_environment(policy: Policy, env: Mapping[str, str]) -> Policy:
             raise PolicyError(f"{ENV_MODE}: expected one of monitor, enforce; got {mode!r}") from None
     fail_closed = env.get(ENV_FAIL_CLOSED)
     if fail_closed is not None and fail_closed.strip():
-        data["fail"] = "closed" if _parse_bool(ENV_FAIL_CLOSED, fail_closed) else "open"
+        data["fail"] = "closed" if parse_bool(ENV_FAIL_CLOSED, fail_closed) else "open"
     fields = {"ACTION": "action", "THRESHOLD": "threshold", "FAIL": "fail", "BUDGET_MS": "budget_ms", "ENABLED": "enabled"}
     for var in sorted(env):
         if not var.startswith(ENV_SCANNER_PREFIX):
@@ -233,7 +234,7 @@ def apply_environment(policy: Policy, env: Mapping[str, str]) -> Policy:
             raise PolicyError(f"{var}: no scanner named {name.lower()!r} in the policy")
         value: Any = env[var]
         if fields[field] == "enabled":
-            value = _parse_bool(var, value)
+            value = parse_bool(var, value)
         for target in targets:
             target[fields[field]] = value
     try:
