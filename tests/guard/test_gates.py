@@ -99,6 +99,52 @@ def test_mask_code_blanks_everything_but_newlines() -> None:
         assert mask_code(text) == reference(text), text
 
 
+def _markdown_like_texts(seed: int, count: int) -> list[str]:
+    """Random texts of fence and backtick runs, indents, tabs and carriage returns."""
+    rnd = random.Random(seed)
+    lines = ["```", "````", "~~~", "~~~~", " ```py", "    ```", "\t~~~", "   ```", "code `x` y", "a ``b`` c `",
+             "```x```", "", " \t``` ", "``` \t"]  # fmt: skip
+    texts = []
+    for _ in range(count):
+        if rnd.random() < 0.5:
+            alphabet = rnd.choice(["`~a \n\r\t<é", "``\n a", "`~\n ", "```\n~~~ x\t", "`a`", "`~\n \t"])
+            texts.append("".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, rnd.choice([20, 60, 200])))))
+        else:
+            chosen = [rnd.choice(lines) + rnd.choice(["", " ", "`", "\r", "\t", "~"]) for _ in range(rnd.randint(1, 10))]
+            texts.append("\n".join(chosen) + rnd.choice(["", "\n"]))
+    return texts
+
+
+def test_code_spans_are_the_matches_of_the_fence_and_inline_code_patterns() -> None:
+    """mask_code finds by lines and runs what its two patterns define (which are
+    quadratic on a long run of backticks)."""
+    from otel_llm_security.guard.scanners import insecure_output as io
+
+    texts = _corpus()[::9] + _markdown_like_texts(9, 20_000)
+    fenced = 0
+    for text in texts:
+        fences = [m.span() for m in io._FENCE_RE.finditer(text)]
+        assert io._fence_spans(text) == fences, text
+        blanked = io._blank(text, fences)
+        assert io._inline_code_spans(blanked) == [m.span() for m in io._INLINE_CODE_RE.finditer(blanked)], blanked
+        fenced += bool(fences)
+    assert fenced > 2_000  # the generator does make fences
+
+
+def test_a_long_run_of_backticks_is_masked_in_linear_time(scan_path: str) -> None:
+    """The patterns themselves took 11 s on 20 KB of backticks (a scan of an answer that
+    repeats one character); each of these 256 KB texts is one pass."""
+    from otel_llm_security.guard.engine import Guard
+    from otel_llm_security.guard.scanners.insecure_output import mask_code
+
+    guard = Guard.from_policy(None)
+    for text in ("`" * 262_144, "`x" * 131_072, "```\n" * 65_536, "a```" * 65_536, "```\n" + "x\n" * 131_071):
+        masked = mask_code(text)
+        assert len(masked) == len(text) and masked.count("\n") == text.count("\n")
+        verdict = guard.scan_output(text, "hi")  # (a slow host may record a timeout: the budget is 50 ms)
+        assert {r.scanner for r in verdict.results} == {cs.name for cs in guard.output_scanners}
+
+
 def test_windows_merge_with_early_exit_decides_as_the_full_sum() -> None:
     from otel_llm_security.guard.scanners.base import WINDOW, _merge
 

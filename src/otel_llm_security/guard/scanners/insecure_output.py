@@ -22,6 +22,7 @@ because agents and users copy and run them.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import html
 import re
@@ -161,22 +162,138 @@ def exfiltration_urls(rendered: str, prompt: str) -> list[str]:
     return found
 
 
+# What mask_code blanks, by definition: fenced blocks, then inline code spans in what
+# is left. Searched with these patterns over a whole text, both are quadratic on a long
+# run of backticks (an answer of 20 KB of them took 11 s), and slow on ordinary text
+# (the fence's lazy ".*?" tries its closing line at every character), so mask_code finds
+# the same spans by lines and runs (tests/guard/test_gates.py checks them against these
+# patterns).
 _FENCE_RE = re.compile(r"(?ms)^[ \t]{0,3}(```+|~~~+)[^\n]*\n.*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)")
 _INLINE_CODE_RE = re.compile(r"(`+)(?!`)[^\n]*?(?<!`)\1(?!`)")
 _ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})|\\u\{([0-9a-fA-F]{1,6})\}|\\x([0-9a-fA-F]{2})")
 _NEEDS_DECODE_RE = re.compile(r"&#?\w{1,10};?|%[0-9a-fA-F]{2}|\\u[0-9a-fA-F{]|\\x[0-9a-fA-F]{2}")
 
 
+def _fence_spans(text: str) -> list[tuple[int, int]]:
+    """The matches of ``_FENCE_RE.finditer(text)``, line by line. A fence opens at a
+    line of up to three spaces or tabs, a run of three or more backticks or tildes and
+    anything up to a newline (the last line opens none); it closes at the end of the
+    first later line that holds, after up to three spaces or tabs, exactly that run and
+    then only spaces or tabs, or else at the end of the text."""
+    spans: list[tuple[int, int]] = []
+    size = len(text)
+    pos = 0
+    # the next "```" and "~~~" at or after pos (-1: none left), searched again once passed
+    ticks, tildes = text.find("```"), text.find("~~~")
+    while True:
+        if 0 <= ticks < pos:
+            ticks = text.find("```", pos)
+        if 0 <= tildes < pos:
+            tildes = text.find("~~~", pos)
+        p = min(ticks, tildes) if ticks >= 0 and tildes >= 0 else max(ticks, tildes)
+        if p < 0:
+            return spans
+        line_end = text.find("\n", p)
+        if line_end < 0:
+            return spans
+        line = text.rfind("\n", 0, p) + 1  # pos is a line start or a line's end: a short look back
+        if line < pos or p - line > 3 or text[line:p].strip(" \t"):
+            pos = line_end + 1  # a later run on this line is not at its start either
+            continue
+        q = p
+        while q < size and text[q] == text[p]:
+            q += 1
+        run = text[p:q]
+        end = size
+        start = line_end + 1
+        while start < size:
+            newline = text.find("\n", start)
+            stop = newline if newline >= 0 else size
+            body = text[start:stop].lstrip(" \t")
+            if stop - start - len(body) <= 3 and body.rstrip(" \t") == run:
+                end = stop
+                break
+            if newline < 0:
+                break
+            start = newline + 1
+        spans.append((line, end))
+        pos = end
+
+
+def _backtick_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each maximal run of backticks."""
+    runs = []
+    size = len(text)
+    i = text.find("`")
+    while i >= 0:
+        j = i + 1
+        while j < size and text[j] == "`":
+            j += 1
+        runs.append((i, j))
+        i = text.find("`", j)
+    return runs
+
+
+def _inline_code_spans(text: str) -> list[tuple[int, int]]:
+    """The matches of ``_INLINE_CODE_RE.finditer(text)``, in O(n log n). A match starts
+    at a backtick ``i`` inside a run of backticks ending at ``e`` and ends with the
+    first later run of exactly ``e - i`` backticks on the same line; where there is none,
+    the pattern tries ``i + 1`` (a shorter opening run)."""
+    runs = _backtick_runs(text)
+    by_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(index)
+    spans: list[tuple[int, int]] = []
+    index = 0
+    line_end = -1
+    while index < len(runs):
+        start, end = runs[index]
+        if end > line_end:  # once per line: many runs on one long line stay linear
+            line_end = text.find("\n", end)
+            if line_end < 0:
+                line_end = len(text)
+        for i in range(start, end):
+            closers = by_length.get(end - i)
+            if closers is None:
+                continue
+            c = bisect.bisect_right(closers, index)
+            if c < len(closers) and runs[closers[c]][0] < line_end:
+                closer = closers[c]
+                spans.append((i, runs[closer][1]))
+                index = closer + 1
+                break
+        else:
+            index += 1
+    return spans
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with every character of the spans but newlines made a space."""
+    if not spans:
+        return text
+    parts: list[str] = []
+    last = 0
+    for start, end in spans:
+        parts.append(text[last:start])
+        # every character but newlines made a space (one C call per line)
+        parts.append("\n".join(" " * len(line) for line in text[start:end].split("\n")))
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """Where the fenced code blocks and inline code spans of ``text`` are, in order."""
+    if "`" not in text and "~~~" not in text:
+        return []
+    fences = _fence_spans(text)
+    inline = _inline_code_spans(_blank(text, fences)) if "`" in text else []
+    return sorted(fences + inline)
+
+
 def mask_code(text: str) -> str:
     """Blank out fenced code blocks and inline code spans (keeps offsets)."""
-    if "`" not in text and "~~~" not in text:
-        return text
-
-    def blank(m: re.Match[str]) -> str:
-        # every character but newlines made a space (one C call per line)
-        return "\n".join(" " * len(line) for line in m.group(0).split("\n"))
-
-    return _INLINE_CODE_RE.sub(blank, _FENCE_RE.sub(blank, text))
+    return _blank(text, code_spans(text))
 
 
 def _unescape_js(text: str) -> str:
@@ -223,10 +340,13 @@ class InsecureOutputScanner(BuiltinScanner):
 
     def scan(self, text: ScanText, prompt: ScanText | None = None) -> ScanResult:
         raw = text.raw
-        lowered = raw.lower() if raw.isascii() else text.normalized
+        ascii_raw = raw.isascii()
+        lowered = raw.lower() if ascii_raw else text.normalized
         if lowered is not text.normalized and lowered == text.normalized:
             lowered = text.normalized  # one object: its word index and Hyperscan scan are shared
-        rendered = mask_code(lowered) if self.mask_code else lowered
+        # An ASCII text and its lower case have their code in the same places: found once.
+        spans = code_spans(lowered) if self.mask_code else []
+        rendered = _blank(lowered, spans)
         weights: dict[str, float] = {}
         threats: set[Threat] = set()
         encoded = False
@@ -243,7 +363,12 @@ class InsecureOutputScanner(BuiltinScanner):
         for hit in CODE_RULES.finditer(lowered, lambda: _words(lowered, text)):
             weights.setdefault(hit.rule.id, hit.rule.weight)
             threats.add(hit.rule.threat)
-        masked_raw = mask_code(raw) if self.mask_code else raw
+        if not self.mask_code:
+            masked_raw = raw
+        elif ascii_raw:
+            masked_raw = _blank(raw, spans)
+        else:  # the normalised text (its lower case) may differ in length
+            masked_raw = mask_code(raw)
         if "http" in masked_raw and exfiltration_urls(masked_raw, prompt.normalized if prompt else ""):
             weights["image_exfiltration"] = 0.85
             threats.add(EX)
