@@ -26,6 +26,7 @@ import bisect
 import dataclasses
 import html
 import re
+from collections.abc import Sequence
 from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 from otel_llm_security.attributes import Direction, Threat
@@ -234,12 +235,23 @@ def _backtick_runs(text: str) -> list[tuple[int, int]]:
     return runs
 
 
-def _inline_code_spans(text: str) -> list[tuple[int, int]]:
-    """The matches of ``_INLINE_CODE_RE.finditer(text)``, in O(n log n). A match starts
-    at a backtick ``i`` inside a run of backticks ending at ``e`` and ends with the
-    first later run of exactly ``e - i`` backticks on the same line; where there is none,
-    the pattern tries ``i + 1`` (a shorter opening run)."""
+def _inline_code_spans(text: str, fences: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """The matches of ``_INLINE_CODE_RE.finditer(_blank(text, fences))``, in O(n log n).
+    A match starts at a backtick ``i`` inside a run of backticks ending at ``e`` and ends
+    with the first later run of exactly ``e - i`` backticks on the same line; where there
+    is none, the pattern tries ``i + 1`` (a shorter opening run). The runs inside the
+    fences (whole lines) are left out, as blanking them would."""
     runs = _backtick_runs(text)
+    if fences:
+        inside = iter(fences)
+        fence = next(inside, None)
+        kept = []
+        for run in runs:
+            while fence is not None and fence[1] <= run[0]:
+                fence = next(inside, None)
+            if fence is None or run[1] <= fence[0]:
+                kept.append(run)
+        runs = kept
     by_length: dict[int, list[int]] = {}
     for index, (start, end) in enumerate(runs):
         by_length.setdefault(end - start, []).append(index)
@@ -275,8 +287,9 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     last = 0
     for start, end in spans:
         parts.append(text[last:start])
+        code = text[start:end]
         # every character but newlines made a space (one C call per line)
-        parts.append("\n".join(" " * len(line) for line in text[start:end].split("\n")))
+        parts.append("\n".join(" " * len(line) for line in code.split("\n")) if "\n" in code else " " * len(code))
         last = end
     parts.append(text[last:])
     return "".join(parts)
@@ -287,7 +300,7 @@ def code_spans(text: str) -> list[tuple[int, int]]:
     if "`" not in text and "~~~" not in text:
         return []
     fences = _fence_spans(text)
-    inline = _inline_code_spans(_blank(text, fences)) if "`" in text else []
+    inline = _inline_code_spans(text, fences) if "`" in text else []
     return sorted(fences + inline)
 
 
