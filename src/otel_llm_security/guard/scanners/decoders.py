@@ -164,6 +164,28 @@ def readable(text: str) -> str | None:
     return text if _printable_ratio(text) > 0.95 and any(c.isalpha() for c in text) else None
 
 
+# A decimal character reference with a long digit run: html.unescape converts the digits
+# with int(), which refuses more than 4,300 of them (ValueError), so "&#" and 5,000
+# digits appended to an attack made the scanners that decode entities fail.
+_LONG_DECIMAL_REF_RE = re.compile(r"&#([0-9]{8,})")
+_PAST_UNICODE = "99999999"  # any value past U+10FFFF: html.unescape gives U+FFFD for it
+
+
+def _shorter_reference(m: re.Match[str]) -> str:
+    digits = m.group(1).lstrip("0") or "0"
+    return "&#" + (digits if len(digits) <= len(_PAST_UNICODE) else _PAST_UNICODE)
+
+
+def unescape_html(text: str) -> str:
+    """``html.unescape(text)``, also on decimal references of any length (each is first
+    written with the same value in at most eight digits)."""
+    import html  # (its entity tables: on first use, not at import)
+
+    if "&#" in text:
+        text = _LONG_DECIMAL_REF_RE.sub(_shorter_reference, text)
+    return html.unescape(text)
+
+
 def _unescape(text: str) -> str:
     def one(m: re.Match[str]) -> str:
         code = int(m.group(1) or m.group(2), 16)
@@ -255,9 +277,7 @@ def encoded_views(text: ScanText, words: Callable[[], list[str]]) -> list[tuple[
     if "%" in norm and _PERCENT.search(norm):
         decoded.append(("percent", urllib.parse.unquote(text.raw, errors="replace")))
     if "&" in norm and _ENTITY.search(norm):
-        import html  # (its entity tables: on first use, not at import)
-
-        decoded.append(("entities", html.unescape(text.raw)))
+        decoded.append(("entities", unescape_html(text.raw)))
     if "\\" in norm and _ESCAPE.search(norm):
         decoded.append(("escapes", _unescape(text.raw)))
     if "=" in norm and _QP.search(norm):

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import html
 import re
 from collections.abc import Sequence
-from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from otel_llm_security.attributes import Direction, Threat
 from otel_llm_security.guard.scanner import ScanResult, ScanText
 from otel_llm_security.guard.scanners.base import BuiltinScanner, Rule, RuleSet, noisy_or, word_index
+from otel_llm_security.guard.scanners.decoders import unescape_html
 
 IO, EX = Threat.INSECURE_OUTPUT, Threat.DATA_EXFILTRATION
 SP = r"[\s\x00-\x1f/]*"  # browsers ignore whitespace, controls and slashes in these places
@@ -154,7 +154,8 @@ def exfiltration_urls(rendered: str, prompt: str) -> list[str]:
         urls += [defs[u] for u in (m.group(1).strip().lower() for m in _MD_REF_USE_RE.finditer(rendered)) if u in defs]
     found = []
     for url in urls:
-        query = urlsplit(url).query if "?" in url else ""
+        # (urlsplit's query, without urlsplit: it raises on a malformed host, "http://[x?d=1")
+        query = url.partition("#")[0].partition("?")[2]
         if not query:
             continue
         values = [unquote_plus(v) for _, v in parse_qsl(query, keep_blank_values=True)] or [unquote_plus(query)]
@@ -328,7 +329,7 @@ def decode_view(text: str) -> str:
         # alternatives at every character.
         if ("&" not in text and "%" not in text and "\\" not in text) or not _NEEDS_DECODE_RE.search(text):
             break
-        text = html.unescape(unquote(_unescape_js(text)))
+        text = unescape_html(unquote(_unescape_js(text)))
     return text
 
 
