@@ -430,6 +430,32 @@ def test_code_masking_and_decoding() -> None:
     assert not fails(InsecureOutputScanner(mask_code=False), "```\n<img src=x onerror=alert(1)>\n```").passed
 
 
+def test_secrets_overlap_check_is_the_pairwise_one() -> None:
+    import random
+
+    from otel_llm_security.guard.scanners.secrets import _Taken
+
+    rnd = random.Random(5)
+    for _ in range(300):
+        taken, naive = _Taken(), []
+        for _ in range(rnd.randint(0, 40)):
+            start = rnd.randint(0, 60)
+            span = (start, start + rnd.choice([0, 0, 1, 2, 5, 9]))
+            expected = any(s < span[1] and span[0] < e for s, e in naive)
+            assert taken.overlaps(*span) == expected, (naive, span)
+            if not expected:
+                taken.add(*span)
+                naive.append(span)
+
+
+def test_thousands_of_keys_are_all_redacted() -> None:
+    """The overlap check with the keys already found was a pass over all of them: a
+    text of 1,400 keys took 150 ms at 32 KB, four times that at 64 KB."""
+    text = "AKIAIOSFODNN7EXAMPLE(a)" * 2800
+    r = SecretsScanner().scan(scan_text(text))
+    assert r.error is None and r.sanitized is not None and "AKIA" not in r.sanitized
+
+
 def test_hostile_syntax_around_an_attack_does_not_make_the_scanners_fail() -> None:
     """Each of these made a scanner raise, so that its finding was lost (an evasion):
     html.unescape on a decimal reference of more than 4,300 digits (int's limit), and

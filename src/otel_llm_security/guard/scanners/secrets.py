@@ -10,6 +10,7 @@ style assignments. Placeholders (``<password>``, ``${DB_PASS}``, ``changeme``,
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 
@@ -159,7 +160,7 @@ def find_secrets(raw: str, words: Words | None = None) -> list[tuple[str, int, i
     else:
         lowered = raw.lower()
     found: list[tuple[str, int, int]] = []
-    taken: list[tuple[int, int]] = []
+    taken = _Taken()
     for index in indices:
         (pid, regex, anchors), anchor_set = _SINGLE[index], _ANCHOR_SETS[index]
         if candidates is None:
@@ -181,7 +182,7 @@ def find_secrets(raw: str, words: Words | None = None) -> list[tuple[str, int, i
                 spans = _spans(lowered, present)
         for m in (m for lo, hi in spans for m in regex.finditer(raw, lo, hi)):
             value_span = m.span("v") if "v" in regex.groupindex and m.group("v") is not None else m.span()
-            if any(s < value_span[1] and value_span[0] < e for s, e in taken):
+            if taken.overlaps(*value_span):
                 continue  # already reported by an earlier, more specific pattern
             value = raw[value_span[0] : value_span[1]]
             if pid in ("password_assignment", "connection_string", "odbc_password", "bearer_token") and _PLACEHOLDER_RE.search(value):
@@ -189,8 +190,36 @@ def find_secrets(raw: str, words: Words | None = None) -> list[tuple[str, int, i
             if pid == "password_assignment" and ((value.isalpha() and value.islower()) or _SAMPLE_VALUE_RE.search(value)):
                 continue  # prose ("password = required") or a documentation sample ("1234abcd")
             found.append((pid, value_span[0], value_span[1]))
-            taken.append(value_span)
+            taken.add(*value_span)
     return found
+
+
+class _Taken:
+    """The value spans already reported, none overlapping another: kept in order, so
+    whether a new span overlaps one is a binary search, not a pass over all of them
+    (a text of 1,400 keys took 150 ms in that pass at 32 KB, four times that at 64 KB)."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._empty: list[int] = []  # zero-width spans, kept apart: they break the order of ends
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Some span (s, e) with s < end and start < e."""
+        i = bisect.bisect_left(self._starts, end) - 1
+        # disjoint non-empty spans in order of start are in order of end too: only the
+        # last one starting before ``end`` can reach past ``start``
+        if i >= 0 and self._ends[i] > start:
+            return True
+        return any(start < p < end for p in self._empty)
+
+    def add(self, start: int, end: int) -> None:
+        if start == end:
+            self._empty.append(start)
+            return
+        i = bisect.bisect_left(self._starts, start)
+        self._starts.insert(i, start)
+        self._ends.insert(i, end)
 
 
 class SecretsScanner(BuiltinScanner):
