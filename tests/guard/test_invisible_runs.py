@@ -147,3 +147,33 @@ def test_hides_in_token_is_the_token_hidden_token_shape() -> None:
     texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12))) for _ in range(20000)]
     for raw in texts:
         assert text_hides_in_token(scan_text(raw)) == (shape.search(raw) is not None), repr(raw)
+
+
+def test_hiding_in_a_token_is_decided_as_match_by_match() -> None:
+    """text_hides_in_token walks each run of hidden characters once (it walked the run
+    again for each control character in it: quadratic on 64 KB of them); the answer is
+    the same as asking about every match."""
+    from otel_llm_security.guard import normalize as n
+
+    def reference(raw: str) -> bool:
+        def hides(start: int, end: int) -> bool:
+            while start > 0 and raw[start - 1] in n._HIDDEN_CHARS:
+                start -= 1
+            while end < len(raw) and raw[end] in n._HIDDEN_CHARS:
+                end += 1
+            return start > 0 and end < len(raw) and n._is_token_char(raw[start - 1]) and n._is_token_char(raw[end])
+
+        return any(hides(*m.span()) for m in INVISIBLE_RE.finditer(raw)) or any(hides(*m.span()) for m in CONTROL_RE.finditer(raw))
+
+    rnd = random.Random(11)
+    alphabet = ["a", "K", "1", "_", "-", " ", "\n", "\x00", "\x01", "\x1f", "\u200b", "\u200d", "\u2060", "\ufe0f", "\U0001f600", "é"]
+    texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 30))) for _ in range(20_000)]
+    hidden = 0
+    for raw in texts:
+        expected = reference(raw)
+        assert n.text_hides_in_token(scan_text(raw)) == expected, repr(raw)
+        hidden += expected
+    assert 2_000 < hidden < 18_000
+    for unit in ("\x1f", "\u200b\x01"):  # one run of 256 KB: walked once
+        assert not n.text_hides_in_token(scan_text(unit * 131_072))
+        assert n.text_hides_in_token(scan_text("a" + unit * 131_072 + "b"))

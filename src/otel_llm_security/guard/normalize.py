@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from otel_llm_security.guard.scanner import ScanText
 
@@ -308,14 +309,23 @@ def _is_token_char(ch: str) -> bool:
     return ch.isalnum() or ch in _TOKEN_PUNCTUATION
 
 
-def _hides_between_tokens(raw: str, start: int, end: int) -> bool:
-    """The run of hidden characters around ``raw[start:end]`` has a token character on
-    both sides."""
-    while start > 0 and raw[start - 1] in _HIDDEN_CHARS:
-        start -= 1
-    while end < len(raw) and raw[end] in _HIDDEN_CHARS:
-        end += 1
-    return start > 0 and end < len(raw) and _is_token_char(raw[start - 1]) and _is_token_char(raw[end])
+def _hides_between_tokens(raw: str, matches: Iterable[re.Match[str]]) -> bool:
+    """Some run of hidden characters around one of ``matches`` has a token character on
+    both sides. A run is walked once, however many matches it holds (a text of 64 KB of
+    control characters, each a match, walked its run for each: quadratic)."""
+    covered = -1  # the end of the last run walked
+    for m in matches:
+        start, end = m.span()
+        if start < covered:
+            continue
+        while start > 0 and raw[start - 1] in _HIDDEN_CHARS:
+            start -= 1
+        while end < len(raw) and raw[end] in _HIDDEN_CHARS:
+            end += 1
+        covered = end
+        if start > 0 and end < len(raw) and _is_token_char(raw[start - 1]) and _is_token_char(raw[end]):
+            return True
+    return False
 
 
 def text_hides_in_token(text: ScanText) -> bool:
@@ -334,11 +344,11 @@ def text_hides_in_token(text: ScanText) -> bool:
         if has_invisible(raw):
             runs = text_runs(text)
             for lo, hi in [(0, len(raw))] if runs is None else runs:
-                if any(_hides_between_tokens(raw, m.start(), m.end()) for m in INVISIBLE_RE.finditer(raw, lo, hi)):
+                if _hides_between_tokens(raw, INVISIBLE_RE.finditer(raw, lo, hi)):
                     found = True
                     break
         if not found and text_has_control(text):
-            found = any(_hides_between_tokens(raw, m.start(), m.end()) for m in CONTROL_RE.finditer(raw))
+            found = _hides_between_tokens(raw, CONTROL_RE.finditer(raw))
         cache["hides_in_token"] = found
     return found  # type: ignore[return-value]
 
