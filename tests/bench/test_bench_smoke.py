@@ -37,9 +37,10 @@ def test_overhead_quick_prints_every_table() -> None:
 
 
 @pytest.mark.slow
-def test_scaling_quick_prints_both_tables() -> None:
+def test_scaling_quick_prints_every_table() -> None:
     out = run("scaling.py", "--quick")
-    assert "### ASCII text" in out and "### Unicode text" in out
+    assert "### ASCII text" in out and "### Unicode text" in out and "### Adversarial texts" in out
+    assert "| backticks (output)" in out and "| control characters (input)" in out
     assert "default policy: scan_input" in out and "x" in out.split("| default policy: scan_input")[1].splitlines()[0]
 
 
