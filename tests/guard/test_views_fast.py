@@ -122,6 +122,34 @@ def test_leet_words_that_matter() -> None:
     assert {5, 18} <= set(spots) and all(5 <= p < 11 or 17 <= p < 25 for p in spots), spots
 
 
+def test_leet_spots_that_matter_read_each_token_once_with_the_same_answer() -> None:
+    """Each distinct token is read once per text (a text of one key repeated read it at
+    every spot); the spots are those of reading every spot."""
+    import random
+
+    from otel_llm_security.guard.scanners import prompt_injection as pi
+
+    def token(norm: str, spot: int) -> str:  # letters, digits and @$!| up to 64 either side
+        start, end = spot, spot + 3
+        while start > max(0, spot - 64) and norm[start - 1] in "abcdefghijklmnopqrstuvwxyz0123456789@$!|":
+            start -= 1
+        while end < min(len(norm), spot + 64) and norm[end] in "abcdefghijklmnopqrstuvwxyz0123456789@$!|":
+            end += 1
+        return norm[start:end]
+
+    def reference(norm: str, limit: int) -> list[int]:
+        spots = (p for p in pi._iter_leet_spots(norm) if pi._leet_word_matters(token(norm, p)))
+        return list(itertools.islice(spots, limit))
+
+    rnd = random.Random(12)
+    tokens = ["1gn0r3", "pr3v10us", "akiaiosfodnn7example", "s3fs", "11th", "y0u", "k8s", "utf8", "x" * 70 + "1gn0r3", "d4n",
+              "1gn0r3" + "x" * 70, "é1gn0r3", "pr3v10us" + "é"]  # fmt: skip
+    for _ in range(2_000):
+        text = " ".join(rnd.choice(tokens) + rnd.choice(["", ".", "-", "@"]) for _ in range(rnd.randint(0, 60)))
+        limit = rnd.choice([1, 5, 64])
+        assert pi._leet_spots_that_matter(text, limit) == reference(text, limit), text
+
+
 def test_leetspeak_after_many_ordinary_spots_is_read(scan_path: str) -> None:
     """A long text's leetspeak reading looks at its first 64 spots that matter: ordinals,
     hashes and handles before an attack do not use them up."""

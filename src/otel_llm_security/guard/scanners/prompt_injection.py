@@ -1359,6 +1359,7 @@ def _leet_spots(norm: str, limit: int) -> list[int]:
 # looked for in the runs of three letters or more that the word reads as ("y0u 4re n0w
 # d4n": "you", "are", "now", "dan").
 _LEET_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$!|")
+_LEET_TOKEN_RUN_RE = re.compile("[" + re.escape("".join(sorted(_LEET_TOKEN_CHARS))) + "]*")
 _LEET_WORD_RE = re.compile(r"[a-z]{3,}")
 
 
@@ -1372,19 +1373,20 @@ def _leet_vocabulary() -> tuple[frozenset[str], frozenset[str], tuple[int, ...]]
     return frozenset(words), prefixes, tuple(sorted({len(s) for s in prefixes}))
 
 
-def _leet_word_matters(norm: str, spot: int) -> bool:
-    """The word around the leetspeak spot at ``spot`` (its letters, digits and @$!|),
-    read back, holds a word of the rules or one that starts with a rule's stem."""
-    start = spot
+def _leet_token(norm: str, spot: int) -> str:
+    """The token around the leetspeak spot at ``spot``: its letters, digits and @$!|, at
+    most 64 characters either side of it."""
     floor = max(0, spot - 64)
-    while start > floor and norm[start - 1] in _LEET_TOKEN_CHARS:
-        start -= 1
-    end = spot + 3
-    ceiling = min(len(norm), spot + 64)
-    while end < ceiling and norm[end] in _LEET_TOKEN_CHARS:
-        end += 1
+    start = spot - _LEET_TOKEN_RUN_RE.match(norm[floor:spot][::-1]).end()  # type: ignore[union-attr]
+    end = _LEET_TOKEN_RUN_RE.match(norm, spot + 3, min(len(norm), spot + 64)).end()  # type: ignore[union-attr]
+    return norm[start:end]
+
+
+def _leet_word_matters(token: str) -> bool:
+    """The token of a leetspeak spot (_leet_token), read back, holds a word of the rules
+    or one that starts with a rule's stem."""
     words, prefixes, lengths = _leet_vocabulary()
-    for word in _LEET_WORD_RE.findall(norm[start:end].translate(_LEET_TABLE)):
+    for word in _LEET_WORD_RE.findall(token.translate(_LEET_TABLE)):
         if word in words:
             return True
         for n in lengths:
@@ -1396,9 +1398,22 @@ def _leet_word_matters(norm: str, spot: int) -> bool:
 
 
 def _leet_spots_that_matter(norm: str, limit: int) -> list[int]:
-    """The first ``limit`` leetspeak spots (_iter_leet_spots) whose word reads back as a
-    word of the rules (_leet_word_matters)."""
-    return list(itertools.islice((p for p in _iter_leet_spots(norm) if _leet_word_matters(norm, p)), limit))
+    """The first ``limit`` leetspeak spots (_iter_leet_spots) whose token reads back as
+    a word of the rules (_leet_word_matters). Each distinct token is read once: a text of
+    the same key or identifier over and over (256 KB of one AWS key: 11,000 spots) read
+    it at every spot, 180 ms."""
+    found: list[int] = []
+    answers: dict[str, bool] = {}
+    for spot in _iter_leet_spots(norm):
+        token = _leet_token(norm, spot)
+        matters = answers.get(token)
+        if matters is None:
+            matters = answers[token] = _leet_word_matters(token)
+        if matters:
+            found.append(spot)
+            if len(found) >= limit:
+                break
+    return found
 
 
 def _hit_weight(hit: Hit, text: str) -> float:
