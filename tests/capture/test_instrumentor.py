@@ -80,7 +80,7 @@ def test_instrument_warms_the_guard_up_in_a_daemon_thread(instrument, telemetry,
     monkeypatch.delenv("OTEL_LLM_SECURITY_POLICY", raising=False)
     instrument()
     [(guard, thread)] = started
-    assert guard is patch.runtime.guard and thread.name == warm_up.THREAD_NAME
+    assert guard is patch.runtime.guard and thread is not None and thread.name == warm_up.THREAD_NAME
     ask(replay.client())  # a call made meanwhile waits for it, then is recorded as ever
     assert not thread.is_alive()
     assert "llm.security.input.prompt_injection.score" in telemetry.spans()[0].attributes

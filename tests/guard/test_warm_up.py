@@ -63,7 +63,7 @@ def test_it_runs_every_inline_scanner_in_a_daemon_thread_and_skips_isolated_ones
         monkeypatch.setattr(cs.scanner, "scan", recording)
     monkeypatch.setattr(type(guard.input_scanners[0]), "isolated", property(lambda cs: cs.name == "pii"))
     thread = guard.start_warm_up()
-    assert thread.daemon and thread.name == warm_up.THREAD_NAME
+    assert thread is not None and thread.daemon and thread.name == warm_up.THREAD_NAME
     thread.join(60)
     expected = {(cs.scanner.direction, cs.name) for cs in (*guard.input_scanners, *guard.output_scanners)}
     assert set(seen) == {e for e in expected if e[1] != "pii"}
@@ -115,7 +115,7 @@ def test_a_scan_that_starts_while_the_warm_up_runs_waits_for_it(monkeypatch: pyt
 
     monkeypatch.setattr(warm_up, "warm_up", slow_warm_up)
     thread = guard.start_warm_up()
-    assert not done.is_set()
+    assert thread is not None and not done.is_set()
     guard.scan_input("the app's first call")
     assert done.is_set()
     thread.join()
@@ -139,7 +139,7 @@ class _Slow:
 def test_a_fork_waits_for_a_running_warm_up() -> None:
     """A pre-forking server: the child must not start with our thread holding a lock."""
     thread = warm_up.start_in_background(_GuardWith(_Slow()))
-    assert thread.is_alive()
+    assert thread is not None and thread.is_alive()
     import warnings
 
     with warnings.catch_warnings():
@@ -150,3 +150,17 @@ def test_a_fork_waits_for_a_running_warm_up() -> None:
     alive_after_fork = thread.is_alive()
     os.waitpid(pid, 0)
     assert not alive_after_fork
+
+
+def test_no_thread_to_start_is_a_warning_and_the_scans_go_on(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """At interpreter exit or out of threads, Thread.start raises: instrument() must not."""
+    guard = Guard.from_policy({"scanners": [{"type": "invisible_text"}]})
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with caplog.at_level(logging.WARNING, logger="otel_llm_security.guard.warm_up"):
+        assert guard.start_warm_up() is None
+    assert any("no warm-up thread" in r.getMessage() for r in caplog.records)
+    assert guard.scan_input("hello").results[0].error is None

@@ -139,11 +139,11 @@ class Guard:
         OTEL_LLM_SECURITY_MODE, OTEL_LLM_SECURITY_FAIL_CLOSED and per-scanner overrides."""
         return cls.from_policy(policy_from_environment(env))
 
-    def start_warm_up(self) -> threading.Thread:
+    def start_warm_up(self) -> threading.Thread | None:
         """Runs the inline scanners' one-time set-up in a daemon thread
-        (:mod:`~otel_llm_security.guard.warm_up`; ``instrument()`` calls this). A scan
-        that starts while it runs waits for it (at most ``warm_up.SCAN_WAIT_S``) instead
-        of doing the same work at the same time."""
+        (:mod:`~otel_llm_security.guard.warm_up`; ``instrument()`` calls this; None when
+        no thread could be started). A scan that starts while it runs waits for it (at
+        most ``warm_up.SCAN_WAIT_S``) instead of doing the same work at the same time."""
         self._warming = warm_up.start_in_background(self)
         return self._warming
 

@@ -88,13 +88,20 @@ def warm_up(guard: Any) -> float:
     return time.perf_counter() - started
 
 
-def start_in_background(guard: Any) -> threading.Thread:
+def start_in_background(guard: Any) -> threading.Thread | None:
     """Starts :func:`warm_up` of ``guard`` (its ``input_scanners`` and
-    ``output_scanners``) in a daemon thread (see ``Guard.start_warm_up``)."""
+    ``output_scanners``) in a daemon thread (see ``Guard.start_warm_up``); None, with a
+    warning, when no thread can be started: the first call then does the set-up."""
     thread = threading.Thread(target=_run, args=(guard,), name=THREAD_NAME, daemon=True)
     with _running_lock:
         _running.add(thread)
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError as exc:  # "can't start new thread": out of threads, or at interpreter exit
+        with _running_lock:
+            _running.discard(thread)
+        log.warning("no warm-up thread: %s", exc)
+        return None
     return thread
 
 
