@@ -35,7 +35,7 @@ from typing import Any
 from otel_llm_security.attributes import ENV_WARM_UP
 from otel_llm_security.guard.normalize import scan_text
 from otel_llm_security.guard.policy import parse_bool
-from otel_llm_security.guard.scanner import Scanner
+from otel_llm_security.guard.scanner import Scanner, ScanText
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,7 @@ def warm_up_scanner(scanner: Scanner) -> None:
     it would turn a tight budget into a timeout. A failure is logged, never raised: the
     scanner's real scans record their own."""
     text = scan_text(BENIGN_PROMPT)
-    try:
-        scanner.scan(text, text if scanner.direction == "output" else None)
-    except Exception as exc:
-        log.warning("scanner %s failed its warm-up scan: %s", scanner.name, type(exc).__name__)
+    _scan_quietly(scanner, text, text if scanner.direction == "output" else None)
 
 
 def warm_up(guard: Any) -> float:
@@ -81,11 +78,16 @@ def warm_up(guard: Any) -> float:
         if cs.isolated:  # warmed on the pool when built
             continue
         text, context = (answer, prompt) if cs.scanner.direction == "output" else (prompt, None)
-        try:
-            cs.scanner.scan(text, context)
-        except Exception as exc:
-            log.warning("scanner %s failed its warm-up scan: %s", cs.name, type(exc).__name__)
+        _scan_quietly(cs.scanner, text, context)
     return time.perf_counter() - started
+
+
+def _scan_quietly(scanner: Scanner, text: ScanText, context: ScanText | None) -> None:
+    """One warm-up scan; a failure is logged, never raised."""
+    try:
+        scanner.scan(text, context)
+    except Exception as exc:
+        log.warning("scanner %s failed its warm-up scan: %s", scanner.name, type(exc).__name__)
 
 
 def start_in_background(guard: Any) -> threading.Thread | None:
